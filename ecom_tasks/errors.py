@@ -1,0 +1,29 @@
+"""Errors that tell a person which file, column or parameter is wrong and how."""
+
+from __future__ import annotations
+
+
+class EcomError(Exception):
+    """Base class of the project's own errors."""
+
+
+class ContractError(EcomError, ValueError):
+    """A frame does not conform to the canonical data contract."""
+
+
+class SourceError(EcomError, ValueError):
+    """A source file is missing, unreadable or malformed.
+
+    The message always names the file and, where one is at fault, the column.
+    """
+
+    def __init__(self, path: object, problem: str, *, column: str | None = None) -> None:
+        self.path = str(path)
+        self.column = column
+        self.problem = problem
+        where = f"{self.path}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class ConfigError(EcomError, ValueError):
+    """A parameter or configuration value is invalid; the message names the parameter."""

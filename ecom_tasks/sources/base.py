@@ -1,0 +1,31 @@
+"""Source adapters: each turns one kind of input into the canonical events/items/users tables.
+
+Nothing downstream of ingestion knows which source a partition came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+SYNTHETIC = "synthetic"
+ONLINE_RETAIL = "online_retail"
+SEQUENCE = "sequence"
+LANDING = "landing"
+SOURCES: tuple[str, ...] = (SYNTHETIC, ONLINE_RETAIL, SEQUENCE, LANDING)
+
+
+@dataclass
+class ShopTables:
+    """The three canonical tables produced by a source, plus the adapter's own counts.
+
+    ``events`` holds the events of the period read; ``items`` and ``users`` hold every item and
+    user known by the end of that period (one row each, attributes as first seen). ``stats`` are
+    small integer counts the adapter wants to report (lines read, lines excluded and why, ...).
+    """
+
+    events: pd.DataFrame
+    items: pd.DataFrame
+    users: pd.DataFrame
+    stats: dict[str, int] = field(default_factory=dict)
