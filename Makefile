@@ -1,0 +1,46 @@
+# The two commands of README.md:
+#   make demo   set everything up and run the nightly DAG once on the built-in synthetic shop
+#   make test   set everything up and run the whole test suite (what CI runs, via .ci/run)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DS ?= 2024-03-31
+ENV := source scripts/env.sh &&
+
+.PHONY: setup demo test lint format bench clean-data
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# The embedded Airflow home: SQLite metadata DB, LocalExecutor, examples off, this project's dags and plugins.
+airflow_home/airflow.db: $(STAMP)
+	mkdir -p airflow_home
+	$(ENV) airflow db migrate > airflow_home/db-migrate.log 2>&1 || (tail -20 airflow_home/db-migrate.log; exit 1)
+
+setup: $(STAMP) airflow_home/airflow.db
+
+demo: setup
+	$(ENV) airflow dags test ecom_nightly $(DS) $(if $(CONF),-c '$(CONF)',) > airflow_home/demo-$(DS).log 2>&1 \
+		|| (tail -60 airflow_home/demo-$(DS).log; echo "the run failed; full log: airflow_home/demo-$(DS).log"; exit 1)
+	$(ENV) python -m ecom_tasks.cli summary --ds $(DS)
+
+test: setup
+	$(ENV) ruff check . && $(ENV) ruff format --check .
+	$(ENV) python -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(ENV) ruff check . && $(ENV) ruff format --check .
+
+format:
+	$(ENV) ruff check --fix . && $(ENV) ruff format .
+
+bench: setup
+	$(ENV) for b in bench/bench_*.py; do echo "== $$b"; python $$b; done

@@ -1,0 +1,77 @@
+"""The project's small command line: ``ecom summary`` explains what a run wrote.
+
+Usage: ``python -m ecom_tasks.cli summary --ds 2024-03-31 [--root DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ecom_tasks import storage
+
+
+def describe_run(root: str, ds: str) -> dict[str, object]:
+    """Everything committed for ``ds`` under ``root``: partitions with row counts, and documents.
+
+    Returns ``{"partitions": [{stage, table, rows, uri}], "documents": [paths]}``.
+    """
+    day = storage.as_date(ds).isoformat()
+    base = Path(storage.data_root(root))
+    partitions = []
+    documents = []
+    if base.is_dir():
+        for part in sorted(base.glob(f"*/*/ds={day}")):
+            manifest = storage.read_manifest(str(part))
+            stage, table = part.parent.parent.name, part.parent.name
+            if manifest is not None:
+                partitions.append({"stage": stage, "table": table, "rows": manifest.row_count, "uri": str(part)})
+            else:
+                documents.extend(str(p) for p in sorted(part.iterdir()) if p.is_file())
+    return {"ds": day, "root": str(base), "partitions": partitions, "documents": documents}
+
+
+def _print_summary(info: dict[str, object]) -> None:
+    parts = info["partitions"]
+    assert isinstance(parts, list)
+    out = sys.stdout
+    out.write(f"\nWhat the run for ds={info['ds']} left under {info['root']}:\n\n")
+    if not parts:
+        out.write("  nothing: no committed partition for this date\n")
+    width = max((len(f"{p['stage']}/{p['table']}") for p in parts), default=10)
+    for p in parts:
+        name = f"{p['stage']}/{p['table']}"
+        out.write(f"  {name:<{width}}  {p['rows']:>10,} rows  {p['uri']}\n")
+    docs = info["documents"]
+    assert isinstance(docs, list)
+    if docs:
+        out.write("\nDocuments:\n")
+        for d in docs:
+            out.write(f"  {d}\n")
+    out.write("\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecom", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    summary = sub.add_parser("summary", help="what a run wrote for one date")
+    summary.add_argument("--ds", required=True, help="the run's logical date, YYYY-MM-DD")
+    summary.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
+    summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "summary":
+        info = describe_run(storage.data_root(args.root), args.ds)
+        if args.json:
+            sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        else:
+            _print_summary(info)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
