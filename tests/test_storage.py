@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -30,9 +31,9 @@ def test_data_root_from_env(data_root):
 
 def test_write_read_roundtrip_with_manifest(data_root):
     uri = storage.partition_uri(data_root, "raw", "events", "2024-01-05")
-    manifest, changed = storage.write_partition(_frame(), uri, source="test", extra={"k": 1})
+    _, changed = storage.write_partition(_frame(), uri, source="test", extra={"k": 1})
     assert changed
-    raw = json.load(open(os.path.join(uri, storage.MANIFEST)))
+    raw = json.loads(Path(uri, storage.MANIFEST).read_text())
     assert raw["row_count"] == 3 and raw["source"] == "test" and raw["extra"] == {"k": 1}
     assert raw["schema"] == {"a": "int64", "b": "string"}
     assert raw["content_hash"] == storage.content_hash(_frame())
@@ -71,7 +72,7 @@ def test_failed_write_leaves_previous_partition(data_root, monkeypatch):
 def test_uncommitted_partition_is_invisible(data_root):
     uri = storage.partition_uri(data_root, "raw", "events", "2024-01-06")
     os.makedirs(uri)
-    open(os.path.join(uri, "part-x.parquet"), "wb").write(b"half written")
+    Path(uri, "part-x.parquet").write_bytes(b"half written")
     assert storage.list_partitions(data_root, "raw", "events") == []
     with pytest.raises(FileNotFoundError, match="no committed partition"):
         storage.read_partition(uri)

@@ -1,0 +1,71 @@
+"""One real run of ``ecom_nightly`` through Airflow, shared by the end-to-end assertions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+RUN_DS = "2024-01-21"
+SMALL_SHOP = {"synthetic_users": 300, "synthetic_items": 80, "synthetic_start_date": "2024-01-01", "seed": 7}
+
+
+@dataclass
+class AirflowEnv:
+    home: Path
+    data_root: Path
+    env: dict[str, str]
+
+    def airflow(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        airflow = str(Path(sys.executable).parent / "airflow")
+        return subprocess.run(
+            [airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT
+        )
+
+    def dags_test(self, ds: str, conf: dict) -> subprocess.CompletedProcess[str]:
+        proc = self.airflow("dags", "test", "ecom_nightly", ds, "-c", json.dumps(conf))
+        log = self.home / f"dags-test-{ds}.log"
+        log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        return proc
+
+
+def make_airflow_env(tmp: Path) -> AirflowEnv:
+    home = tmp / "airflow_home"
+    data_root = tmp / "data"
+    home.mkdir()
+    data_root.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "ECOM_DATA_ROOT": str(data_root),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{data_root}/mlflow/mlflow.db",
+            "TF_USE_LEGACY_KERAS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        }
+    )
+    airflow_env = AirflowEnv(home=home, data_root=data_root, env=env)
+    proc = airflow_env.airflow("db", "migrate", timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return airflow_env
+
+
+@pytest.fixture(scope="session")
+def nightly_run(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh Airflow home and data root, and one successful ``airflow dags test`` of ecom_nightly."""
+    airflow_env = make_airflow_env(tmp_path_factory.mktemp("e2e"))
+    proc = airflow_env.dags_test(RUN_DS, SMALL_SHOP)
+    assert proc.returncode == 0, (proc.stdout[-6000:], proc.stderr[-6000:])
+    return airflow_env, proc
