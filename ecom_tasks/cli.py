@@ -29,7 +29,8 @@ def describe_run(root: str, ds: str) -> dict[str, object]:
             manifest = storage.read_manifest(str(part))
             stage, table = part.parent.parent.name, part.parent.name
             if manifest is not None:
-                partitions.append({"stage": stage, "table": table, "rows": manifest.row_count, "uri": str(part)})
+                rows = manifest.row_count
+                partitions.append({"stage": stage, "table": table, "rows": rows, "uri": str(part)})
             else:
                 documents.extend(str(p) for p in sorted(part.iterdir()) if p.is_file())
     return {"ds": day, "root": str(base), "partitions": partitions, "documents": documents}

@@ -93,6 +93,17 @@ def dtypes(table: str) -> dict[str, str]:
     return {c.name: c.dtype for c in _schema(table)}
 
 
+def has_canonical_layout(df: pd.DataFrame, table: str) -> bool:
+    """True when ``df`` has exactly the canonical columns, in order, with the canonical dtypes.
+
+    A cheap check (no pass over the values) used to skip re-casting frames that already conform.
+    """
+    schema = _schema(table)
+    if list(df.columns) != [col.name for col in schema]:
+        return False
+    return all(_dtype_ok(actual, col.dtype) for actual, col in zip(df.dtypes, schema, strict=True))
+
+
 def empty_frame(table: str) -> pd.DataFrame:
     """An empty frame with the canonical columns and dtypes of ``table``."""
     return pd.DataFrame({c.name: pd.Series([], dtype=c.dtype) for c in _schema(table)})
@@ -106,14 +117,18 @@ def _schema(table: str) -> tuple[Column, ...]:
 
 
 def _dtype_matches(series: pd.Series, dtype: str) -> bool:
+    return _dtype_ok(series.dtype, dtype)
+
+
+def _dtype_ok(actual: object, dtype: str) -> bool:
     if dtype == STRING_DTYPE:
-        return pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype)
+        return pd.api.types.is_string_dtype(actual) and not pd.api.types.is_object_dtype(actual)
     if dtype == TS_DTYPE:
-        return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
+        return isinstance(actual, pd.DatetimeTZDtype) and str(actual.tz) == "UTC"
     if dtype == "int64":
-        return pd.api.types.is_integer_dtype(series.dtype)
+        return pd.api.types.is_integer_dtype(actual)
     if dtype == "float64":
-        return pd.api.types.is_float_dtype(series.dtype)
+        return pd.api.types.is_float_dtype(actual)
     raise AssertionError(f"contract uses an unknown dtype {dtype!r}")
 
 

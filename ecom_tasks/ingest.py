@@ -91,6 +91,26 @@ def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class LandingDay:
+    """One day to land: its tables and, where already known, their content hashes."""
+
+    day: dt.date
+    tables: base.ShopTables
+    digests: dict[str, str] | None = None
+
+
+def _conformed(df: pd.DataFrame, table: str, where: str = "") -> pd.DataFrame:
+    """``df`` itself when it already has the canonical columns and dtypes (cheap), else conformed."""
+    if c.has_canonical_layout(df, table):
+        return df
+    return c.conform(df, table, where=where)
+
+
+def _naive_utc(series: pd.Series) -> np.ndarray:
+    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
 def split_by_day(
     tables: base.ShopTables, first: dt.date, last: dt.date
 ) -> Iterator[tuple[dt.date, base.ShopTables]]:
@@ -99,29 +119,46 @@ def split_by_day(
     Days without events yield an empty events frame: an explicit "nothing happened" partition
     is different from a day that was never landed.
     """
+    tables = base.ShopTables(
+        events=_conformed(tables.events, c.EVENTS),
+        items=_conformed(tables.items, c.ITEMS),
+        users=_conformed(tables.users, c.USERS),
+        stats=tables.stats,
+    )
     events = tables.events
-    days = events[c.TS].dt.floor("D")
-    order = np.argsort(days.to_numpy(), kind="stable")
+    # Naive UTC datetime64 arrays: numpy compares and searches them without per-element objects.
+    ts = _naive_utc(events[c.TS])
+    order = np.argsort(ts, kind="stable")
     events = events.iloc[order].reset_index(drop=True)
-    day_values = days.to_numpy()[order]
+    ts = ts[order]
     items = tables.items.sort_values(c.FIRST_SEEN, kind="stable").reset_index(drop=True)
     users = tables.users.sort_values(c.FIRST_SEEN, kind="stable").reset_index(drop=True)
-    item_seen = items[c.FIRST_SEEN].to_numpy()
-    user_seen = users[c.FIRST_SEEN].to_numpy()
+    # Row hashes once for the whole period: a day's content hash is then a slice, not a rehash.
+    hashes = {
+        c.EVENTS: storage.row_hashes(events),
+        c.ITEMS: storage.row_hashes(items),
+        c.USERS: storage.row_hashes(users),
+    }
+    item_seen = _naive_utc(items[c.FIRST_SEEN])
+    user_seen = _naive_utc(users[c.FIRST_SEEN])
     day = first
     while day <= last:
-        start, end = day_bounds(day)
-        lo, hi = np.searchsorted(day_values, [start.to_datetime64(), end.to_datetime64()], side="left")
-        n_items = int(np.searchsorted(item_seen, end.to_datetime64(), side="left"))
-        n_users = int(np.searchsorted(user_seen, end.to_datetime64(), side="left"))
-        yield (
-            day,
-            base.ShopTables(
-                events=events.iloc[lo:hi].reset_index(drop=True),
-                items=items.iloc[:n_items].reset_index(drop=True),
-                users=users.iloc[:n_users].reset_index(drop=True),
-            ),
+        start = np.datetime64(day.isoformat(), "us")
+        end = start + np.timedelta64(1, "D")
+        lo, hi = np.searchsorted(ts, [start, end], side="left")
+        n_items = int(np.searchsorted(item_seen, end, side="left"))
+        n_users = int(np.searchsorted(user_seen, end, side="left"))
+        day_tables = base.ShopTables(
+            events=events.iloc[lo:hi].reset_index(drop=True),
+            items=items.iloc[:n_items].reset_index(drop=True),
+            users=users.iloc[:n_users].reset_index(drop=True),
         )
+        digests = {
+            c.EVENTS: storage.content_hash(day_tables.events, hashes[c.EVENTS][lo:hi]),
+            c.ITEMS: storage.content_hash(day_tables.items, hashes[c.ITEMS][:n_items]),
+            c.USERS: storage.content_hash(day_tables.users, hashes[c.USERS][:n_users]),
+        }
+        yield LandingDay(day, day_tables, digests)
         day += dt.timedelta(days=1)
 
 
@@ -144,9 +181,7 @@ def _first_allowed(config: IngestConfig, ds: dt.date) -> dt.date:
     return ds - dt.timedelta(days=config.history_days - 1) if config.history_days else dt.date.min
 
 
-def iter_source_days(
-    config: IngestConfig, ds: dt.date
-) -> tuple[Iterator[tuple[dt.date, base.ShopTables]], dict]:
+def iter_source_days(config: IngestConfig, ds: dt.date) -> tuple[Iterator[LandingDay], dict[str, int]]:
     """The per-day tables to land for a run on ``ds``, and the source's own counts."""
     first_allowed = _first_allowed(config, ds)
     if config.source == base.SYNTHETIC:
@@ -161,7 +196,8 @@ def iter_source_days(
                 f"ds: {ds} is before the synthetic shop opens ({opening}, synthetic.start_date)"
             )
         start = max(opening, first_allowed)
-        return generate(shop, start, ds), {"source_days": (ds - start).days + 1}
+        days = (LandingDay(day, tables) for day, tables in generate(shop, start, ds))
+        return days, {"source_days": (ds - start).days + 1}
     tables = _read_file_source(config, ds)
     if tables.events.empty:
         raise SourceError(config.source_path, f"no events on or before {ds} (the run's data interval end)")
@@ -177,13 +213,15 @@ def iter_source_days(
     return split_by_day(tables, start, ds), dict(tables.stats)
 
 
-def _write_day(root: str, day: dt.date, tables: base.ShopTables, source: str) -> dict[str, Any]:
+def _write_day(root: str, landing: LandingDay, source: str) -> dict[str, Any]:
+    day, tables = landing.day, landing.tables
     out: dict[str, Any] = {"ds": day.isoformat(), "changed": []}
     for table, frame in ((c.EVENTS, tables.events), (c.ITEMS, tables.items), (c.USERS, tables.users)):
-        frame = c.conform(frame, table, where=f"{source} {table} for {day}")
+        conformed = _conformed(frame, table, where=f"{source} {table} for {day}")
+        digest = landing.digests.get(table) if landing.digests and conformed is frame else None
         uri = storage.partition_uri(root, STAGE, table, day)
         manifest, changed = storage.write_partition(
-            frame, uri, source=source, extra={"day_stats": tables.stats}
+            conformed, uri, source=source, extra={"day_stats": tables.stats}, digest=digest
         )
         out[table] = manifest.row_count
         if changed:
@@ -210,8 +248,8 @@ def ingest(root: str, ds: str | dt.date, config: IngestConfig) -> dict[str, Any]
     results: list[dict[str, Any]] = []
     pending: deque[Future[dict[str, Any]]] = deque()
     with ThreadPoolExecutor(max_workers=config.writers) as pool:
-        for d, t in days:
-            pending.append(pool.submit(_write_day, root, d, t, source))
+        for landing in days:
+            pending.append(pool.submit(_write_day, root, landing, source))
             # A bounded window keeps memory flat: only a few days' frames are alive at once.
             while len(pending) >= 2 * config.writers:
                 results.append(pending.popleft().result())

@@ -62,7 +62,7 @@ def test_failed_write_leaves_previous_partition(data_root, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    monkeypatch.setattr(storage, "to_parquet_bytes", boom)
     with pytest.raises(OSError, match="disk full"):
         storage.write_partition(_frame(7), uri, source="test")
     monkeypatch.undo()
