@@ -93,11 +93,10 @@ def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 @dataclass(frozen=True)
 class LandingDay:
-    """One day to land: its tables and, where already known, their content hashes."""
+    """One day to land and its tables."""
 
     day: dt.date
     tables: base.ShopTables
-    digests: dict[str, str] | None = None
 
 
 def _conformed(df: pd.DataFrame, table: str, where: str = "") -> pd.DataFrame:
@@ -133,12 +132,6 @@ def split_by_day(
     ts = ts[order]
     items = tables.items.sort_values(c.FIRST_SEEN, kind="stable").reset_index(drop=True)
     users = tables.users.sort_values(c.FIRST_SEEN, kind="stable").reset_index(drop=True)
-    # Row hashes once for the whole period: a day's content hash is then a slice, not a rehash.
-    hashes = {
-        c.EVENTS: storage.row_hashes(events),
-        c.ITEMS: storage.row_hashes(items),
-        c.USERS: storage.row_hashes(users),
-    }
     item_seen = _naive_utc(items[c.FIRST_SEEN])
     user_seen = _naive_utc(users[c.FIRST_SEEN])
     day = first
@@ -153,12 +146,7 @@ def split_by_day(
             items=items.iloc[:n_items].reset_index(drop=True),
             users=users.iloc[:n_users].reset_index(drop=True),
         )
-        digests = {
-            c.EVENTS: storage.content_hash(day_tables.events, hashes[c.EVENTS][lo:hi]),
-            c.ITEMS: storage.content_hash(day_tables.items, hashes[c.ITEMS][:n_items]),
-            c.USERS: storage.content_hash(day_tables.users, hashes[c.USERS][:n_users]),
-        }
-        yield LandingDay(day, day_tables, digests)
+        yield LandingDay(day, day_tables)
         day += dt.timedelta(days=1)
 
 
@@ -218,10 +206,9 @@ def _write_day(root: str, landing: LandingDay, source: str) -> dict[str, Any]:
     out: dict[str, Any] = {"ds": day.isoformat(), "changed": []}
     for table, frame in ((c.EVENTS, tables.events), (c.ITEMS, tables.items), (c.USERS, tables.users)):
         conformed = _conformed(frame, table, where=f"{source} {table} for {day}")
-        digest = landing.digests.get(table) if landing.digests and conformed is frame else None
         uri = storage.partition_uri(root, STAGE, table, day)
         manifest, changed = storage.write_partition(
-            conformed, uri, source=source, extra={"day_stats": tables.stats}, digest=digest
+            conformed, uri, source=source, extra={"day_stats": tables.stats}
         )
         out[table] = manifest.row_count
         if changed:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import fsspec
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,24 +67,29 @@ def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fs, path
 
 
-def row_hashes(df: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per row; a frame's content hash is built from these."""
-    if not len(df):
-        return np.empty(0, dtype=np.uint64)
-    return pd.util.hash_pandas_object(df, index=False).to_numpy()
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table without its index (pandas dtypes kept in the schema metadata)."""
+    # nthreads=1: pyarrow's per-column thread pool costs more than it saves on day-sized frames.
+    return pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
 
 
-def content_hash(df: pd.DataFrame, rows: np.ndarray | None = None) -> str:
-    """A stable hash of a frame's values, column names and dtypes (not of its file bytes).
+def table_hash(table: pa.Table) -> str:
+    """SHA-256 of a table's Arrow IPC stream: its column names, types and values."""
+    # The pandas metadata also records library versions: leave it out of the content.
+    table = table.replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
 
-    ``rows`` may pass precomputed :func:`row_hashes` of ``df`` (for example a slice of the row
-    hashes of a larger frame), which gives the same digest without hashing the values again.
+
+def content_hash(df: pd.DataFrame) -> str:
+    """A stable hash of a frame's values, column names and dtypes (not of its Parquet bytes).
+
+    Hashing the Arrow IPC stream runs at memory speed, about ten times faster than hashing
+    the values row by row with pandas.
     """
-    h = hashlib.sha256()
-    h.update(json.dumps([[c, str(t)] for c, t in df.dtypes.items()]).encode())
-    if len(df):
-        h.update((row_hashes(df) if rows is None else rows).tobytes())
-    return h.hexdigest()
+    return table_hash(to_arrow(df))
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,12 @@ def _atomic_write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -
         fs.mv(tmp, path)  # object stores: the PUT of the final key is atomic
 
 
-def to_parquet_bytes(df: pd.DataFrame) -> bytes:
-    """Encode a frame as zstd-compressed Parquet, without its index."""
-    # nthreads=1: pyarrow's per-column thread pool costs more than it saves on day-sized frames.
-    table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
+def to_parquet_bytes(data: pd.DataFrame | pa.Table) -> bytes:
+    """Encode a frame (or Arrow table) as zstd-compressed Parquet, without its index."""
+    table = data if isinstance(data, pa.Table) else to_arrow(data)
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
+    # Column statistics and dictionaries cost more than they give on these small, id-heavy files.
+    pq.write_table(table, buf, compression="zstd", use_dictionary=False, write_statistics=False)
     return buf.getvalue()
 
 
@@ -171,14 +175,15 @@ def write_partition(
     ``written_at`` is recorded in the manifest; it defaults to the wall clock, which is metadata
     only and never feeds a computation. ``digest`` may pass a precomputed :func:`content_hash`.
     """
-    digest = digest or content_hash(df)
+    table = to_arrow(df)
+    digest = digest or table_hash(table)
     current = read_manifest(uri)
     if current is not None and current.content_hash == digest:
         return current, False
     fs, path = _fs(uri)
     fs.makedirs(path, exist_ok=True)
     fname = f"part-{digest[:16]}.parquet"
-    _atomic_write_bytes(fs, f"{path}/{fname}", to_parquet_bytes(df))
+    _atomic_write_bytes(fs, f"{path}/{fname}", to_parquet_bytes(table))
     stamp = (written_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     manifest = Manifest(
         uri=uri,
