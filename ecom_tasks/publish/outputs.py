@@ -1,0 +1,120 @@
+"""Batch output tables for consumers, and the "current" pointer that follows the champions.
+
+Tables are written per ``ds`` under ``{root}/outputs/<table>/ds=<ds>/`` with
+:func:`ecom_tasks.storage.write_partition` (atomic, idempotent) and never deleted, so a rollback can
+point back at an older day. Consumers read ``{root}/outputs/current.json``:
+
+``{"models": {model: {"version", "registered_name", "ds"}},
+   "tables": {table: {"ds", "path", "model", "version"}}}``
+
+where ``path`` (``<table>/ds=<ds>``) is relative to the pointer's folder, so the data root can be
+moved or synced elsewhere without rewriting it; :func:`current_uri` resolves it.
+
+The pointer is rewritten atomically (a single file replace) and only while the registry's alias
+lock is held, in the same critical section as the ``champion`` alias move.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from ecom_tasks import storage
+from ecom_tasks.contract import ITEM_ID, TITLE
+from ecom_tasks.errors import EcomError
+from ecom_tasks.publish.config import OUTPUTS_STAGE, ModelSpec
+
+log = logging.getLogger(__name__)
+
+POINTER_FILE = "current.json"
+
+
+class OutputsMissingError(EcomError):
+    """A champion's batch output tables for its ``ds`` are not there to point at."""
+
+
+def output_uri(root: str, table: str, ds: str) -> str:
+    """``{root}/outputs/<table>/ds=<ds>``."""
+    return storage.partition_uri(root, OUTPUTS_STAGE, table, ds)
+
+
+def write_output(root: str, table: str, ds: str, frame: pd.DataFrame, *, source: str) -> str:
+    """Write one output table for ``ds`` (atomic; rewriting the same content is a no-op)."""
+    uri = output_uri(root, table, ds)
+    storage.write_partition(frame, uri, source=source)
+    return uri
+
+
+def with_item_titles(recommendations: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Add each recommended item's title (null for items without one) to a top-K table."""
+    titles = items[[ITEM_ID, TITLE]].drop_duplicates(ITEM_ID)
+    out = recommendations.drop(columns=[TITLE], errors="ignore").merge(titles, on=ITEM_ID, how="left")
+    return out
+
+
+def pointer_uri(root: str) -> str:
+    """``{root}/outputs/current.json``."""
+    return f"{storage.data_root(root)}/{OUTPUTS_STAGE}/{POINTER_FILE}"
+
+
+def read_pointer(root: str) -> dict[str, Any]:
+    """The current pointer (empty ``models``/``tables`` before the first publish)."""
+    try:
+        raw = storage.read_json(pointer_uri(root))
+    except FileNotFoundError:
+        raw = {}
+    return {"models": dict(raw.get("models", {})), "tables": dict(raw.get("tables", {}))}
+
+
+def missing_outputs(root: str, spec: ModelSpec, ds: str) -> list[str]:
+    """The tables of ``spec`` with no committed partition for ``ds``."""
+    return [t for t in spec.output_tables if storage.read_manifest(output_uri(root, t, ds)) is None]
+
+
+def move_pointer(
+    root: str, spec: ModelSpec, version: str, ds: str, *, require_outputs: bool
+) -> dict[str, Any]:
+    """Point ``spec``'s model and its output tables at ``version`` and its ``ds``; return the pointer.
+
+    A table with no partition for ``ds`` keeps its previous entry (logged), or, with
+    ``require_outputs``, :class:`OutputsMissingError` is raised before anything is written.
+    Callers hold the registry's alias lock.
+    """
+    day = storage.as_date(ds).isoformat()
+    missing = missing_outputs(root, spec, day)
+    if missing and require_outputs:
+        raise OutputsMissingError(
+            f"{spec.name} version {version}: output tables {missing} have no partition for ds={day} "
+            f"under {storage.data_root(root)}/{OUTPUTS_STAGE}"
+        )
+    pointer = read_pointer(root)
+    pointer["models"][spec.name] = {
+        "version": str(version),
+        "registered_name": spec.registered_name,
+        "ds": day,
+    }
+    for table in spec.output_tables:
+        if table in missing:
+            log.warning("%s: no %s output for ds=%s; the pointer keeps %s", spec.name, table, day,
+                        pointer["tables"].get(table))  # fmt: skip
+            continue
+        entry = {"ds": day, "path": f"{table}/ds={day}", "model": spec.name, "version": str(version)}
+        pointer["tables"][table] = entry
+    storage.write_json(pointer, pointer_uri(root))
+    log.info("outputs pointer: %s -> version %s (ds=%s)", spec.name, version, day)
+    return pointer
+
+
+def current_uri(root: str, table: str) -> str:
+    """The partition of ``table`` the pointer designates; FileNotFoundError when it has none."""
+    entry = read_pointer(root)["tables"].get(table)
+    if entry is None:
+        raise FileNotFoundError(f"{pointer_uri(root)}: no current entry for table {table!r}")
+    return f"{storage.data_root(root)}/{OUTPUTS_STAGE}/{entry['path']}"
+
+
+def read_current(root: str, table: str) -> pd.DataFrame:
+    """The table the pointer designates (what consumers should read)."""
+    return storage.read_partition(current_uri(root, table))
