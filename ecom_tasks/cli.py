@@ -1,6 +1,10 @@
-"""The project's small command line: ``ecom summary`` explains what a run wrote.
+"""The project's command line: what a run wrote, and the registered models.
 
-Usage: ``python -m ecom_tasks.cli summary --ds 2024-03-31 [--root DIR]``
+Usage::
+
+    ecom summary --ds 2024-03-31 [--root DIR]          # partitions and documents of one run
+    ecom models list [--model churn]                   # versions with metrics, ds and aliases
+    ecom models rollback --model churn --version 3     # move champion (and the outputs) back
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ecom_tasks import storage
+from ecom_tasks.publish.cli import add_models_parser, run_models
 
 
 def describe_run(root: str, ds: str) -> dict[str, object]:
@@ -63,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--ds", required=True, help="the run's logical date, YYYY-MM-DD")
     summary.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_models_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "models":
+        return run_models(args)
     if args.command == "summary":
         info = describe_run(storage.data_root(args.root), args.ds)
         if args.json:
