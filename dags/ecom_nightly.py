@@ -99,7 +99,29 @@ def ecom_nightly() -> None:
 
         return ingest(_data_root(), _run_date(context), IngestConfig.from_params(context["params"]))
 
-    ingest()
+    @task
+    def validate(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Great Expectations gate: a critical failure stops the run before anything is built."""
+        from ecom_tasks.validation import validate_partition
+
+        return validate_partition(_data_root(), _run_date(context))
+
+    @task
+    def build_features(validated: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Customer profiles, item features, behaviour analytics and their report, as of the run's date."""
+        from ecom_tasks.features.stage import build_features
+
+        return build_features(_data_root(), _run_date(context))
+
+    @task
+    def build_training_data(features: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Point-in-time training examples and retrieval interactions."""
+        from ecom_tasks.features.stage import build_training_data
+
+        return build_training_data(_data_root(), _run_date(context))
+
+    # Training data reuses the feature state that build_features stores, so it runs after it.
+    build_training_data(build_features(validate(ingest())))
 
 
 ecom_nightly()

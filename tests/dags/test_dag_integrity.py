@@ -18,8 +18,12 @@ HEAVY = {
     "sklearn",
 }
 
-EXPECTED_TASKS = {"ingest"}
-EXPECTED_EDGES: set[tuple[str, str]] = set()
+EXPECTED_EDGES: set[tuple[str, str]] = {
+    ("ingest", "validate"),
+    ("validate", "build_features"),
+    ("build_features", "build_training_data"),
+}
+EXPECTED_TASKS = {t for edge in EXPECTED_EDGES for t in edge}
 
 
 @pytest.fixture(scope="module")

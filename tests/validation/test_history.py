@@ -1,0 +1,65 @@
+"""History checks: the day's figures against the trailing median (no Great Expectations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ecom_tasks.errors import ConfigError
+from ecom_tasks.validation import CRITICAL, WARNING, HistoryDay, HistoryThresholds, ValidationConfig
+from ecom_tasks.validation import history as h
+from tests.validation.shop import events_frame
+
+BASE = {h.ROWS: 100.0, h.ANONYMOUS_SHARE: 0.1, h.RETURN_SHARE: 0.05, h.MEAN_PURCHASE_PRICE: 7.0,
+        h.PURCHASES_PER_SESSION: 1.0}  # fmt: skip
+
+
+def _history(n: int = 5, **changes: float) -> list[HistoryDay]:
+    return [HistoryDay(dt.date(2024, 3, 9) - dt.timedelta(days=k), {**BASE, **changes}) for k in range(n)]
+
+
+def _by_id(outcomes):
+    return {o.id.removeprefix("history."): o for o in outcomes}
+
+
+def test_day_metrics_of_a_small_day():
+    m = h.day_metrics(100, events_frame(n=100))
+    assert m[h.ROWS] == 100 and m[h.ANONYMOUS_SHARE] == pytest.approx(0.1)
+    assert m[h.RETURN_SHARE] == pytest.approx(0.05)
+    assert m[h.PURCHASES_PER_SESSION] == pytest.approx(20 / 20)
+
+
+def test_a_normal_day_passes_every_check():
+    out = _by_id(h.compare(dict(BASE), _history(), ValidationConfig()))
+    assert all(o.success for o in out.values())
+    assert out[h.ROWS].observed == pytest.approx(1.0)
+
+
+def test_collapse_is_critical_and_a_smaller_drop_a_warning():
+    collapse = _by_id(h.compare({**BASE, h.ROWS: 5.0}, _history(), ValidationConfig()))[h.ROWS]
+    assert (collapse.success, collapse.level) == (False, CRITICAL)
+    assert "0.05x the trailing median 100" in collapse.detail
+    drop = _by_id(h.compare({**BASE, h.ROWS: 40.0}, _history(), ValidationConfig()))[h.ROWS]
+    assert (drop.success, drop.level) == (False, WARNING)
+
+
+def test_share_drift_warns_and_a_return_storm_is_critical():
+    out = _by_id(
+        h.compare({**BASE, h.ANONYMOUS_SHARE: 0.5, h.RETURN_SHARE: 0.7}, _history(), ValidationConfig())
+    )
+    assert out[h.ANONYMOUS_SHARE].level == WARNING
+    assert out[h.RETURN_SHARE].level == CRITICAL
+
+
+def test_too_little_history_skips_and_empty_days_are_left_out():
+    days = _history(3) + [HistoryDay(dt.date(2024, 3, 1), {**BASE, h.ROWS: 0.0})] * 3
+    out = h.compare({**BASE, h.ROWS: 1.0}, days, ValidationConfig())
+    assert all(o.success and o.detail.startswith("skipped: 3 of 5") for o in out)
+
+
+def test_thresholds_are_checked():
+    with pytest.raises(ConfigError, match=r"history\.rows_critical"):
+        HistoryThresholds(rows_critical=(1.2, 3.0))
+    with pytest.raises(ConfigError, match="min_history"):
+        ValidationConfig(min_history=20)
