@@ -101,10 +101,10 @@ def ecom_nightly() -> None:
 
     @task
     def validate(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """Great Expectations gate: a critical failure stops the run before anything is built."""
-        from ecom_tasks.validation import validate_partition
+        """Great Expectations gate over each landed day not yet validated; critical failures stop the run."""
+        from ecom_tasks.validation.backlog import validate_landed
 
-        return validate_partition(_data_root(), _run_date(context))
+        return validate_landed(_data_root(), _run_date(context))
 
     @task
     def build_features(validated: dict[str, Any], **context: Any) -> dict[str, Any]:
