@@ -33,6 +33,7 @@ demo: setup
 	$(ENV) python -m ecom_tasks.cli summary --ds $(DS)
 
 test: setup
+	bash scripts/ci_services.sh || echo "PostgreSQL/Redis could not be installed: tests/ops topology test will skip"
 	$(ENV) ruff check . && $(ENV) ruff format --check .
 	$(ENV) python -m pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,86 @@
+"""docker-compose.yaml's topology with real processes, on loopback, without Docker.
+
+PostgreSQL and Redis (installed by scripts/ci_services.sh), ``airflow db migrate`` against PostgreSQL,
+and the real api-server, scheduler, dag-processor and Celery worker with the CeleryExecutor. The
+nightly DAG is unpaused and triggered through the REST API for a small synthetic shop, and must
+finish successfully with its partitions committed under the data root. Whatever stages the DAG has,
+every task must succeed and every partition it wrote for the run's day must carry a manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.ops.services import TopologyError, mlflow_healthy, wait_until
+from tests.ops.topology import (
+    RUN_DS,
+    SMALL_SHOP,
+    AirflowStack,
+    RunResult,
+    airflow_stack,
+    missing_prerequisites,
+    run_nightly,
+)
+
+pytestmark = pytest.mark.slow
+
+MISSING = missing_prerequisites("CeleryExecutor")
+RAW_TABLES = ("events", "items", "users")
+
+
+def _check_run(stack: AirflowStack, result: RunResult) -> None:
+    run, tis = result.run, result.task_instances
+    assert run["state"] == "success", f"run {run['dag_run_id']} ended {run['state']}"
+    assert run["conf"] == SMALL_SHOP
+    assert run["logical_date"].startswith(RUN_DS)
+    assert tis, "the run has no task instances"
+    states = Counter(ti["state"] for ti in tis)
+    assert set(states) <= {"success", "skipped"} and states["success"] >= 1, states
+
+    # The Celery worker, not the scheduler, ran the tasks. Its "succeeded" line for the last task can
+    # come a moment after the run is marked done (the task reports its state first).
+    worker_log = stack.procs.log_dir / "celery-worker.log"
+
+    def ran() -> int:
+        return len(
+            re.findall(r"execute_workload\[[^\]]+\] succeeded", worker_log.read_text(errors="replace"))
+        )
+
+    with contextlib.suppress(TopologyError):
+        wait_until("the Celery worker's log", lambda: ran() >= states["success"], 30)
+    assert ran() >= states["success"], f"the Celery worker ran {ran()} of {states['success']} tasks"
+
+    partitions = sorted(p for p in stack.data_root.rglob(f"ds={RUN_DS}") if p.is_dir())
+    assert partitions, f"nothing written for ds={RUN_DS} under {stack.data_root}"
+    for table in RAW_TABLES:
+        assert stack.data_root / "raw" / table / f"ds={RUN_DS}" in partitions, f"raw/{table} missing"
+    tracking = stack.env["MLFLOW_TRACKING_URI"]
+    assert mlflow_healthy(tracking), f"the MLflow server at {tracking} stopped answering"
+    events = json.loads((stack.data_root / "raw" / "events" / f"ds={RUN_DS}" / "_manifest.json").read_text())
+    assert events["row_count"] > 0
+    for partition in partitions:
+        if any(p.suffix == ".parquet" for p in partition.iterdir()):
+            manifest = partition / "_manifest.json"
+            assert manifest.exists(), f"{partition} has data files but no _manifest.json"
+            assert json.loads(manifest.read_text())["row_count"] >= 0
+
+
+@pytest.mark.skipif(
+    bool(MISSING),
+    reason=f"needs {', '.join(MISSING)} (scripts/ci_services.sh installs PostgreSQL and Redis)",
+)
+def test_nightly_succeeds_on_postgres_redis_and_celery(tmp_path: Path) -> None:
+    with airflow_stack(tmp_path, executor="CeleryExecutor") as stack:
+        try:
+            result = run_nightly(stack, RUN_DS, SMALL_SHOP, timeout=480)
+            _check_run(stack, result)
+        except BaseException:
+            # pytest shows captured output of a failed test: the service and task logs.
+            print(stack.diagnostics())
+            raise
