@@ -55,6 +55,8 @@ class Encoded:
     value: np.ndarray  # quantity * unit price (negative for returns)
     session: np.ndarray
     order: np.ndarray  # order code per purchase line, -1 for other events
+    order_id: np.ndarray  # per event: code of its order id in ``order_ids`` (-1: none)
+    order_ids: pd.array
     buy: np.ndarray  # row numbers of purchase lines
     ret: np.ndarray  # row numbers of returns
     o_user: np.ndarray  # per order: user code (-1 = anonymous), timestamp (earliest line), day
@@ -78,8 +80,11 @@ def encode(events: pd.DataFrame, end_us: int) -> Encoded:
     order = np.full(len(et), -1, dtype=np.int64)
     buy = np.flatnonzero(et == PURCHASE)
     n_orders = 0
+    order_id = np.full(len(et), -1, dtype=np.int64)
+    order_ids = pd.array([], dtype=contract.STRING_DTYPE)
     if len(buy):
-        oid, _ = string_codes(events[contract.ORDER_ID].iloc[buy], sort=False)
+        oid, order_ids = string_codes(events[contract.ORDER_ID].iloc[buy], sort=False)
+        order_id[buy] = oid
         # A purchase line without an order id is an order of its own.
         missing = oid < 0
         oid[missing] = oid.max(initial=-1) + 1 + np.arange(int(missing.sum()))
@@ -102,6 +107,8 @@ def encode(events: pd.DataFrame, end_us: int) -> Encoded:
         value=qty * price,
         session=session,
         order=order,
+        order_id=order_id,
+        order_ids=order_ids,
         buy=buy,
         ret=np.flatnonzero(et == summaries.RETURN),
         o_user=user[rep],
@@ -128,6 +135,7 @@ def summarise(events: pd.DataFrame, ds: dt.date | str, config: FeatureConfig) ->
         items=summaries.items(e),
         item_daily=summaries.item_daily(e, window_start_us(ds, config.item_history_days)),
         daily=summaries.daily(e),
+        basket_lines=summaries.basket_lines(e, window_start_us(ds, config.basket_days)),
         hour_of_week=summaries.hour_of_week(e),
     )
 

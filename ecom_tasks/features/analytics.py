@@ -1,8 +1,8 @@
 """Behaviour analytics for the analyst: daily funnel, monthly cohort retention, repeat purchase,
 basket sizes, co-purchased pairs and hour-of-week activity.
 
-Cumulative tables come from the running state; basket sizes and co-purchase pairs come from the
-purchase lines of a trailing window (``FeatureConfig.basket_days``), so their cost is bounded.
+Everything comes from the running state: cumulative tables from its cumulative summaries, basket
+sizes and co-purchase pairs from the order lines of its trailing window (``basket_days``).
 Rates with a zero denominator are 0 (the counts beside them say why).
 """
 
@@ -128,13 +128,16 @@ def repeat_purchase(state: FeatureState) -> pd.DataFrame:
 
 
 def _window_orders(purchases: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.array, int]:
-    """Distinct (order, item) lines of purchase events: order code, item code, item ids, orders."""
+    """Distinct (order, item) lines: order code, item code, item ids, number of orders.
+
+    ``purchases`` holds purchase events (with ``ts``) or the ``basket_lines`` state (with ``day``).
+    """
     if not len(purchases):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), pd.array([], dtype=contract.STRING_DTYPE), 0
     user, _ = string_codes(purchases[contract.USER_ID])
     order, _ = string_codes(purchases[contract.ORDER_ID])
     order = np.where(order < 0, order.max(initial=-1) + 1 + np.arange(len(order)), order)
-    day = ts_us(purchases[contract.TS]) // DAY_US
+    day = ts_us(purchases[fc.DAY] if fc.DAY in purchases.columns else purchases[contract.TS]) // DAY_US
     item, item_ids = string_codes(purchases[contract.ITEM_ID])
     okey, n_orders = dense_codes([user + 1, order, day - day.min()], sort=False)
     line, n_lines = dense_codes([okey, item], sort=False)
@@ -235,10 +238,10 @@ def hour_of_week(state: FeatureState) -> pd.DataFrame:
 
 
 def build_analytics(
-    state: FeatureState, purchases: pd.DataFrame, items: pd.DataFrame, config: FeatureConfig
+    state: FeatureState, items: pd.DataFrame, config: FeatureConfig
 ) -> dict[str, pd.DataFrame]:
-    """All analytics tables as of ``state.through``; ``purchases`` = purchase lines of the
-    trailing ``basket_days`` window."""
+    """All analytics tables as of ``state.through`` (baskets over its ``basket_lines`` window)."""
+    purchases = state.basket_lines
     return {
         "funnel_daily": funnel_daily(state),
         "cohort_retention": cohort_retention(state),

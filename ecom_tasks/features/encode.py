@@ -129,7 +129,7 @@ def _densify(packed: np.ndarray, size: int, sort: bool = True) -> tuple[np.ndarr
     When the key range is small relative to the rows, a presence table beats hashing (no hash
     table, and the codes come out sorted for free); otherwise ``pd.factorize`` does it.
     """
-    if size <= 4 * len(packed) + (1 << 20):
+    if size <= 4 * len(packed) + (1 << 23):
         present = np.zeros(size, dtype=bool)
         present[packed] = True
         rank = np.cumsum(present, dtype=np.int64 if size >= 2**31 else np.int32) - 1
@@ -191,7 +191,7 @@ def key_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, int
         elif pd.api.types.is_integer_dtype(col.dtype):
             raw = col.to_numpy(dtype=np.int64)
         else:
-            parts.append(string_codes(col)[0])
+            parts.append(string_codes(col)[0] + 1)  # null (-1) becomes its own group 0
             continue
         part, _ = pd.factorize(raw, sort=True)
         parts.append(part.astype(np.int64))

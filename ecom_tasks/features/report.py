@@ -141,8 +141,24 @@ def _plots(prof: pd.DataFrame, tables: dict[str, pd.DataFrame], config: FeatureC
     return out
 
 
+_HEADINGS = {
+    contract.ITEM_ID: "item",
+    contract.TITLE: "title",
+    contract.CATEGORY: "category",
+    fc.N_BUYERS: "customers who bought it",
+    fc.REPEAT_PURCHASE_RATE: "bought again",
+    fc.TITLE_A: "item",
+    fc.TITLE_B: "bought with",
+    fc.N_PAIR_ORDERS: "orders with both",
+    fc.SUPPORT: "share of orders",
+    fc.CONFIDENCE_AB: "confidence",
+    fc.LIFT: "lift",
+}
+
+
 def _table(frame: pd.DataFrame, formats: dict[str, str]) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    """A small HTML table: numbers right-aligned with ``formats``, text left-aligned."""
+    head = "".join(f"<th>{html.escape(_HEADINGS.get(c, str(c)))}</th>" for c in frame.columns)
     rows = []
     for rec in frame.itertuples(index=False):
         cells = []

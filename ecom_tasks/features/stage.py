@@ -40,30 +40,32 @@ PURCHASE_COLUMNS = [
 
 def state_as_of(
     root: str, ds: dt.date, config: FeatureConfig, *, reuse_stored: bool = False
-) -> tuple[FeatureState, str, int]:
-    """The running state as of the end of ``ds``: ``(state, how, partitions read)``.
+) -> tuple[FeatureState, str, int, dict[str, object]]:
+    """The running state as of the end of ``ds``: ``(state, how, partitions read, record)``.
 
     ``how`` is ``stored`` (with ``reuse_stored``: the state of ``ds`` itself, still matching its
     inputs), ``incremental`` (the state of ``ds - 1`` + the day's partition) or ``rebuilt`` (every
-    validated events partition up to ``ds``; an empty state when there is none yet).
+    validated events partition up to ``ds``; an empty state when there is none yet). ``record``
+    is what to store with the state (see ``store.state_records``).
     """
-    if reuse_stored:
-        stored = store.load_state(root, ds, store.state_record(root, ds, config))
-        if stored is not None:
-            return stored, "stored", 0
     prev_day = ds - dt.timedelta(days=1)
-    prev = store.load_state(root, prev_day, store.state_record(root, prev_day, config))
+    records = store.state_records(root, [prev_day, ds], config)
+    if reuse_stored:
+        stored = store.load_state(root, ds, records[ds])
+        if stored is not None:
+            return stored, "stored", 0, records[ds]
+    prev = store.load_state(root, prev_day, records[prev_day])
     day_uri = storage.partition_uri(root, store.VALIDATED, contract.EVENTS, ds)
     if prev is not None and storage.read_manifest(day_uri) is not None:
         day = store.read_validated(root, contract.EVENTS, ds)
-        return merge(prev, summarise(day, ds, config), config), "incremental", 1
+        return merge(prev, summarise(day, ds, config), config), "incremental", 1, records[ds]
     days = store.event_days(root, None, ds)
     if not days:
-        return empty_state(ds), "rebuilt", 0
+        return empty_state(ds), "rebuilt", 0, records[ds]
     log.info(
         "rebuilding feature state as of %s from %d partitions (%s .. %s)", ds, len(days), days[0], days[-1]
     )
-    return summarise(store.read_events(root, days), ds, config), "rebuilt", len(days)
+    return summarise(store.read_events(root, days), ds, config), "rebuilt", len(days), records[ds]
 
 
 def build_features(root: str, ds: str, config: FeatureConfig = DEFAULT_FEATURES) -> dict:
@@ -83,13 +85,11 @@ def build_features(root: str, ds: str, config: FeatureConfig = DEFAULT_FEATURES)
         )
     users = store.read_snapshot(root, contract.USERS, day)
     catalogue = store.read_snapshot(root, contract.ITEMS, day)
-    state, how, n_read = state_as_of(root, day, config)
-    state_uris = store.save_state(root, state, store.state_record(root, day, config))
+    state, how, n_read, record = state_as_of(root, day, config)
+    state_uris = store.save_state(root, state, record)
     prof, categories = profiles.customer_profiles(state, users, catalogue, config)
     feats = items.item_features(state, catalogue, config)
-    window = store.event_days(root, day - dt.timedelta(days=config.basket_days - 1), day)
-    purchases = store.read_events(root, window, PURCHASE_COLUMNS, [contract.PURCHASE])
-    tables = analytics.build_analytics(state, purchases, catalogue, config)
+    tables = analytics.build_analytics(state, catalogue, config)
     uris = {
         PROFILES: store.write_table(root, PROFILES, day, prof, {"affinity_categories": categories}),
         ITEM_FEATURES: store.write_table(root, ITEM_FEATURES, day, feats),
@@ -137,7 +137,7 @@ def build_training_data(root: str, ds: str, config: TrainingDataConfig = DEFAULT
     day = storage.as_date(ds)
     cutoff = training_cutoff(day, config)
     fcfg = config.features
-    state, how, _ = state_as_of(root, cutoff, fcfg, reuse_stored=True)
+    state, how, _, _ = state_as_of(root, cutoff, fcfg, reuse_stored=True)
     has_history = bool(store.event_days(root, None, cutoff))
     if has_history:
         users = store.read_snapshot(root, contract.USERS, cutoff, latest_before=True)

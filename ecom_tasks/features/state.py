@@ -12,7 +12,9 @@ Definitions the summary relies on (documented once, here):
   every source we read, so this does not happen in practice);
 - an order's timestamp is its earliest line; inter-purchase gaps are the differences between
   consecutive order timestamps of a customer (``gap_*`` in seconds; NaN min/max when none);
-- windowed tables (``customer_daily``, ``item_daily``) keep a bounded number of days.
+- windowed tables keep a bounded number of days: ``customer_daily`` (twice the trend window),
+  ``item_daily`` (the longest popularity window) and ``basket_lines`` (the distinct items of each
+  order of the last ``basket_days``, for basket sizes and co-purchase pairs).
 """
 
 from __future__ import annotations
@@ -112,6 +114,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         ),
         **dict.fromkeys([fc.REVENUE, fc.RETURNED_VALUE], "float64"),
     },
+    "basket_lines": {
+        contract.USER_ID: contract.STRING_DTYPE,
+        contract.ORDER_ID: contract.STRING_DTYPE,
+        fc.DAY: TS,
+        contract.ITEM_ID: contract.STRING_DTYPE,
+        fc.N_PURCHASE_LINES: "int64",
+    },
     "hour_of_week": {
         fc.HOUR_OF_WEEK: "int64",
         **dict.fromkeys(
@@ -127,6 +136,7 @@ KEYS: dict[str, list[str]] = {
     "items": [contract.ITEM_ID],
     "item_daily": [contract.ITEM_ID, fc.DAY],
     "daily": [fc.DAY],
+    "basket_lines": [contract.USER_ID, contract.ORDER_ID, fc.DAY, contract.ITEM_ID],
     "hour_of_week": [fc.HOUR_OF_WEEK],
 }
 _MINS = {fc.GAP_MIN, fc.FIRST_EVENT_TS, fc.FIRST_PURCHASE_TS, fc.PRICE_MIN}
@@ -145,6 +155,7 @@ class FeatureState:
     items: pd.DataFrame
     item_daily: pd.DataFrame
     daily: pd.DataFrame
+    basket_lines: pd.DataFrame
     hour_of_week: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -225,12 +236,17 @@ def combine(table: str, earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFr
 
 def trim(state: FeatureState, config: FeatureConfig) -> FeatureState:
     """Drop per-day rows that fell out of the bounded windows as of ``state.through``."""
-    cust_start = window_start_us(state.through, config.customer_history_days)
-    item_start = window_start_us(state.through, config.item_history_days)
-    cd, idl = state.customer_daily, state.item_daily
-    cd = cd[ts_us(cd[fc.DAY]) >= cust_start].reset_index(drop=True)
-    idl = idl[ts_us(idl[fc.DAY]) >= item_start].reset_index(drop=True)
-    return FeatureState(**{**_as_kwargs(state), "customer_daily": cd, "item_daily": idl})
+    windows = {
+        "customer_daily": config.customer_history_days,
+        "item_daily": config.item_history_days,
+        "basket_lines": config.basket_days,
+    }
+    trimmed = {}
+    for table, days in windows.items():
+        frame = getattr(state, table)
+        keep = ts_us(frame[fc.DAY]) >= window_start_us(state.through, days)
+        trimmed[table] = frame if keep.all() else frame[keep].reset_index(drop=True)
+    return FeatureState(**{**_as_kwargs(state), **trimmed})
 
 
 def merge(prev: FeatureState, day: FeatureState, config: FeatureConfig) -> FeatureState:

@@ -70,24 +70,34 @@ def read_events(
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def inputs_fingerprint(root: str, through: dt.date) -> str:
-    """Hash of the content hashes of every validated events partition up to ``through``."""
-    h = hashlib.sha256()
-    for day in event_days(root, None, through):
+def state_records(
+    root: str, days: Iterable[dt.date], config: FeatureConfig
+) -> dict[dt.date, dict[str, object]]:
+    """What a state as of each of ``days`` must have been computed from to be reusable.
+
+    The fingerprint hashes the content hash of every validated events partition up to the day;
+    the manifests are read once for all ``days``.
+    """
+    days = sorted(set(days))
+    manifests = []
+    for day in event_days(root, None, days[-1]):
         manifest = storage.read_manifest(storage.partition_uri(root, VALIDATED, contract.EVENTS, day))
-        h.update(f"{day.isoformat()}:{manifest.content_hash if manifest else ''}\n".encode())
-    return h.hexdigest()
-
-
-def state_record(root: str, through: dt.date, config: FeatureConfig) -> dict[str, object]:
-    """What a state as of ``through`` must have been computed from to be reusable."""
-    return {
-        "state_version": STATE_VERSION,
-        "through": through.isoformat(),
-        "customer_history_days": config.customer_history_days,
-        "item_history_days": config.item_history_days,
-        "inputs": inputs_fingerprint(root, through),
-    }
+        manifests.append((day, manifest.content_hash if manifest else ""))
+    out = {}
+    for through in days:
+        h = hashlib.sha256()
+        for day, digest in manifests:
+            if day <= through:
+                h.update(f"{day.isoformat()}:{digest}\n".encode())
+        out[through] = {
+            "state_version": STATE_VERSION,
+            "through": through.isoformat(),
+            "customer_history_days": config.customer_history_days,
+            "item_history_days": config.item_history_days,
+            "basket_days": config.basket_days,
+            "inputs": h.hexdigest(),
+        }
+    return out
 
 
 def state_uri(root: str, table: str, ds: dt.date) -> str:

@@ -22,11 +22,12 @@ from ecom_tasks.features.encode import (
     group_fmin,
     group_max_us,
     group_min_us,
+    group_reduce,
     group_sum,
     representatives,
     to_ts,
 )
-from ecom_tasks.features.state import HOUR_COLS, WEEKDAY_COLS, typed_frame
+from ecom_tasks.features.state import HOUR_COLS, KEYS, WEEKDAY_COLS, typed_frame
 
 if TYPE_CHECKING:
     from ecom_tasks.features.aggregate import Encoded
@@ -280,3 +281,26 @@ def hour_of_week(e: Encoded) -> pd.DataFrame:
         out[col] = by_type[:, t]
     out[fc.N_ORDERS] = group_sum(o_how, 168)
     return typed_frame("hour_of_week", out)
+
+
+def basket_lines(e: Encoded, start_us: int) -> pd.DataFrame:
+    """Distinct (order, item) purchase lines from ``start_us`` on, with how many lines each had."""
+    rows = e.buy[e.ts[e.buy] >= start_us]
+    key, n = dense_codes([e.order[rows], e.item[rows]], sort=False)
+    rep = rows[representatives(key, n)]
+    lines = pd.DataFrame(
+        {
+            contract.USER_ID: _take(e.users, e.user[rep]),
+            contract.ORDER_ID: _take(e.order_ids, e.order_id[rep]),
+            fc.DAY: to_ts(e.day[rep] * DAY_US),
+            contract.ITEM_ID: _take(e.items, e.item[rep]),
+            fc.N_PURCHASE_LINES: group_sum(key, n),
+        }
+    )
+    # Sorted by key exactly as state.combine sorts, so a fold equals a full summary.
+    return typed_frame("basket_lines", group_reduce(lines, KEYS["basket_lines"], sums=[fc.N_PURCHASE_LINES]))
+
+
+def _take(uniques: pd.array, codes: np.ndarray) -> pd.array:
+    """``uniques[codes]`` with missing values where a code is -1."""
+    return pd.Series(uniques, dtype=contract.STRING_DTYPE).reindex(codes).array

@@ -16,7 +16,7 @@ from ecom_tasks.features.encode import dense_codes, group_reduce, string_codes
 from ecom_tasks.features.state import STATE_TABLES, empty_state, merge
 from tests.features.conftest import START, events, random_shop
 
-CFG = FeatureConfig(trend_days=3, popularity_windows=(2, 5))  # short windows so the fold trims rows
+CFG = FeatureConfig(trend_days=3, popularity_windows=(2, 5), basket_days=4)  # short windows: the fold trims
 
 
 def fold(ev: pd.DataFrame, days: list[dt.date], config: FeatureConfig):
@@ -45,6 +45,8 @@ def test_incremental_fold_equals_full_recompute(seed: int) -> None:
     # The bounded windows really are bounded.
     assert full.customer_daily[fc.DAY].min() >= pd.Timestamp(days[-1] - dt.timedelta(days=5), tz="UTC")
     assert full.item_daily[fc.DAY].min() >= pd.Timestamp(days[-1] - dt.timedelta(days=4), tz="UTC")
+    assert full.basket_lines[fc.DAY].min() >= pd.Timestamp(days[-1] - dt.timedelta(days=3), tz="UTC")
+    assert len(full.basket_lines) > 0
 
 
 def test_summary_ignores_events_after_the_day() -> None:
