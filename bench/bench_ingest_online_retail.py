@@ -92,7 +92,7 @@ def main() -> None:
     for _ in range(args.repeat):
         root = tempfile.mkdtemp(prefix="bench-ingest-")
         try:
-            w, c, summary = _time(lambda root=root: ingest(root, last_day, config), 1)
+            w, _, summary = _time(lambda root=root: ingest(root, last_day, config), 1)
             first += w
             w2, _, _ = _time(lambda root=root: ingest(root, last_day, config), 1)
             rerun += w2
