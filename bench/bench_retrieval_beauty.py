@@ -1,0 +1,219 @@
+"""Benchmark of the retrieval model on Amazon Beauty 5-core, the literature's protocol.
+
+Leave-one-out (last item: test, second-to-last: validation, the rest: training), every target
+ranked against all 12,101 items with the user's earlier items excluded (as S3-Rec's evaluation
+code does). Prints, in one run (nothing is asserted):
+
+1. the model (``ecom_tasks.retrieval``, history-only query tower: the user-id embedding is of no
+   use for leave-one-out) after early stopping on validation HR@10: HR/NDCG@5/10/20/50 and its
+   training throughput (predicted positions per second);
+2. popularity and item-kNN on the same split;
+3. the TFRS tutorial configuration (id embeddings, Adagrad, batch 8192, no caching) on the same
+   training interactions: its throughput and HR/NDCG, for the >= 2x speed target;
+4. serving from the exported SavedModel: top-10 latency for one user (p50/p95) and all users'
+   recommendations per second (batches of 1024).
+
+Targets (PROVENANCE.md, S3-Rec): HR@10 >= 0.0647, NDCG@10 >= 0.0327; stretch 0.075 / 0.040.
+
+Usage: python bench/bench_retrieval_beauty.py [--epochs 20] [--tutorial-epochs 5] [--config '{"k": v}']
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ecom_tasks.contract import ITEM_ID, TS, USER_ID  # noqa: E402
+from ecom_tasks.retrieval import data, evaluate, export, pipeline, train, tutorial  # noqa: E402
+from ecom_tasks.retrieval.baselines import evaluate_baselines  # noqa: E402
+from ecom_tasks.retrieval.config import WEIGHT, RetrievalConfig  # noqa: E402
+
+log = logging.getLogger("bench_retrieval_beauty")
+SHARED = Path(os.environ.get("ECOM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+BEAUTY = SHARED / "amazon-beauty-5core" / "Beauty.txt"
+KS = (5, 10, 20, 50)
+BEAUTY_CONFIG = RetrievalConfig(
+    use_user_id=False,
+    collapse_repeats=False,
+    negatives="sampled",
+    num_sampled=1024,
+    tokens_per_batch=1024,
+    learning_rate=2e-3,
+    max_epochs=20,
+    patience=2,
+    eval_exclude_history=True,
+)
+
+
+def read_beauty(path: Path) -> pd.DataFrame:
+    """One row per (user, item) in file order; ``ts`` is the position (the file has no times)."""
+    users, items, pos = [], [], []
+    with open(path) as fh:
+        for line in fh:
+            user, *seq = line.split()
+            users += [user] * len(seq)
+            items += seq
+            pos += range(len(seq))
+    return pd.DataFrame({USER_ID: users, ITEM_ID: items, TS: pos, WEIGHT: 1.0})
+
+
+def rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in metrics.items()}
+
+
+def serving(model, vocabs, histories: list[np.ndarray], k: int = 10) -> dict[str, float]:
+    """Export, reload and time the SavedModel: one user's latency and all users' throughput."""
+    items = np.asarray(vocabs.items, dtype=object)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        path = export.export_saved_model(model, vocabs, f"{tmp}/saved_model", k=100)
+        save_s = time.perf_counter() - t0
+        loaded = export.load_recommender(path)
+        import tensorflow as tf
+
+        width = 50
+        hist = np.full((len(histories), width), "", dtype=object)
+        for i, h in enumerate(histories):
+            tail = items[h[-width:]]
+            hist[i, : len(tail)] = tail
+        hist = hist.astype(str)
+        users = np.array([""] * len(histories)).astype(str)
+        feats = np.zeros((len(histories), 0), np.float32)
+        kt = tf.constant(k)
+        one = [tf.constant(users[:1]), tf.constant(hist[:1]), tf.constant(feats[:1])]
+        for _ in range(20):
+            loaded.recommend(*one, kt)
+        lat = []
+        for i in range(300):
+            args = [
+                tf.constant(users[i : i + 1]),
+                tf.constant(hist[i : i + 1]),
+                tf.constant(feats[i : i + 1]),
+            ]
+            t = time.perf_counter()
+            loaded.recommend(*args, kt)["item_ids"].numpy()
+            lat.append((time.perf_counter() - t) * 1000)
+        batches = [
+            (
+                tf.constant(users[s : s + 1024]),
+                tf.constant(hist[s : s + 1024]),
+                tf.constant(feats[s : s + 1024]),
+            )
+            for s in range(0, len(users), 1024)
+        ]
+        loaded.recommend(*batches[0], kt)
+        t = time.perf_counter()
+        for b in batches:
+            loaded.recommend(*b, kt)["item_ids"].numpy()
+        all_s = time.perf_counter() - t
+    return {
+        "export_seconds": round(save_s, 1),
+        "one_user_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "one_user_p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "all_users": len(users),
+        "all_users_seconds": round(all_s, 2),
+        "users_per_second": round(len(users) / all_s, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=BEAUTY_CONFIG.max_epochs)
+    parser.add_argument("--tutorial-epochs", type=int, default=5)
+    parser.add_argument("--config", default="{}", help="JSON overrides of RetrievalConfig fields")
+    parser.add_argument("--skip-serving", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = dataclasses.replace(BEAUTY_CONFIG, max_epochs=args.epochs, **json.loads(args.config))
+    out: dict[str, object] = {"config": config.to_dict()}
+
+    frame = data.clean_interactions(read_beauty(BEAUTY))
+    vocabs = data.build_vocabularies(frame, None, None, config)
+    seqs = data.build_sequences(frame, vocabs, collapse_repeats=False)
+    no_test, test_hist, test_t = data.leave_last_out(seqs)
+    train_seqs, val_hist, val_t = data.leave_last_out(no_test)
+    feats = data.user_feature_matrix(None, vocabs)
+    windows = pipeline.training_windows(train_seqs, config.max_history, vocabs.bos_row)
+    out["data"] = {"users": len(seqs), "items": vocabs.num_items, "training_examples": windows.num_examples}
+    log.info("data: %s", out["data"])
+
+    def eval_set(hist: data.Sequences, targets: np.ndarray) -> evaluate.EvalSet:
+        return evaluate.make_eval_set(
+            hist, [np.array([t]) for t in targets], vocabs, config, feats, exclude_history=True
+        )
+
+    val, test = eval_set(val_hist, val_t), eval_set(test_hist, test_t)
+    model = train.build_model(vocabs, config, None, feats, windows)
+    t0 = time.perf_counter()
+    fit = train.fit(model, windows, feats, config, vocabs, val)
+    out["model"] = rounded(train.evaluate_model(model, test, vocabs, ks=KS))
+    out["model_training"] = {
+        "best_epoch": fit.best_epoch,
+        "epochs_run": len(fit.history) - 1,
+        "fit_seconds": round(time.perf_counter() - t0, 1),
+        "train_seconds": round(fit.train_seconds, 1),
+        "examples_per_second": round(fit.examples_per_second, 1),
+        "val_hr_at_10_by_epoch": [round(h.get(fit.metric, float("nan")), 4) for h in fit.history],
+    }
+    log.info("model: %s %s", out["model"], out["model_training"])
+
+    first = vocabs.first_item_row
+    out.update(
+        rounded(
+            evaluate_baselines(
+                [s - first for s in train_seqs.items],
+                test.histories,
+                test.targets,
+                vocabs.num_items,
+                exclusions=test.exclusions,
+                ks=KS,
+            )
+        )
+    )
+    log.info("baselines done")
+
+    users = [vocabs.users[u] for u in train_seqs.users]
+    pairs = pd.DataFrame(
+        {
+            USER_ID: np.repeat(users, [len(s) for s in train_seqs.items]),
+            ITEM_ID: np.asarray(vocabs.items, dtype=object)[np.concatenate(train_seqs.items)],
+        }
+    )
+    item_ids = vocabs.items[first:]
+    run = tutorial.fit_tutorial(pairs, item_ids, epochs=args.tutorial_epochs)
+    q, c = tutorial.tutorial_embeddings(run.model, [vocabs.users[u] for u in test_hist.users], item_ids)
+    tut = evaluate.evaluate_embeddings(
+        q, c, test.targets, exclusions=test.exclusions, ks=KS, prefix="tutorial_"
+    )
+    out.update(rounded(tut))
+    out["tutorial_training"] = {
+        "epochs": args.tutorial_epochs,
+        "examples_per_second": round(run.median_examples_per_second, 1),
+        "examples_per_epoch": len(pairs),
+    }
+    out["speed_ratio"] = round(fit.examples_per_second / run.median_examples_per_second, 2)
+    log.info("tutorial: %s", out["tutorial_training"])
+
+    if not args.skip_serving:
+        out["serving"] = serving(model, vocabs, list(test_hist.items))
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

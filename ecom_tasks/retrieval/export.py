@@ -1,0 +1,164 @@
+"""Export: a SavedModel mapping a user (id, features, history) to the top-K item ids and scores.
+
+The artifact is a ``tfrs`` BruteForce index over every catalogue item, wrapping the query tower.
+It is called once before saving (TFRS requires it: the first call builds the query model). Two
+signatures:
+
+- ``serving_default(user_id, history, user_features, k)``
+- ``recommend_excluding(user_id, history, user_features, exclude, k)``: never returns an item of
+  ``exclude`` (for example the items the user already bought).
+
+Inputs: ``user_id`` [b] strings (unknown or empty ids use the out-of-vocabulary row);
+``history`` [b, n] item ids, oldest first, padded with "" at the end (unknown items are fine);
+``user_features`` [b, f] float32 in ``vocabularies.json``'s ``user_feature_names`` order, NaN
+where unknown; ``exclude`` [b, m] item ids padded with ""; ``k`` int32 scalar. Outputs:
+``item_ids`` [b, k] strings and ``scores`` [b, k] cosine similarities, best first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from ecom_tasks.retrieval.config import (
+    OUT_ITEM_IDS,
+    OUT_SCORES,
+    PAD,
+    SERVING_EXCLUDE,
+    SERVING_FEATURES,
+    SERVING_HISTORY,
+    SERVING_K,
+    SERVING_USER_ID,
+    SIGNATURE_EXCLUDING,
+)
+from ecom_tasks.retrieval.data import Vocabularies
+from ecom_tasks.retrieval.model import RetrievalModel
+
+
+class Recommender(tf.Module):
+    """The exported module: a BruteForce index over all items with the query tower inside."""
+
+    def __init__(self, index: tfrs.layers.factorized_top_k.BruteForce, num_items: int, num_features: int):
+        super().__init__()
+        self.index = index
+        self.num_items = num_items
+        strings = tf.TensorSpec([None], tf.string)
+        matrix = tf.TensorSpec([None, None], tf.string)
+        features = tf.TensorSpec([None, num_features], tf.float32)
+        k = tf.TensorSpec([], tf.int32)
+        self.recommend = tf.function(self._recommend, input_signature=[strings, matrix, features, k])
+        self.recommend_excluding = tf.function(
+            self._recommend_excluding, input_signature=[strings, matrix, features, matrix, k]
+        )
+
+    def _query(
+        self, user_id: tf.Tensor, history: tf.Tensor, user_features: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        return {SERVING_USER_ID: user_id, SERVING_HISTORY: history, SERVING_FEATURES: user_features}
+
+    def _recommend(
+        self, user_id: tf.Tensor, history: tf.Tensor, user_features: tf.Tensor, k: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        k = tf.clip_by_value(k, 1, self.num_items)
+        scores, ids = self.index(self._query(user_id, history, user_features), k=k)
+        return {OUT_ITEM_IDS: ids, OUT_SCORES: scores}
+
+    def _recommend_excluding(
+        self,
+        user_id: tf.Tensor,
+        history: tf.Tensor,
+        user_features: tf.Tensor,
+        exclude: tf.Tensor,
+        k: tf.Tensor,
+    ) -> dict[str, tf.Tensor]:
+        k = tf.clip_by_value(k, 1, self.num_items)
+        # At most m of the top k + m are excluded, so k allowed items remain among them.
+        wide = tf.minimum(k + tf.shape(exclude)[1], self.num_items)
+        scores, ids = self.index(self._query(user_id, history, user_features), k=wide)
+        hit = tf.reduce_any(tf.equal(ids[:, :, None], exclude[:, None, :]), axis=-1)
+        _, keep = tf.math.top_k(tf.where(hit, tf.fill(tf.shape(scores), -np.inf), scores), k=k)
+        return {
+            OUT_ITEM_IDS: tf.gather(ids, keep, batch_dims=1),
+            OUT_SCORES: tf.gather(scores, keep, batch_dims=1),
+        }
+
+
+def build_recommender(model: RetrievalModel, vocabs: Vocabularies, k: int) -> Recommender:
+    """Index every catalogue item and call the index once (needed before saving)."""
+    index = tfrs.layers.factorized_top_k.BruteForce(model.query_tower, k=k)
+    rows = tf.range(vocabs.first_item_row, len(vocabs.items))
+    index.index(
+        model.item_tower.candidate_embeddings(rows), tf.constant(vocabs.items[vocabs.first_item_row :])
+    )
+    n_features = len(vocabs.user_feature_names)
+    index(
+        {
+            SERVING_USER_ID: tf.constant([PAD]),
+            SERVING_HISTORY: tf.constant([[PAD]]),
+            SERVING_FEATURES: tf.zeros([1, n_features], tf.float32),
+        },
+        k=1,
+    )
+    return Recommender(index, vocabs.num_items, n_features)
+
+
+def export_saved_model(model: RetrievalModel, vocabs: Vocabularies, path: str, k: int = 100) -> str:
+    """Save the recommender as a SavedModel at ``path`` (a local folder) and return ``path``."""
+    module = build_recommender(model, vocabs, k)
+    signatures = {"serving_default": module.recommend, SIGNATURE_EXCLUDING: module.recommend_excluding}
+    with _without_keras_traces():
+        tf.saved_model.save(module, path, signatures=signatures)
+    return path
+
+
+def _without_keras_traces() -> contextlib.AbstractContextManager:
+    # The artifact is served through its two signatures only. By default tf-keras also traces
+    # every layer's call for Keras metadata, which triples save time and doubles load time; this
+    # is the switch behind `save_traces=False` of `Model.save` (tf-keras internals, so optional).
+    try:
+        from tf_keras.src.saving.legacy.saved_model import utils
+    except ImportError:  # pragma: no cover - a tf-keras without it saves the slow way
+        return contextlib.nullcontext()
+    return utils.keras_option_scope(save_traces=False)
+
+
+def load_recommender(path: str) -> tf.Module:
+    """Load an exported recommender (``.recommend`` and ``.recommend_excluding`` are callable)."""
+    return tf.saved_model.load(path)
+
+
+def _pad(rows: Sequence[Sequence[str]]) -> np.ndarray:
+    width = max([1, *(len(r) for r in rows)])
+    out = np.full((len(rows), width), PAD, dtype=object)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = list(r)
+    return out
+
+
+def recommend(
+    loaded: tf.Module,
+    user_ids: Sequence[str],
+    histories: Sequence[Sequence[str]],
+    k: int,
+    *,
+    user_features: np.ndarray | None = None,
+    exclude: Sequence[Sequence[str]] | None = None,
+    num_features: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Query a loaded recommender from Python lists; returns (item ids [b, k] str, scores [b, k])."""
+    feats = user_features if user_features is not None else np.full((len(user_ids), num_features), np.nan)
+    args = {
+        SERVING_USER_ID: tf.constant(np.asarray(user_ids, dtype=object).astype(str)),
+        SERVING_HISTORY: tf.constant(_pad(histories).astype(str)),
+        SERVING_FEATURES: tf.constant(np.asarray(feats, np.float32)),
+        SERVING_K: tf.constant(k, tf.int32),
+    }
+    if exclude is None:
+        out = loaded.recommend(**args)
+    else:
+        out = loaded.recommend_excluding(**args, **{SERVING_EXCLUDE: tf.constant(_pad(exclude).astype(str))})
+    return out[OUT_ITEM_IDS].numpy().astype(str), out[OUT_SCORES].numpy()

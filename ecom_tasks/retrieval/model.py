@@ -1,0 +1,110 @@
+"""The retrieval model: a ``tfrs.Model`` that only computes the loss.
+
+Each batch holds windows of (input token, next item) positions; every non-padding position is a
+query whose positive candidate is its next item. Negatives, by ``config.negatives``:
+
+- ``full``: every item in the catalogue. The candidate matrix is [positives; all items] and a
+  score mask keeps, for each query, its own positive plus every *other* item once, so the loss is
+  the exact softmax over the catalogue (affordable up to some 10^5 items).
+- ``sampled``: the batch's positives plus ``num_sampled`` uniformly drawn items. The logits are
+  corrected by the log of each candidate's probability under that mixed sampler (logQ), and
+  negatives that are the query's own positive are masked (accidental hits).
+
+Scores are cosine similarities divided by ``config.temperature``. Retrieval metrics are not
+computed during training (they made epochs ~14x slower, TFRS #178/#474); see ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from ecom_tasks.retrieval.config import RetrievalConfig
+from ecom_tasks.retrieval.pipeline import FEATURES, TARGETS, TOKENS, USER, WEIGHTS
+from ecom_tasks.retrieval.towers import ItemTower, QueryTower
+
+
+class RetrievalModel(tfrs.Model):
+    """Two towers joined by a ``tfrs.tasks.Retrieval`` loss."""
+
+    def __init__(
+        self,
+        query_tower: QueryTower,
+        item_tower: ItemTower,
+        config: RetrievalConfig,
+        *,
+        first_item_row: int,
+        num_rows: int,
+        target_frequencies: np.ndarray | None = None,
+    ) -> None:
+        """Args:
+        first_item_row / num_rows: real items are the vocabulary rows ``[first_item_row, num_rows)``.
+        target_frequencies: ``[num_rows]`` share of training targets per row (for logQ).
+        """
+        super().__init__()
+        self.query_tower = query_tower
+        self.item_tower = item_tower
+        self.negatives = config.negatives
+        self.num_sampled = config.num_sampled
+        self.logq = config.logq_correction
+        self.first_item_row = first_item_row
+        self.num_rows = num_rows
+        self.seed = config.seed
+        freq = np.zeros(num_rows, np.float32) if target_frequencies is None else target_frequencies
+        self.target_frequencies = tf.constant(freq, tf.float32)
+        sampled = config.negatives == "sampled"
+        self.task = tfrs.tasks.Retrieval(
+            temperature=config.temperature,
+            remove_accidental_hits=sampled and config.remove_accidental_hits,
+        )
+
+    def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        seq = self.query_tower.encode_sequence(
+            features[TOKENS], features[USER], features[FEATURES], training=training
+        )
+        targets = features[TARGETS]
+        valid = targets > 0
+        queries = tf.math.l2_normalize(tf.boolean_mask(seq, valid), axis=-1)
+        positives = tf.cast(tf.boolean_mask(targets, valid), tf.int32)
+        weights = tf.boolean_mask(features[WEIGHTS], valid)
+        if self.negatives == "full":
+            loss = self._full_softmax(queries, positives, weights)
+        else:
+            loss = self._sampled_softmax(queries, positives, weights)
+        # Mean over weighted positions, so the loss scale does not depend on the batch.
+        return loss / tf.maximum(tf.reduce_sum(weights), 1e-6)
+
+    def _full_softmax(self, queries: tf.Tensor, positives: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        all_rows = tf.range(self.first_item_row, self.num_rows, dtype=tf.int32)
+        rows = tf.concat([positives, all_rows], axis=0)
+        candidates = self.item_tower.candidate_embeddings(rows)
+        n = tf.shape(positives)[0]
+        own = tf.cast(tf.eye(n, n), tf.bool)  # of the positives block keep only the query's own
+        others = tf.not_equal(all_rows[None, :], positives[:, None])  # each other item once
+        mask = tf.concat([own, others], axis=1)
+        return self.task(queries, candidates, sample_weight=weights, score_mask=mask, compute_metrics=False)
+
+    def _sampled_softmax(self, queries: tf.Tensor, positives: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        sampled = tf.random.uniform(
+            [self.num_sampled], self.first_item_row, self.num_rows, dtype=tf.int32, seed=self.seed
+        )
+        rows = tf.concat([positives, sampled], axis=0)
+        candidates = self.item_tower.candidate_embeddings(rows)
+        probability = None
+        if self.logq:
+            # Per-draw probability of each candidate under the mixed sampler:
+            # m draws from the target distribution (in-batch) and s uniform draws.
+            m = tf.cast(tf.shape(positives)[0], tf.float32)
+            s = float(self.num_sampled)
+            uniform = 1.0 / float(self.num_rows - self.first_item_row)
+            freq = tf.gather(self.target_frequencies, rows)
+            probability = (m * freq + s * uniform) / (m + s)
+        return self.task(
+            queries,
+            candidates,
+            sample_weight=weights,
+            candidate_sampling_probability=probability,
+            candidate_ids=rows,
+            compute_metrics=False,
+        )

@@ -1,0 +1,259 @@
+"""The retrieval pretraining task: train on all interactions but the last days, evaluate on them.
+
+``pretrain_retrieval(root, ds)`` reads the feature stage's partitions for ``ds``
+(``training_interactions``, ``item_features``, and ``customer_profiles`` as of the last training
+day, so profile features never see the evaluation window), then:
+
+1. holds out the interactions of the last ``holdout_days`` days of the data interval's end;
+2. trains on the rest (validation: each user's last training interaction; early stopping),
+   warm-started from ``warm_start_uri`` (an earlier output of this task) when given;
+3. evaluates the model, popularity and item-kNN on the same held-out users: those with history
+   before the window and interactions in it; targets are the distinct items of the window,
+   ranked over every catalogue item;
+4. writes ``{root}/models/retrieval/ds=D/``: ``saved_model/``, ``weights.npz``,
+   ``vocabularies.json``, ``metrics.json`` and ``history.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecom_tasks import storage
+from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
+from ecom_tasks.errors import ConfigError
+from ecom_tasks.retrieval import data, evaluate, export, pipeline, train, warmstart
+from ecom_tasks.retrieval.baselines import evaluate_baselines
+from ecom_tasks.retrieval.config import (
+    FEATURES_STAGE,
+    HISTORY_FILE,
+    INTERACTIONS_TABLE,
+    ITEM_FEATURES_TABLE,
+    ITEM_TEXT,
+    METRICS_FILE,
+    MODEL_TABLE,
+    MODELS_STAGE,
+    SAVED_MODEL_DIR,
+    USER_FEATURES_TABLE,
+    VOCABULARIES_FILE,
+    WEIGHTS_FILE,
+    RetrievalConfig,
+)
+from ecom_tasks.retrieval.model import RetrievalModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = RetrievalConfig()
+
+
+@dataclass
+class Trained:
+    """What :func:`train_and_evaluate` produces."""
+
+    model: RetrievalModel
+    vocabs: data.Vocabularies
+    fit: train.FitResult
+    metrics: dict[str, float]
+    summary: dict[str, Any]
+    test: evaluate.EvalSet  # the held-out users the metrics are computed on
+
+
+def catalogue(items: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``item_id, category, title`` for the item tower; the title is the normalised tokens if present."""
+    if items is None:
+        return None
+    out = pd.DataFrame({ITEM_ID: items[ITEM_ID].astype("string")})
+    out[CATEGORY] = items.get(CATEGORY, pd.NA)
+    out[TITLE] = items[ITEM_TEXT] if ITEM_TEXT in items else items.get(TITLE, pd.NA)
+    return out.drop_duplicates(ITEM_ID, keep="last").reset_index(drop=True)
+
+
+def train_and_evaluate(
+    interactions: pd.DataFrame,
+    items: pd.DataFrame | None,
+    user_features: pd.DataFrame | None,
+    config: RetrievalConfig,
+    *,
+    cutoff: pd.Timestamp,
+    end: pd.Timestamp,
+    warm: tuple[dict[str, np.ndarray], data.Vocabularies] | None = None,
+) -> Trained:
+    """The pure core: train on ``ts < cutoff``, evaluate on ``cutoff <= ts < end``.
+
+    Raises:
+        TrainingDataError: nothing to train on before ``cutoff``.
+        VocabularyTooLargeError: the embedding tables would not fit in memory.
+    """
+    clean = data.clean_interactions(interactions)
+    clean = clean[clean[TS] < end]
+    history, window = clean[clean[TS] < cutoff], clean[clean[TS] >= cutoff]
+    if history.empty:
+        first = "no interactions at all" if clean.empty else f"the first interaction is at {clean[TS].min()}"
+        raise data.TrainingDataError(
+            f"the training window (before {cutoff}) holds no interactions of known users with a positive "
+            f"{data.WEIGHT}: {first}; {len(interactions):,} rows read. Lower holdout_days "
+            f"({config.holdout_days}) or check the features stage's {INTERACTIONS_TABLE} table"
+        )
+    cat = catalogue(items)
+    vocabs = data.build_vocabularies(history, cat, user_features, config)
+    feats = data.user_feature_matrix(user_features, vocabs)
+    seqs = data.build_sequences(history, vocabs, collapse_repeats=config.collapse_repeats)
+    train_seqs, val_hist, val_targets = data.leave_last_out(seqs, min_length=2)
+    windows = pipeline.training_windows(train_seqs, config.max_history, vocabs.bos_row)
+    validation = evaluate.make_eval_set(
+        val_hist,
+        [np.array([t]) for t in val_targets],
+        vocabs,
+        config,
+        feats,
+        exclude_history=config.eval_exclude_history,
+    )
+    # Held-out users: history before the window and at least one interaction in it.
+    by_user = {u: i for i, u in enumerate(seqs.users)}
+    targets = window.groupby(USER_ID, sort=True)[ITEM_ID].unique()
+    rows = vocabs.user_rows(pd.Series(targets.index, dtype="string"))
+    keep = [i for i, r in enumerate(rows) if r in by_user]
+    test_hist = data.Sequences(
+        users=rows[keep],
+        items=[seqs.items[by_user[rows[i]]] for i in keep],
+        weights=[seqs.weights[by_user[rows[i]]] for i in keep],
+    )
+    test = evaluate.make_eval_set(
+        test_hist,
+        [vocabs.item_rows(list(targets.iloc[i])) for i in keep],
+        vocabs,
+        config,
+        feats,
+        exclude_history=config.eval_exclude_history,
+    )
+    model = train.build_model(vocabs, config, cat, feats, windows)
+    warm_stats = warmstart.warm_start(model, warm[0], warm[1], vocabs) if warm else None
+    fit = train.fit(model, windows, feats, config, vocabs, validation)
+    if len(test):
+        metrics = train.evaluate_model(model, test, vocabs)
+        metrics.update(
+            evaluate_baselines(
+                [s - vocabs.first_item_row for s in train_seqs.items],
+                test.histories,
+                test.targets,
+                vocabs.num_items,
+                exclusions=test.exclusions,
+            )
+        )
+    else:
+        log.warning("no user has interactions both before and after %s: nothing to evaluate", cutoff)
+        metrics = {}
+    summary = {
+        "train_interactions": len(history),
+        "eval_window_interactions": len(window),
+        "users": len(vocabs.users) - 2,
+        "items": vocabs.num_items,
+        "training_examples": windows.num_examples,
+        "eval_users": len(test),
+        "validation_users": len(validation),
+        "warm_start": warm_stats,
+    }
+    return Trained(model, vocabs, fit, metrics, summary, test)
+
+
+def _read_optional(uri: str) -> pd.DataFrame | None:
+    if storage.read_manifest(uri) is None:
+        log.warning("%s is missing; training without it", uri)
+        return None
+    return storage.read_partition(uri)
+
+
+def _replace_dir(tmp: str, final: str) -> None:
+    # Swap the new folder in, so a rerun never leaves a half-written SavedModel behind.
+    old = f"{final}.old-{uuid.uuid4().hex}"
+    if os.path.exists(final):
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if v is None or not np.isfinite(v) else round(float(v), 6)) for k, v in metrics.items()}
+
+
+def pretrain_retrieval(
+    root: str, ds: str, config: RetrievalConfig = DEFAULT_CONFIG, warm_start_uri: str | None = None
+) -> dict:
+    """Train, evaluate and export the two-tower retrieval model for ``ds``.
+
+    Args:
+        root: the data root (``None``/empty: ``$ECOM_DATA_ROOT``).
+        ds: the logical date; data up to the end of that day is used.
+        config: model and training configuration.
+        warm_start_uri: an earlier output folder of this task (the champion's) to start from.
+
+    Returns:
+        Metrics (model and baselines at K=20, NDCG@10), counts and the output URIs.
+    """
+    root, day = storage.data_root(root), storage.as_date(ds)
+    end = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
+    cutoff = end - pd.Timedelta(days=config.holdout_days)
+    last_train_day = (cutoff - pd.Timedelta(days=1)).date()
+    inter_uri = storage.partition_uri(root, FEATURES_STAGE, INTERACTIONS_TABLE, day)
+    interactions = storage.read_partition(inter_uri)
+    items = _read_optional(storage.partition_uri(root, FEATURES_STAGE, ITEM_FEATURES_TABLE, day))
+    users = _read_optional(storage.partition_uri(root, FEATURES_STAGE, USER_FEATURES_TABLE, last_train_day))
+    warm = None
+    if warm_start_uri:
+        try:
+            warm = (
+                warmstart.load_weights(f"{warm_start_uri}/{WEIGHTS_FILE}"),
+                data.Vocabularies.from_dict(storage.read_json(f"{warm_start_uri}/{VOCABULARIES_FILE}")),
+            )
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"warm_start_uri: {warm_start_uri} holds no {WEIGHTS_FILE}/{VOCABULARIES_FILE}"
+            ) from exc
+    try:
+        trained = train_and_evaluate(interactions, items, users, config, cutoff=cutoff, end=end, warm=warm)
+    except data.TrainingDataError as exc:
+        raise data.TrainingDataError(f"{inter_uri}: {exc}") from None
+    out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
+    os.makedirs(out, exist_ok=True)
+    tmp = f"{out}/.{SAVED_MODEL_DIR}.tmp-{uuid.uuid4().hex}"
+    export.export_saved_model(trained.model, trained.vocabs, tmp, k=config.export_k)
+    _replace_dir(tmp, f"{out}/{SAVED_MODEL_DIR}")
+    warmstart.save_weights(trained.model, f"{out}/{WEIGHTS_FILE}")
+    storage.write_json(trained.vocabs.to_dict(), f"{out}/{VOCABULARIES_FILE}")
+    metrics = _clean(trained.metrics)
+    storage.write_json(metrics, f"{out}/{METRICS_FILE}")
+    fit = trained.fit
+    history = {
+        "ds": day.isoformat(),
+        "cutoff": cutoff.isoformat(),
+        "config": config.to_dict(),
+        "summary": trained.summary,
+        "warm_start_uri": warm_start_uri,
+        "best_epoch": fit.best_epoch,
+        "steps": fit.steps,
+        "examples_per_second": fit.examples_per_second,
+        "epochs": fit.history,
+    }
+    storage.write_json(history, f"{out}/{HISTORY_FILE}")
+    result = {k: metrics.get(k) for k in ("recall_at_20", "ndcg_at_10", "hr_at_10")}
+    result |= {k: metrics.get(k) for k in ("popularity_recall_at_20", "itemknn_recall_at_20")}
+    result |= {
+        "eval_users": trained.summary["eval_users"],
+        "train_interactions": trained.summary["train_interactions"],
+        "best_epoch": fit.best_epoch,
+        "examples_per_second": round(fit.examples_per_second, 1),
+        "warm_started": warm is not None,
+        "model_uri": out,
+        "saved_model_uri": f"{out}/{SAVED_MODEL_DIR}",
+        "metrics_uri": f"{out}/{METRICS_FILE}",
+    }
+    log.info("retrieval pretraining for %s: %s", day, result)
+    return result

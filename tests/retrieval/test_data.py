@@ -1,0 +1,109 @@
+"""Vocabularies, sequences, windows and configuration (no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecom_tasks.contract import ITEM_ID, TS, USER_ID
+from ecom_tasks.errors import ConfigError, ContractError
+from ecom_tasks.features import stage as feature_stage
+from ecom_tasks.retrieval import config as rc
+from ecom_tasks.retrieval import data, pipeline
+from tests.retrieval.conftest import catalogue, tiny_config
+
+
+def frame(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=[USER_ID, ITEM_ID, TS, rc.WEIGHT])
+    df[TS] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(df[TS], unit="h")
+    return df
+
+
+def test_reads_the_feature_stage_tables() -> None:
+    assert rc.INTERACTIONS_TABLE == feature_stage.INTERACTIONS
+    assert rc.ITEM_FEATURES_TABLE == feature_stage.ITEM_FEATURES
+    assert rc.USER_FEATURES_TABLE == feature_stage.PROFILES
+
+
+def test_vocabularies_rows_and_unknown_ids() -> None:
+    df = data.clean_interactions(frame([("a", "x", 0, 1), ("a", "y", 1, 1), ("b", "y", 2, 4)]))
+    vocabs = data.build_vocabularies(df, catalogue(2).assign(item_id=["x", "z"]), None, tiny_config())
+    assert vocabs.items[:3] == [rc.PAD, rc.OOV, rc.BOS]
+    assert vocabs.items[3] == "y"  # most frequent first, then catalogue-only items
+    assert set(vocabs.items[3:]) == {"x", "y", "z"}
+    assert vocabs.num_items == 3
+    np.testing.assert_array_equal(vocabs.item_rows(["y", "nope", None]), [3, 1, 0])
+    assert vocabs.categories[2:] == ["c0", "c1"]
+    assert "shade" in vocabs.title_tokens and "item" in vocabs.title_tokens
+    assert data.Vocabularies.from_dict(vocabs.to_dict()) == vocabs
+
+
+def test_clean_interactions_drops_anonymous_and_non_positive_and_names_missing_columns() -> None:
+    df = frame([("a", "x", 0, 1), ("b", "x", 1, 0), ("c", "y", 2, -1)])
+    df.loc[3] = [None, "x", df[TS].iloc[0], 1.0]
+    assert data.clean_interactions(df)[USER_ID].tolist() == ["a"]
+    with pytest.raises(ContractError, match=TS):
+        data.clean_interactions(df.drop(columns=[TS]))
+
+
+def test_sequences_collapse_repeats_and_leave_last_out() -> None:
+    df = data.clean_interactions(
+        frame([("a", "x", 0, 1), ("a", "x", 1, 4), ("a", "y", 2, 1), ("b", "y", 0, 1), ("a", "x", 3, 1)])
+    )
+    vocabs = data.build_vocabularies(df, None, None, tiny_config())
+    seqs = data.build_sequences(df, vocabs, collapse_repeats=True)
+    by_user = dict(zip([vocabs.users[u] for u in seqs.users], seqs.items, strict=True))
+    x, y = vocabs.item_rows(["x", "y"])
+    assert by_user["a"].tolist() == [x, y, x]
+    assert seqs.weights[list(by_user).index("a")].tolist() == [4.0, 1.0, 1.0]  # the largest weight kept
+    train, held, targets = data.leave_last_out(seqs)
+    assert len(held) == 1 and targets.tolist() == [x]  # b has a single item: nothing held out
+    assert [s.tolist() for s in train.items] == [[x, y], [y]]
+
+
+def test_training_windows_every_item_is_a_target_once() -> None:
+    seqs = data.Sequences(
+        users=np.array([2, 3], np.int32),
+        items=[np.arange(10, 17, dtype=np.int32), np.array([11], np.int32)],
+        weights=[np.ones(7, np.float32), np.full(1, 2.0, np.float32)],
+    )
+    win = pipeline.training_windows(seqs, window=4, bos_row=2)
+    assert win.num_examples == 8
+    rows = {
+        tuple(win.targets[i, : win.lengths[i]]): win.tokens[i, : win.lengths[i]].tolist()
+        for i in range(len(win))
+    }
+    assert rows[(13, 14, 15, 16)] == [12, 13, 14, 15]  # newest window: previous item first
+    assert rows[(10, 11, 12)] == [2, 10, 11]  # the first window starts with BOS
+    assert rows[(11,)] == [2]
+    hist = data.history_windows([np.arange(10, 17), np.array([5])], window=4, bos_row=2)
+    assert hist.tolist() == [[13, 14, 15, 16], [2, 5, 0, 0]]  # newest items, left-aligned
+
+
+def test_dataset_batches_are_padded_per_bucket() -> None:
+    seqs = data.Sequences(
+        users=np.arange(3, dtype=np.int32) + 2,
+        items=[np.arange(3, 3 + n, dtype=np.int32) for n in (1, 2, 5)],
+        weights=[np.ones(n, np.float32) for n in (1, 2, 5)],
+    )
+    win = pipeline.training_windows(seqs, window=5, bos_row=2)
+    ds = pipeline.make_dataset(
+        win, np.zeros((5, 0), np.float32), tiny_config(max_history=5, tokens_per_batch=64)
+    )
+    seen = 0
+    for batch in ds:
+        assert batch[pipeline.TOKENS].shape == batch[pipeline.TARGETS].shape
+        seen += int((batch[pipeline.TARGETS].numpy() > 0).sum())
+    assert seen == 8
+
+
+def test_config_names_the_bad_parameter() -> None:
+    with pytest.raises(ConfigError, match="embedding_dim"):
+        rc.RetrievalConfig(embedding_dim=0)
+    with pytest.raises(ConfigError, match="negatives"):
+        rc.RetrievalConfig(negatives="hard")
+    with pytest.raises(ConfigError, match="num_heads"):
+        rc.RetrievalConfig(embedding_dim=10, num_heads=3)
+    with pytest.raises(ConfigError, match="temperature"):
+        rc.RetrievalConfig(temperature=0)
