@@ -2,10 +2,11 @@
 
 Order of work for one day: a cheap layout check per table (row checks need the contract's
 columns and dtypes); items and users are checked and split first, so that events can be checked
-against the clean items; then Great Expectations evaluates every suite (its results are the
-per-expectation counts of the summary and the pages of Data Docs); then the quarantined shares
-and the history checks. Nothing here raises on bad data: the caller decides what a failed report
-means (:func:`~ecom_tasks.validation.gate.validate_partition` raises ``ValidationFailed``).
+against the clean items; the events' failing rows are found; then Great Expectations evaluates
+every suite (its results are the per-expectation counts of the summary and the pages of Data
+Docs); then the events are split, and the quarantined shares and history checks follow.
+Nothing here raises on bad data: the caller decides what a failed report means
+(:func:`~ecom_tasks.validation.gate.validate_partition` raises ``ValidationFailed``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from ecom_tasks import contract as c
@@ -40,23 +42,24 @@ def schema_ok(df: pd.DataFrame, table: str) -> bool:
     return all(str(df[col].dtype) == dtype for col, dtype in expected.items())
 
 
-def _check_table(
+def _row_checks(
     table: str, df: pd.DataFrame, params: dict, extra: dict[str, pd.DataFrame] | None = None
-) -> TableReport:
-    """Row checks and the clean/quarantine split of one table whose layout is canonical.
+) -> tuple[TableReport, dict[str, np.ndarray]]:
+    """The failing rows of every quarantine rule of a table whose layout is canonical.
 
     ``extra`` holds derived batches (the events' item references); rules of a derived batch
-    that is not given are left out.
+    that is not given are left out. The split into clean and quarantined rows is :func:`_split`.
     """
-    df = df[c.columns(table)]  # canonical column order for the outputs (no copy of the data)
     frames = {table: df, **(extra or {})}
     rules = [r for r in all_rules()[table] if r.batch in frames]
     masks = rowchecks.row_masks(frames, rules, params)
-    clean, quarantined = rowchecks.split(df, masks)
-    reasons = rowchecks.reason_counts(masks)
-    return TableReport(
-        table, len(df), clean=clean, quarantined=quarantined, reasons=reasons, row_checks_ran=True
-    )
+    report = TableReport(table, len(df), reasons=rowchecks.reason_counts(masks), row_checks_ran=True)
+    return report, masks
+
+
+def _split(report: TableReport, df: pd.DataFrame, masks: dict[str, np.ndarray]) -> None:
+    # canonical column order for the outputs; selecting columns does not copy the data
+    report.clean, report.quarantined = rowchecks.split(df[c.columns(report.table)], masks)
 
 
 def validate_frames(
@@ -88,22 +91,25 @@ def validate_frames(
     params = run_parameters(day, config)
     raw = {c.EVENTS: events, c.ITEMS: items, c.USERS: users}
     ok = {t: schema_ok(df, t) for t, df in raw.items()}
-    reports: dict[str, TableReport] = {}
-    for table in (c.ITEMS, c.USERS):
-        reports[table] = (
-            _check_table(table, raw[table], params) if ok[table] else TableReport(table, len(raw[table]))
-        )
-    refs = None
+    reports = {t: TableReport(t, len(df)) for t, df in raw.items()}
+    for table in (c.ITEMS, c.USERS):  # small snapshots: split now, events are checked against clean items
+        if ok[table]:
+            reports[table], masks = _row_checks(table, raw[table], params)
+            _split(reports[table], raw[table], masks)
+    refs, event_masks = None, None
     if ok[c.EVENTS]:
         extra = {}
         if ok[c.ITEMS]:  # without usable items the reference rule cannot run (the day fails anyway)
             refs = rowchecks.item_refs(events, reports[c.ITEMS].clean[c.ITEM_ID])
             extra[batch_name(c.EVENTS, ITEM_REFS)] = refs
-        reports[c.EVENTS] = _check_table(c.EVENTS, events, params, extra)
-    else:
-        reports[c.EVENTS] = TableReport(c.EVENTS, len(events))
-    report = ValidationReport(day, {t: reports[t] for t in c.TABLES})
+        reports[c.EVENTS], event_masks = _row_checks(c.EVENTS, events, params, extra)
+    report = ValidationReport(day, reports)
     _run_suites(report, gate, raw, refs, params)
+    del refs
+    if event_masks is not None:
+        # After GE, so that the raw events and GE's working copies are not alive beside the clean
+        # copy at the same time (peak memory of a 10M-event batch).
+        _split(reports[c.EVENTS], events, event_masks)
     _finish(report, raw, ok, config, history)
     return report
 
