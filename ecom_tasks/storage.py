@@ -17,7 +17,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import fsspec
@@ -178,9 +178,16 @@ def write_partition(
     table = to_arrow(df)
     digest = digest or table_hash(table)
     current = read_manifest(uri)
-    if current is not None and current.content_hash == digest:
-        return current, False
     fs, path = _fs(uri)
+    if current is not None and current.content_hash == digest:
+        wanted = json.loads(json.dumps(dict(extra or {}), default=str))
+        if current.extra == wanted:
+            return current, False
+        # Same data, new metadata (e.g. which raw content it came from): refresh the manifest only.
+        refreshed = replace(current, extra=wanted)
+        body = json.dumps(refreshed.to_dict(), indent=2, default=str).encode()
+        _atomic_write_bytes(fs, f"{path}/{MANIFEST}", body)
+        return refreshed, False
     fs.makedirs(path, exist_ok=True)
     fname = f"part-{digest[:16]}.parquet"
     _atomic_write_bytes(fs, f"{path}/{fname}", to_parquet_bytes(table))

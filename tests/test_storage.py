@@ -89,3 +89,11 @@ def test_json_documents(data_root):
     uri = f"{data_root}/ingest/summary/ds=2024-01-05/summary.json"
     storage.write_json({"b": 1, "a": [1, 2]}, uri)
     assert storage.read_json(uri) == {"a": [1, 2], "b": 1}
+
+
+def test_same_content_with_new_metadata_refreshes_only_the_manifest(data_root):
+    uri = storage.partition_uri(data_root, "validated", "events", "2024-01-05")
+    first, _ = storage.write_partition(_frame(), uri, source="test", extra={"raw": "a"})
+    again, changed = storage.write_partition(_frame(), uri, source="test", extra={"raw": "b"})
+    assert not changed and again.files == first.files
+    assert storage.read_manifest(uri).extra == {"raw": "b"}
