@@ -1,11 +1,11 @@
 """Two-tower retrieval pretraining with TensorFlow Recommenders (stage ``pretrain``).
 
 Modules: ``config`` (settings and names), ``data`` (vocabularies and sequences from frames),
-``pipeline`` (``tf.data``), ``towers`` (query and item towers), ``model`` (the ``tfrs.Model``
-loss), ``train`` (fit with early stopping, evaluation), ``warmstart``, ``export`` (the
-SavedModel with a BruteForce index), ``evaluate`` (full-ranking metrics), ``baselines``
-(popularity, item-kNN), ``tutorial`` (the TFRS tutorial configuration, for speed comparisons)
-and ``stage`` (the task function ``pretrain_retrieval``).
+``pipeline`` (``tf.data``), ``layers`` (lookups, causal attention), ``towers`` (query and item
+towers), ``model`` (the ``tfrs.Model`` loss), ``train`` (fit with early stopping, evaluation),
+``warmstart``, ``export`` (the SavedModel with a BruteForce index), ``evaluate`` (full-ranking
+metrics), ``baselines`` (popularity, item-kNN), ``tutorial`` (the TFRS tutorial configuration,
+for speed comparisons) and ``stage`` (the task function ``pretrain_retrieval``).
 """
 
 import os

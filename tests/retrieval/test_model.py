@@ -78,10 +78,16 @@ def test_tower_shapes_and_lookups_match_the_vocabularies(cold) -> None:
     )
     assert cand.shape == (3, 16)
     np.testing.assert_allclose(np.linalg.norm(cand.numpy(), axis=1), 1.0, rtol=1e-5)
-    seq = model.query_tower.encode_sequence(
-        tf.constant([[2, 5, 6, 0]]), tf.constant([3]), tf.constant([[1.0]])
+    tokens, users, feats = (
+        tf.constant([[2, 5, 6, 0], [2, 7, 0, 0]]),
+        tf.constant([3, 4]),
+        tf.constant([[1.0], [0.0]]),
     )
-    assert seq.shape == (1, 4, 16)
+    seq = model.query_tower.encode_sequence(tokens, users, feats)
+    assert seq.shape == (2, 4, 16)
+    # Computing only the last positions in the final block gives the same vectors.
+    last = model.query_tower.encode_sequence(tokens, users, feats, last=tf.constant([2, 1]))
+    np.testing.assert_allclose(last[:, 0].numpy(), tf.gather(seq, [2, 1], batch_dims=1).numpy(), atol=1e-5)
     query = model.query_tower(
         {
             SERVING_USER_ID: tf.constant(["u0", "stranger"]),
