@@ -42,3 +42,24 @@ def test_rerun_changes_nothing(nightly_run):
     assert proc.returncode == 0, proc.stderr[-4000:]
     after = _manifests(env.data_root)
     assert after == before  # same content, same manifests: nothing was rewritten or duplicated
+
+
+def test_every_landed_day_was_validated_and_features_built(nightly_run):
+    env, _ = nightly_run
+    root = str(env.data_root)
+    assert storage.list_partitions(root, "validated", c.EVENTS) == storage.list_partitions(
+        root, "raw", c.EVENTS
+    )
+    summary = json.loads(
+        (env.data_root / "validation" / "summary" / f"ds={RUN_DS}" / "summary.json").read_text()
+    )
+    assert summary["passed"] is True
+    profiles = storage.read_partition(storage.partition_uri(root, "features", "customer_profiles", RUN_DS))
+    assert len(profiles) > 0 and not profiles.select_dtypes("number").isna().any().any()
+    assert (env.data_root / "reports" / "behaviour" / f"ds={RUN_DS}" / "report.html").stat().st_size > 10_000
+    assert (
+        storage.read_manifest(
+            storage.partition_uri(root, "features", "training_interactions", RUN_DS)
+        ).row_count
+        > 0
+    )
