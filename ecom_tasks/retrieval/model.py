@@ -54,10 +54,10 @@ class RetrievalModel(tfrs.Model):
         freq = np.zeros(num_rows, np.float32) if target_frequencies is None else target_frequencies
         self.target_frequencies = tf.constant(freq, tf.float32)
         sampled = config.negatives == "sampled"
-        self.task = tfrs.tasks.Retrieval(
-            temperature=config.temperature,
-            remove_accidental_hits=sampled and config.remove_accidental_hits,
-        )
+        # The temperature divides the queries rather than the [queries, candidates] score matrix
+        # (the task's `temperature`): the same logits, one elementwise pass fewer each way.
+        self.inverse_temperature = 1.0 / config.temperature
+        self.task = tfrs.tasks.Retrieval(remove_accidental_hits=sampled and config.remove_accidental_hits)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         seq = self.query_tower.encode_sequence(
@@ -65,7 +65,7 @@ class RetrievalModel(tfrs.Model):
         )
         targets = features[TARGETS]
         valid = targets > 0
-        queries = tf.math.l2_normalize(tf.boolean_mask(seq, valid), axis=-1)
+        queries = tf.math.l2_normalize(tf.boolean_mask(seq, valid), axis=-1) * self.inverse_temperature
         positives = tf.cast(tf.boolean_mask(targets, valid), tf.int32)
         weights = tf.boolean_mask(features[WEIGHTS], valid)
         if self.negatives == "full":

@@ -64,6 +64,7 @@ class Trained:
     metrics: dict[str, float]
     summary: dict[str, Any]
     test: evaluate.EvalSet  # the held-out users the metrics are computed on
+    train_seqs: data.Sequences  # what the model trained on (validation items held out)
 
 
 def catalogue(items: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -161,7 +162,7 @@ def train_and_evaluate(
         "validation_users": len(validation),
         "warm_start": warm_stats,
     }
-    return Trained(model, vocabs, fit, metrics, summary, test)
+    return Trained(model, vocabs, fit, metrics, summary, test, train_seqs)
 
 
 def _read_optional(uri: str) -> pd.DataFrame | None:

@@ -24,6 +24,7 @@ from ecom_tasks.retrieval.config import METRIC_KS, RetrievalConfig
 from ecom_tasks.retrieval.data import Vocabularies
 from ecom_tasks.retrieval.evaluate import EvalSet, ranking_metrics
 from ecom_tasks.retrieval.model import RetrievalModel
+from ecom_tasks.retrieval.optim import LazyAdam
 from ecom_tasks.retrieval.pipeline import Windows, make_dataset, target_frequencies
 from ecom_tasks.retrieval.towers import QueryTower, build_item_tower, build_query_tower, embedding_bytes
 
@@ -85,7 +86,7 @@ def build_model(
         num_rows=len(vocabs.items),
         target_frequencies=freqs,
     )
-    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=LazyAdam(config.learning_rate))
     query_tower.encode_sequence(
         tf.zeros([1, 2], tf.int32), tf.zeros([1], tf.int32), tf.zeros([1, user_features.shape[1]], tf.float32)
     )

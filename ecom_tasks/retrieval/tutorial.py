@@ -84,14 +84,53 @@ def fit_tutorial(
     """Train the tutorial configuration on ``interactions`` (``user_id, item_id`` rows)."""
     tf.keras.utils.set_random_seed(seed)
     users = interactions[USER_ID].astype(str).to_numpy()
-    items = interactions[ITEM_ID].astype(str).to_numpy()
     model = TutorialModel(sorted(set(users)), list(item_ids), dim)
     model.compile(optimizer=tf.keras.optimizers.Adagrad(learning_rate=learning_rate))
-    ds = tf.data.Dataset.from_tensor_slices({USER_ID: users, ITEM_ID: items})
-    ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     run = TutorialRun(model)
+    ds = tutorial_dataset(interactions, batch_size, seed)
     model.fit(ds, epochs=epochs, callbacks=[_Timer(len(users), run.examples_per_second)], verbose=0)
     return run
+
+
+def tutorial_dataset(interactions: pd.DataFrame, batch_size: int = 8192, seed: int = 42) -> tf.data.Dataset:
+    """The tutorial's pipeline: (user, item) string pairs, shuffled, batched, not cached."""
+    users = interactions[USER_ID].astype(str).to_numpy()
+    items = interactions[ITEM_ID].astype(str).to_numpy()
+    ds = tf.data.Dataset.from_tensor_slices({USER_ID: users, ITEM_ID: items})
+    return ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+
+
+def interleaved_throughput(
+    model: tf.keras.Model,
+    dataset: tf.data.Dataset,
+    examples: int,
+    tutorial_model: TutorialModel,
+    tutorial_data: tf.data.Dataset,
+    tutorial_examples: int,
+    rounds: int = 3,
+) -> dict[str, float]:
+    """Median examples/s of one more epoch of each model, alternating ``rounds`` times.
+
+    On a shared machine the load drifts over minutes; alternating epochs exposes both models to
+    the same conditions, so the ratio means something. Both models keep training (use after
+    evaluating them).
+    """
+    rates: dict[str, list[float]] = {"model": [], "tutorial": []}
+    for _ in range(rounds):
+        for name, m, ds, n in (
+            ("model", model, dataset, examples),
+            ("tutorial", tutorial_model, tutorial_data, tutorial_examples),
+        ):
+            started = time.perf_counter()
+            m.fit(ds, epochs=1, verbose=0)
+            rates[name].append(n / (time.perf_counter() - started))
+    model_rate, tutorial_rate = float(np.median(rates["model"])), float(np.median(rates["tutorial"]))
+    return {
+        "model_examples_per_second": round(model_rate, 1),
+        "tutorial_examples_per_second": round(tutorial_rate, 1),
+        "ratio": round(model_rate / tutorial_rate, 2),
+        "rounds": rounds,
+    }
 
 
 def tutorial_embeddings(
