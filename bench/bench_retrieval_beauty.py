@@ -18,7 +18,7 @@ code does). Prints, in one run (nothing is asserted):
 Targets (PROVENANCE.md, S3-Rec): HR@10 >= 0.0647, NDCG@10 >= 0.0327; stretch 0.075 / 0.040.
 
 Usage: python bench/bench_retrieval_beauty.py [--epochs 15] [--tutorial-epochs 5] [--speed-rounds 3]
-       [--skip-serving] [--config '{"num_sampled": 512}']
+       [--skip-serving] [--config '{"num_sampled": 1024}']
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ BEAUTY_CONFIG = RetrievalConfig(
     use_user_id=False,
     collapse_repeats=False,
     negatives="sampled",
-    num_sampled=1024,
+    num_sampled=512,
     tokens_per_batch=1024,
     learning_rate=2e-3,
     max_epochs=20,

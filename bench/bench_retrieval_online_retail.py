@@ -105,7 +105,9 @@ def main() -> None:
         "examples_per_second": round(run.median_examples_per_second, 1),
     }
     if args.speed_rounds:
-        windows = pipeline.training_windows(trained.train_seqs, config.max_history, vocabs.bos_row)
+        windows = pipeline.training_windows(
+            trained.train_seqs, config.max_history, vocabs.bos_row, next_day=config.target == "next_day"
+        )
         feats = np.zeros((len(vocabs.users), 0), np.float32)
         out["speed"] = tutorial.interleaved_throughput(
             trained.model,

@@ -49,6 +49,7 @@ NUM_RESERVED = 2
 
 METRIC_KS: tuple[int, ...] = (10, 20, 50)
 NEGATIVES = ("full", "sampled")
+TARGETS = ("next_item", "next_day")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ class RetrievalConfig:
         negatives: ``sampled`` (in-batch plus ``num_sampled`` uniformly drawn items, with logQ
             correction when ``logq_correction``) or ``full`` softmax over every item (on Amazon
             Beauty's 12k items full trained ~10x slower per example on this 2-core machine).
+        target: what each history position learns to predict: ``next_item``, or ``next_day``
+            (an item of the user's next day with interactions; validation holds out each user's
+            last day). ``next_day`` suits baskets and windows of several days (retail invoices:
+            the next line of an invoice says little about the next order, which repeats items).
         temperature: softmax temperature over cosine scores (embeddings are L2-normalised).
         remove_accidental_hits: mask negatives that are the row's own positive (sampled mode).
         tokens_per_batch: predicted positions per batch (batch size = this / window length); on
@@ -90,8 +95,9 @@ class RetrievalConfig:
     title_length: int = 16
     title_max_tokens: int = 20_000
     negatives: str = "sampled"
-    num_sampled: int = 1024
+    num_sampled: int = 512
     logq_correction: bool = True
+    target: str = "next_item"
     temperature: float = 0.05
     remove_accidental_hits: bool = True
     tokens_per_batch: int = 1024
@@ -140,6 +146,8 @@ class RetrievalConfig:
             raise ConfigError(
                 f"RetrievalConfig.negatives: {self.negatives!r} is not one of {list(NEGATIVES)}"
             )
+        if self.target not in TARGETS:
+            raise ConfigError(f"RetrievalConfig.target: {self.target!r} is not one of {list(TARGETS)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"RetrievalConfig.dropout: must be in [0, 1), got {self.dropout!r}")
         if not self.temperature > 0:

@@ -178,6 +178,7 @@ class Sequences:
     users: np.ndarray  # user row per sequence
     items: list[np.ndarray]
     weights: list[np.ndarray]
+    days: list[np.ndarray] | None = None  # basket key per step: the UTC day (or the raw ts)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -197,17 +198,59 @@ def build_sequences(interactions: pd.DataFrame, vocabs: Vocabularies, *, collaps
     users = vocabs.user_rows(df[USER_ID]).astype(np.int64)
     items = vocabs.item_rows(df[ITEM_ID]).astype(np.int64)
     weights = df[WEIGHT].to_numpy(dtype=np.float32)
+    days = basket_days(df[TS])
     if collapse_repeats and len(df):
         key = users * (len(vocabs.items) + 1) + items
         step = np.r_[True, key[1:] != key[:-1]]
         weights = np.maximum.reduceat(weights, np.flatnonzero(step))
-        users, items = users[step], items[step]
-    bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.array([], dtype=int)
+        users, items, days = users[step], items[step], days[step]
+    if not len(users):
+        return Sequences(np.zeros(0, np.int32), [], [], [])
+    bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     return Sequences(
         users=users[bounds].astype(np.int32),
-        items=[a.astype(np.int32) for a in np.split(items, bounds[1:])] if len(users) else [],
-        weights=[a.astype(np.float32) for a in np.split(weights, bounds[1:])] if len(users) else [],
+        items=[a.astype(np.int32) for a in np.split(items, bounds[1:])],
+        weights=[a.astype(np.float32) for a in np.split(weights, bounds[1:])],
+        days=np.split(days, bounds[1:]),
     )
+
+
+def basket_days(ts: pd.Series) -> np.ndarray:
+    """Basket key of each interaction: its UTC day for timestamps, the value itself for numbers."""
+    if isinstance(ts.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(ts.dtype):
+        return (
+            (ts.dt.tz_localize(None) if ts.dt.tz is not None else ts).dt.floor("D").astype("int64").to_numpy()
+        )
+    return pd.to_numeric(ts).to_numpy(dtype=np.int64)
+
+
+def leave_last_day_out(seqs: Sequences) -> tuple[Sequences, Sequences, list[np.ndarray]]:
+    """Hold out each user's last day (basket) when they have an earlier one.
+
+    Returns:
+        The training sequences (the held-out days removed), the held-out users' histories and the
+        distinct item rows of each held-out day.
+    """
+    if seqs.days is None:
+        raise ValueError("leave_last_day_out needs sequences with days")
+    train_items, train_w, train_d, held, targets = [], [], [], [], []
+    for i, (items, w, d) in enumerate(zip(seqs.items, seqs.weights, seqs.days, strict=True)):
+        cut = int(np.searchsorted(d, d[-1])) if len(d) else 0  # first step of the last day
+        if cut == 0:
+            train_items.append(items), train_w.append(w), train_d.append(d)
+            continue
+        train_items.append(items[:cut]), train_w.append(w[:cut]), train_d.append(d[:cut])
+        held.append(i)
+        targets.append(np.unique(items[cut:]))
+    train = Sequences(seqs.users, train_items, train_w, train_d)
+    idx = np.array(held, dtype=int)
+    hist = Sequences(
+        seqs.users[idx],
+        [train_items[i] for i in held],
+        [train_w[i] for i in held],
+        [train_d[i] for i in held],
+    )
+    return train, hist, targets
 
 
 def leave_last_out(seqs: Sequences, *, min_length: int = 2) -> tuple[Sequences, Sequences, np.ndarray]:
@@ -222,10 +265,16 @@ def leave_last_out(seqs: Sequences, *, min_length: int = 2) -> tuple[Sequences, 
         users=seqs.users,
         items=[s[:-1] if k else s for s, k in zip(seqs.items, keep, strict=True)],
         weights=[w[:-1] if k else w for w, k in zip(seqs.weights, keep, strict=True)],
+        days=None
+        if seqs.days is None
+        else [d[:-1] if k else d for d, k in zip(seqs.days, keep, strict=True)],
     )
     idx = np.flatnonzero(keep)
     held = Sequences(
-        users=seqs.users[idx], items=[train.items[i] for i in idx], weights=[train.weights[i] for i in idx]
+        users=seqs.users[idx],
+        items=[train.items[i] for i in idx],
+        weights=[train.weights[i] for i in idx],
+        days=None if train.days is None else [train.days[i] for i in idx],
     )
     return train, held, np.array([seqs.items[i][-1] for i in idx], dtype=np.int32)
 

@@ -25,6 +25,22 @@ from ecom_tasks.retrieval.pipeline import FEATURES, TARGETS, TOKENS, USER, WEIGH
 from ecom_tasks.retrieval.towers import ItemTower, QueryTower
 
 
+class DiagonalSoftmaxLoss(tf.keras.losses.Loss):
+    """Softmax cross-entropy with query i's positive in column i, the layout of TFRS's task.
+
+    The task hands its loss a dense identity matrix of labels; the fused sparse kernel with the
+    known diagonal gives the same value as the default categorical cross-entropy with fewer
+    passes over the score matrix.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(reduction=tf.keras.losses.Reduction.SUM, name="diagonal_softmax")
+
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        labels = tf.range(tf.shape(y_pred)[0])
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=y_pred)
+
+
 class RetrievalModel(tfrs.Model):
     """Two towers joined by a ``tfrs.tasks.Retrieval`` loss."""
 
@@ -57,7 +73,9 @@ class RetrievalModel(tfrs.Model):
         # The temperature divides the queries rather than the [queries, candidates] score matrix
         # (the task's `temperature`): the same logits, one elementwise pass fewer each way.
         self.inverse_temperature = 1.0 / config.temperature
-        self.task = tfrs.tasks.Retrieval(remove_accidental_hits=sampled and config.remove_accidental_hits)
+        self.task = tfrs.tasks.Retrieval(
+            loss=DiagonalSoftmaxLoss(), remove_accidental_hits=sampled and config.remove_accidental_hits
+        )
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         seq = self.query_tower.encode_sequence(
@@ -91,20 +109,18 @@ class RetrievalModel(tfrs.Model):
         )
         rows = tf.concat([positives, sampled], axis=0)
         candidates = self.item_tower.candidate_embeddings(rows)
-        probability = None
         if self.logq:
-            # Per-draw probability of each candidate under the mixed sampler:
-            # m draws from the target distribution (in-batch) and s uniform draws.
+            # Per-draw probability of each candidate under the mixed sampler: m draws from the
+            # target distribution (in-batch) and s uniform draws. Subtracting log q from every
+            # logit is folded into the matmul as one more embedding column ([q, 1] . [c, -log q]),
+            # which saves passes over the [queries, candidates] score matrix.
             m = tf.cast(tf.shape(positives)[0], tf.float32)
             s = float(self.num_sampled)
             uniform = 1.0 / float(self.num_rows - self.first_item_row)
             freq = tf.gather(self.target_frequencies, rows)
-            probability = (m * freq + s * uniform) / (m + s)
+            log_q = tf.math.log((m * freq + s * uniform) / (m + s))
+            queries = tf.concat([queries, tf.ones_like(queries[:, :1])], axis=1)
+            candidates = tf.concat([candidates, -log_q[:, None]], axis=1)
         return self.task(
-            queries,
-            candidates,
-            sample_weight=weights,
-            candidate_sampling_probability=probability,
-            candidate_ids=rows,
-            compute_metrics=False,
+            queries, candidates, sample_weight=weights, candidate_ids=rows, compute_metrics=False
         )

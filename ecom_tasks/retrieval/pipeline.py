@@ -42,16 +42,42 @@ class Windows:
     @property
     def num_examples(self) -> int:
         """Predicted positions: the training examples of one epoch."""
-        return int(self.lengths.sum())
+        return int((self.targets > 0).sum())
 
 
-def training_windows(seqs: Sequences, window: int, bos_row: int) -> Windows:
+def next_day_targets(days: np.ndarray) -> np.ndarray:
+    """For each query position, the index of the item it is trained to predict, or -1.
+
+    Query ``p`` has read items ``0..p-1``. It predicts an item of the first day after the day of
+    item ``p-1`` (spread over that day's items by offset, so a day's queries cover the next
+    day's basket); query 0 predicts item 0; queries on the last day have no target.
+    """
+    n = len(days)
+    target = np.arange(n)
+    if n < 2:
+        return target
+    new_day = np.r_[True, days[1:] != days[:-1]]
+    starts = np.flatnonzero(new_day)
+    ends = np.r_[starts[1:], n]
+    day_of = np.cumsum(new_day) - 1
+    read = np.arange(n - 1)  # item last read by queries 1..n-1
+    k = day_of[read]
+    has_next = k + 1 < len(starts)
+    nxt = np.minimum(k + 1, len(starts) - 1)
+    offset = (read - starts[k]) % (ends[nxt] - starts[nxt])
+    target[1:] = np.where(has_next, starts[nxt] + offset, -1)
+    return target
+
+
+def training_windows(seqs: Sequences, window: int, bos_row: int, *, next_day: bool = False) -> Windows:
     """Cut every sequence into windows of at most ``window`` positions, newest window last.
 
-    Every item of every sequence is a target exactly once; the first window of a sequence starts
-    with BOS, later ones with the item before their first target.
+    Position ``p`` reads BOS or item ``p-1`` and is trained to predict item ``p`` (every item is
+    a target once), or with ``next_day`` an item of the next day's basket (see
+    :func:`next_day_targets`). The first window of a sequence starts with BOS, later ones with
+    the item before their first position. Windows without any target are left out.
     """
-    spans: list[tuple[int, int, int]] = []  # (sequence, start, end) over target positions
+    spans: list[tuple[int, int, int]] = []  # (sequence, start, end) over query positions
     for s, items in enumerate(seqs.items):
         end = len(items)
         while end > 0:
@@ -64,17 +90,22 @@ def training_windows(seqs: Sequences, window: int, bos_row: int) -> Windows:
     weights = np.zeros((n, window), dtype=np.float32)
     users = np.zeros(n, dtype=np.int32)
     lengths = np.zeros(n, dtype=np.int32)
+    target_of = {}
     for i, (s, start, end) in enumerate(spans):
         items, w = seqs.items[s], seqs.weights[s]
+        if s not in target_of:
+            use_days = next_day and seqs.days is not None
+            target_of = {s: next_day_targets(seqs.days[s]) if use_days else np.arange(len(items))}
+        pos = target_of[s][start:end]
         m = end - start
-        prev = items[start - 1] if start > 0 else bos_row
-        tokens[i, 0] = prev
+        tokens[i, 0] = items[start - 1] if start > 0 else bos_row
         tokens[i, 1:m] = items[start : end - 1]
-        targets[i, :m] = items[start:end]
-        weights[i, :m] = w[start:end]
+        targets[i, :m] = np.where(pos >= 0, items[np.maximum(pos, 0)], 0)
+        weights[i, :m] = np.where(pos >= 0, w[np.maximum(pos, 0)], 0.0)
         users[i] = seqs.users[s]
         lengths[i] = m
-    return Windows(tokens, targets, weights, users, lengths)
+    keep = (targets > 0).any(axis=1)
+    return Windows(tokens[keep], targets[keep], weights[keep], users[keep], lengths[keep])
 
 
 def _buckets(window: int, tokens_per_batch: int) -> tuple[list[int], list[int]]:

@@ -107,11 +107,16 @@ def train_and_evaluate(
     vocabs = data.build_vocabularies(history, cat, user_features, config)
     feats = data.user_feature_matrix(user_features, vocabs)
     seqs = data.build_sequences(history, vocabs, collapse_repeats=config.collapse_repeats)
-    train_seqs, val_hist, val_targets = data.leave_last_out(seqs, min_length=2)
-    windows = pipeline.training_windows(train_seqs, config.max_history, vocabs.bos_row)
+    next_day = config.target == "next_day"
+    if next_day:
+        train_seqs, val_hist, val_targets = data.leave_last_day_out(seqs)
+    else:
+        train_seqs, val_hist, last = data.leave_last_out(seqs, min_length=2)
+        val_targets = [np.array([t]) for t in last]
+    windows = pipeline.training_windows(train_seqs, config.max_history, vocabs.bos_row, next_day=next_day)
     validation = evaluate.make_eval_set(
         val_hist,
-        [np.array([t]) for t in val_targets],
+        val_targets,
         vocabs,
         config,
         feats,

@@ -107,3 +107,31 @@ def test_config_names_the_bad_parameter() -> None:
         rc.RetrievalConfig(embedding_dim=10, num_heads=3)
     with pytest.raises(ConfigError, match="temperature"):
         rc.RetrievalConfig(temperature=0)
+
+
+def test_next_day_targets_point_into_the_following_day() -> None:
+    days = np.array([1, 1, 1, 2, 2, 5])
+    # query 0 (BOS) -> item 0; queries after day-1 items -> day 2 (offset-spread); after day 2 -> day 5
+    assert pipeline.next_day_targets(days).tolist() == [0, 3, 4, 3, 5, 5]
+    assert pipeline.next_day_targets(np.array([7, 7])).tolist() == [0, -1]  # one day: nothing next
+    seqs = data.Sequences(
+        users=np.array([2], np.int32),
+        items=[np.array([10, 11, 12, 13, 14, 15], np.int32)],
+        weights=[np.ones(6, np.float32)],
+        days=[days],
+    )
+    win = pipeline.training_windows(seqs, window=6, bos_row=2, next_day=True)
+    assert win.targets[0].tolist() == [10, 13, 14, 13, 15, 15] and win.num_examples == 6
+
+
+def test_leave_last_day_out_holds_out_the_whole_last_basket() -> None:
+    df = data.clean_interactions(
+        frame([("a", "x", 0, 1), ("a", "y", 30, 1), ("a", "z", 31, 1), ("a", "y", 32, 1), ("b", "x", 5, 1)])
+    )
+    vocabs = data.build_vocabularies(df, None, None, tiny_config())
+    seqs = data.build_sequences(df, vocabs, collapse_repeats=False)
+    train, held, targets = data.leave_last_day_out(seqs)
+    x, y, z = vocabs.item_rows(["x", "y", "z"])
+    assert [s.tolist() for s in train.items] == [[x], [x]]  # a keeps day 0; b has one day only
+    assert [h.tolist() for h in held.items] == [[x]]
+    assert [sorted(t.tolist()) for t in targets] == [sorted([y, z])]
