@@ -1,0 +1,30 @@
+"""Columns of the batch output tables that consumers (and the UI) read.
+
+Written per ``ds`` under ``{root}/outputs/<table>/ds=<ds>/`` by the training stages, pointed at by
+``{root}/outputs/current.json`` once their model is the champion (:mod:`ecom_tasks.publish.outputs`).
+
+- ``recommendations`` (from the ranking model): one row per (user, rank):
+  ``user_id, rank`` (1 = best), ``item_id, score`` (the ranking head's probability),
+  ``retrieval_rank`` (the item's place in the retrieval model's list), ``title``.
+- ``churn_scores``: one row per active customer: ``user_id, churn_risk`` (probability of no purchase
+  in the next 90 days), ``segment`` (RFM segment), ``churn_reasons`` (JSON list of
+  ``{"feature", "value", "effect"}``, strongest first; a positive effect pushes the risk up).
+- ``repurchase_scores``: one row per active customer: ``user_id, repurchase_propensity``
+  (probability of a purchase in the next 30 days), ``expected_orders`` (in those 30 days),
+  ``segment``.
+
+Every table also carries ``model_version`` (the producing run's model fingerprint or version label).
+"""
+
+from __future__ import annotations
+
+RANK = "rank"
+SCORE = "score"
+RETRIEVAL_RANK = "retrieval_rank"
+CHURN_RISK = "churn_risk"
+CHURN_REASONS = "churn_reasons"
+REPURCHASE_PROPENSITY = "repurchase_propensity"
+EXPECTED_ORDERS = "expected_orders"
+MODEL_VERSION = "model_version"
+# Keys of each entry of CHURN_REASONS.
+REASON_FEATURE, REASON_VALUE, REASON_EFFECT = "feature", "value", "effect"
