@@ -1,8 +1,15 @@
 """
 ### ecom_nightly
 
-The shop's nightly machine learning: ingest -> validate -> build features.
-Later stages (retrieval pretraining, task heads, gates, publication) join as they are built.
+The shop's nightly machine learning:
+
+check_params -> ingest -> validate -> build_features -> build_training_data -> train_enabled
+-> pretrain_retrieval -> gate_retrieval -> publish_retrieval
+
+A manual trigger's parameters are checked first (nothing is written when one is wrong);
+`skip_training` stops after the features and reports. A blocked gate shows red and publishes
+nothing; a gate of a backfilled day older than the champion is skipped (kept, not promoted) unless
+`force_publish` is set. Publication emits the `ecom_model_*` / `ecom_output_*` assets.
 
 Each task calls exactly one function of the `ecom_tasks` package; this file only wires them.
 The logical date `ds` is the day being processed: its data interval is that whole UTC day.
@@ -16,10 +23,24 @@ import os
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from ecom_tasks.assets import published_assets
 
 # Parse-time code stays light: no pandas/tensorflow/great_expectations/mlflow imports here.
 # A data-interval timetable: the run for day D starts after D ends, and its logical date is D.
 SCHEDULE = CronDataIntervalTimetable(os.environ.get("ECOM_NIGHTLY_CRON", "0 2 * * *"), timezone="UTC")
+
+TF_POOL = "tensorflow"  # one slot per worker: at most one TensorFlow training task at a time
+TRAINING_TIMEOUT = dt.timedelta(hours=4)
+
+
+def _alert(context: dict[str, Any]) -> None:
+    """Failure callback: log, record under the data root, and notify $ECOM_ALERT_WEBHOOK / _CALLBACK."""
+    from ecom_tasks.alerts import notify_failure
+
+    notify_failure(context)
+
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-team",
@@ -27,6 +48,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_delay": dt.timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "execution_timeout": dt.timedelta(hours=2),
+    "on_failure_callback": _alert,
 }
 
 PARAMS = {
@@ -62,6 +84,44 @@ PARAMS = {
         description="Synthetic shop: the day it opens (its history starts here).",
     ),
     "seed": Param(42, type="integer", description="Random seed of the synthetic shop and of training."),
+    "start_date": Param(
+        None,
+        type=["null", "string"],
+        format="date",
+        description="First day of data to land (empty: history_days, or all of the source).",
+    ),
+    "end_date": Param(
+        None,
+        type=["null", "string"],
+        format="date",
+        description="Last day to process, e.g. the end of last month (empty: the run's logical date).",
+    ),
+    "epochs": Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
+        maximum=500,
+        description="Most training epochs (early stopping may end sooner; empty: the configured default).",
+    ),
+    "embedding_size": Param(
+        None,
+        type=["null", "integer"],
+        minimum=8,
+        maximum=512,
+        description="Embedding size of the retrieval towers (a multiple of its attention heads; "
+        "empty: the default).",
+    ),
+    "force_publish": Param(
+        False,
+        type="boolean",
+        description="Let this run's models replace a champion trained on newer data "
+        "(recorded in the blessing).",
+    ),
+    "skip_training": Param(
+        False,
+        type="boolean",
+        description="Only rebuild data, features and reports: no training, gates or publication.",
+    ),
 }
 
 
@@ -71,13 +131,19 @@ def _data_root() -> str:
     return data_root()
 
 
-def _run_date(context: dict[str, Any]) -> str:
-    """The day this run processes: its logical date, or the last complete day for a run without one."""
+def _scheduled_day(context: dict[str, Any]) -> dt.date:
+    """The run's logical day, or the last complete day for a manual run without a logical date."""
     logical = context.get("logical_date")
     if logical is not None:
-        return logical.date().isoformat()
-    run_after = context["dag_run"].run_after
-    return (run_after - dt.timedelta(days=1)).date().isoformat()
+        return logical.date()
+    return (context["dag_run"].run_after - dt.timedelta(days=1)).date()
+
+
+def _run_date(context: dict[str, Any]) -> str:
+    """The day this run processes: the `end_date` parameter when set, else the scheduled day."""
+    from ecom_tasks.nightly import run_day
+
+    return run_day(context["params"], _scheduled_day(context))
 
 
 @dag(
@@ -90,10 +156,21 @@ def _run_date(context: dict[str, Any]) -> str:
     params=PARAMS,
     tags=["ecom", "ml"],
     doc_md=__doc__,
+    on_failure_callback=_alert,
 )
 def ecom_nightly() -> None:
+    @task(retries=0)
+    def check_params(**context: Any) -> dict[str, Any]:
+        """Refuse a wrong manual trigger (naming the parameter) before any task writes anything."""
+        from ecom_tasks.nightly import check_run
+
+        try:
+            return check_run(context["params"], _scheduled_day(context))
+        except ValueError as exc:  # ConfigError: a wrong parameter does not get better on retry
+            raise AirflowFailException(str(exc)) from exc
+
     @task
-    def ingest(**context: Any) -> dict[str, Any]:
+    def ingest(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Land the source's days up to the run's date as raw partitions."""
         from ecom_tasks.ingest import IngestConfig, ingest
 
@@ -124,8 +201,56 @@ def ecom_nightly() -> None:
 
         return build_training_data(_data_root(), _run_date(context))
 
+    @task.short_circuit
+    def train_enabled(training_data: dict[str, Any], **context: Any) -> bool:
+        """False with `skip_training`: everything after this is skipped."""
+        from ecom_tasks.nightly import should_train
+
+        return should_train(context["params"])
+
+    @task(pool=TF_POOL, execution_timeout=TRAINING_TIMEOUT)
+    def pretrain_retrieval(**context: Any) -> dict[str, Any]:
+        """Two-tower retrieval pretraining, warm-started from the champion and scored against it."""
+        from ecom_tasks.nightly import pretrain
+
+        return pretrain(_data_root(), _run_date(context), context["params"])
+
+    def gate_and_publish(model: str, trained: Any) -> None:
+        @task(task_id=f"gate_{model}", retries=0)
+        def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
+            """Bless or block the candidate: thresholds, no regression against the champion, baselines."""
+            from ecom_tasks.nightly import gate
+            from ecom_tasks.publish.blessing import GateBlockedError
+
+            try:
+                return gate(_data_root(), _run_date(context), model, context["params"])
+            except GateBlockedError as exc:
+                if exc.failing == ["backfill"]:  # an older day than the champion's: kept, not promoted
+                    raise AirflowSkipException(str(exc)) from exc
+                raise AirflowFailException(str(exc)) from exc
+
+        @task(task_id=f"publish_{model}", outlets=published_assets(model))
+        def publish(blessing: dict[str, Any], **context: Any) -> dict[str, Any]:
+            """Register, check that it serves from the registry, move `champion` and the outputs pointer."""
+            from ecom_tasks.nightly import publish
+
+            result = publish(_data_root(), _run_date(context), model, context["params"])
+            if not result["promoted"]:  # no asset event: the champion did not change
+                raise AirflowSkipException(f"registered as version {result['version']}, not promoted: "
+                                           f"{result['reason']}")  # fmt: skip
+            for asset in published_assets(model):
+                context["outlet_events"][asset].extra = {
+                    "model": model, "version": result["version"], "ds": result["ds"]
+                }  # fmt: skip
+            return result
+
+        publish(gate(trained))
+
     # Training data reuses the feature state that build_features stores, so it runs after it.
-    build_training_data(build_features(validate(ingest())))
+    training_data = build_training_data(build_features(validate(ingest(check_params()))))
+    retrieval = pretrain_retrieval()
+    train_enabled(training_data) >> retrieval
+    gate_and_publish("retrieval", retrieval)
 
 
 ecom_nightly()

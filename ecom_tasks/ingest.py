@@ -43,6 +43,8 @@ class IngestConfig:
         attributes_path: optional item-attributes JSON for the ``sequence`` source.
         synthetic: the built-in shop's configuration.
         history_days: land at most this many days ending at ``ds`` (``None``: the whole source).
+        start_date: land nothing before this day (``None``: no bound); with ``history_days`` the
+            later of the two bounds applies.
         writers: parallel partition writers (parquet encoding releases the GIL).
     """
 
@@ -51,6 +53,7 @@ class IngestConfig:
     attributes_path: str | None = None
     synthetic: SyntheticShopConfig = field(default_factory=SyntheticShopConfig)
     history_days: int | None = None
+    start_date: dt.date | None = None
     writers: int = 4
 
     def __post_init__(self) -> None:
@@ -82,6 +85,7 @@ class IngestConfig:
             attributes_path=run.attributes_path,
             synthetic=shop,
             history_days=run.history_days,
+            start_date=dt.date.fromisoformat(run.start_date) if run.start_date else None,
         )
 
 
@@ -166,7 +170,8 @@ def _read_file_source(config: IngestConfig, until: dt.date) -> base.ShopTables:
 
 
 def _first_allowed(config: IngestConfig, ds: dt.date) -> dt.date:
-    return ds - dt.timedelta(days=config.history_days - 1) if config.history_days else dt.date.min
+    first = ds - dt.timedelta(days=config.history_days - 1) if config.history_days else dt.date.min
+    return max(first, config.start_date) if config.start_date else first
 
 
 def iter_source_days(config: IngestConfig, ds: dt.date) -> tuple[Iterator[LandingDay], dict[str, int]]:

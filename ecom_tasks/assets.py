@@ -1,0 +1,33 @@
+"""Airflow assets that ``ecom_nightly`` publishes and other DAGs schedule on.
+
+Imported by the DAG files at parse time, so it imports nothing but ``airflow.sdk``.
+
+- ``ecom_model_<model>``: a new champion of ``<model>`` was promoted in the MLflow registry;
+- ``ecom_output_<table>``: the outputs pointer now designates a new version of ``<table>``.
+
+Their events carry the model, version and ``ds`` as extra, so a consumer knows what changed.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+MODELS = ("retrieval", "ranking", "churn", "repurchase")
+# The batch output tables each model's publication moves (ecom_tasks.publish.config.DEFAULT_MODELS).
+OUTPUT_TABLES = {
+    "ranking": ("recommendations",),
+    "churn": ("churn_scores",),
+    "repurchase": ("repurchase_scores",),
+}
+
+MODEL_ASSETS = {m: Asset(name=f"ecom_model_{m}", uri=f"ecom://models/{m}", group="ml-model") for m in MODELS}
+OUTPUT_ASSETS = {
+    t: Asset(name=f"ecom_output_{t}", uri=f"ecom://outputs/{t}")
+    for tables in OUTPUT_TABLES.values()
+    for t in tables
+}
+
+
+def published_assets(model: str) -> list[Asset]:
+    """The assets a publication of ``model`` updates: the model and its output tables."""
+    return [MODEL_ASSETS[model], *(OUTPUT_ASSETS[t] for t in OUTPUT_TABLES.get(model, ()))]

@@ -1,0 +1,76 @@
+"""Flat exports of the current batch output tables, refreshed when a new champion is published.
+
+The ``ecom_exports`` DAG runs on the asset events that publication emits. It copies each table
+the outputs pointer (``{root}/outputs/current.json``) designates to ``{root}/exports/``:
+
+- ``<table>.parquet`` and ``<table>.csv`` (for tools that want one plain file),
+- ``<table>.json``: the pointed ``ds``, model, version, row count and content hash.
+
+Files are replaced atomically; a table whose pointed content has not changed is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ecom_tasks import storage
+
+log = logging.getLogger(__name__)
+
+EXPORTS_DIR = "exports"
+
+
+def _replace(write: Callable[[Path], object], final: Path) -> None:
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, final)
+
+
+def export_current(root: str | None = None, tables: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Export the current version of ``tables`` (default: every table the pointer designates).
+
+    Returns ``{table: {"ds", "version", "rows", "changed", "path"}}``.
+    """
+    from ecom_tasks.publish import outputs
+
+    root = storage.data_root(root)
+    pointer = outputs.read_pointer(root).get("tables", {})
+    wanted = tables if tables is not None else tuple(sorted(pointer))
+    missing = [t for t in wanted if t not in pointer]
+    if missing:
+        log.warning("no current version of %s yet: nothing to export for them", missing)
+    out_dir = Path(root.removeprefix("file://")) / EXPORTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    for table in (t for t in wanted if t in pointer):
+        entry = pointer[table]
+        uri = outputs.current_uri(root, table)
+        manifest = storage.read_manifest(uri)
+        meta = {
+            "table": table,
+            "ds": entry.get("ds"),
+            "model": entry.get("model"),
+            "version": entry.get("version"),
+            "rows": manifest.row_count if manifest else None,
+            "content_hash": manifest.content_hash if manifest else None,
+            "source": uri,
+        }
+        meta_path = out_dir / f"{table}.json"
+        previous = storage.read_json(str(meta_path)) if meta_path.exists() else {}
+        parquet, csv = out_dir / f"{table}.parquet", out_dir / f"{table}.csv"
+        present = parquet.exists() and csv.exists()
+        changed = previous.get("content_hash") != meta["content_hash"] or not present
+        if changed:
+            frame = storage.read_partition(uri)
+            _replace(lambda p, f=frame: f.to_parquet(p, index=False), parquet)
+            _replace(lambda p, f=frame: f.to_csv(p, index=False), csv)
+            _replace(lambda p, m=meta: storage.write_json(m, str(p)), meta_path)
+        log.info("export of %s (ds=%s, version %s): %s", table, meta["ds"], meta["version"],
+                 "refreshed" if changed else "unchanged")  # fmt: skip
+        result[table] = {**{k: meta[k] for k in ("ds", "version", "rows")}, "changed": changed,
+                         "path": str(parquet)}  # fmt: skip
+    return result

@@ -1,0 +1,186 @@
+"""The task functions of ``ecom_nightly``: each turns a run's parameters into one stage call.
+
+The DAG file only wires these; everything a run decides lives here, where it is unit-tested:
+
+- which day a run processes (its logical day, or the ``end_date`` a manual run asks for),
+- refusing a bad manual trigger before any task writes anything (:func:`check_run`),
+- the training configuration a run's ``epochs`` / ``embedding_size`` select,
+- warm start and champion scoring from the registry's current champion,
+- reuse of a training output that is already right: a rerun (or a backfill with
+  ``--reprocess-behavior completed``) of a day whose inputs, configuration and code are unchanged
+  returns the recorded result instead of training again, so it neither changes a model nor
+  registers a duplicate version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ecom_tasks import storage
+from ecom_tasks.errors import ConfigError
+from ecom_tasks.ingest import IngestConfig
+from ecom_tasks.params import RunParams
+
+log = logging.getLogger(__name__)
+
+MODELS_STAGE = "models"
+RUN_RECORD = "_run.json"  # the training task's fingerprint and result, written last
+RETRIEVAL = "retrieval"
+
+
+def run_day(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> str:
+    """The day (``YYYY-MM-DD``) a run processes: ``end_date`` when set, else ``scheduled``."""
+    return RunParams.from_mapping(params).run_date(scheduled).isoformat()
+
+
+def retrieval_config(run: RunParams):  # -> RetrievalConfig (imported lazily: it pulls in pandas)
+    """The nightly retrieval configuration with the run's ``epochs``, ``embedding_size`` and ``seed``."""
+    from ecom_tasks.retrieval.config import RetrievalConfig
+
+    base = RetrievalConfig()
+    changes: dict[str, Any] = {"seed": run.seed}
+    if run.epochs:
+        changes["max_epochs"] = run.epochs
+    if run.embedding_size:
+        if run.embedding_size % base.num_heads:
+            raise ConfigError(
+                f"embedding_size: {run.embedding_size} is not a multiple of the retrieval model's "
+                f"{base.num_heads} attention heads"
+            )
+        changes["embedding_dim"] = run.embedding_size
+    return dataclasses.replace(base, **changes)
+
+
+def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dict[str, Any]:
+    """Refuse a run whose parameters are wrong, naming the parameter, before anything is written.
+
+    The trigger form's JSON schema already refuses wrong types; this checks what a schema cannot:
+    paths exist, the window is ordered and complete, the training configuration is consistent.
+    """
+    run = RunParams.from_mapping(params)
+    day = run.run_date(scheduled)
+    IngestConfig.from_params(params)
+    if not run.skip_training:
+        retrieval_config(run)
+    plan = {
+        "ds": day.isoformat(),
+        "source": run.source,
+        "source_path": run.source_path,
+        "start_date": run.start_date,
+        "train": not run.skip_training,
+        "force_publish": run.force_publish,
+    }
+    if run.force_publish:
+        log.warning("force_publish is set: a model for an older day may replace a newer champion")
+    log.info("run plan: %s", plan)
+    return plan
+
+
+def should_train(params: Mapping[str, Any] | None) -> bool:
+    """False when the run only rebuilds data, features and reports (``skip_training``)."""
+    train = not RunParams.from_mapping(params).skip_training
+    if not train:
+        log.info("skip_training is set: training, gates and publication are skipped")
+    return train
+
+
+def model_folder(root: str, model: str, ds: str) -> str:
+    return storage.partition_uri(root, MODELS_STAGE, model, ds)
+
+
+def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> str:
+    from ecom_tasks.publish import tracking
+
+    record = {
+        "inputs": tracking.input_hashes(root, ds, ("features",)),
+        "upstream": {m: _recorded(model_folder(root, m, ds)).get("fingerprint") for m in upstream},
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else repr(config),
+        "code": tracking.code_version(),
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _recorded(folder: str) -> dict[str, Any]:
+    path = Path(folder.removeprefix("file://")) / RUN_RECORD
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def reuse_or_train(
+    root: str,
+    ds: str,
+    model: str,
+    config: Any,
+    train: Callable[[str | None], dict[str, Any]],
+    *,
+    upstream: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Run ``train(champion_folder)`` unless ``model``'s output for ``ds`` is already right.
+
+    ``champion_folder`` is the current champion's training output (a private copy when the champion
+    is this very day's output, which training is about to replace), or None without a champion.
+    """
+    from ecom_tasks.publish.stage import champion_info
+
+    folder = model_folder(root, model, ds)
+    fingerprint = _fingerprint(root, ds, config, upstream)
+    previous = _recorded(folder)
+    if previous.get("fingerprint") == fingerprint:
+        log.info("%s for %s is up to date (same inputs, configuration and code): reused", model, ds)
+        return {**previous["result"], "reused": True}
+    champion = champion_info(root, model)
+    snapshot = None
+    champion_folder = champion["folder"] if champion else None
+    if champion_folder and champion["ds"] == ds and Path(champion_folder).exists():
+        snapshot = tempfile.mkdtemp(prefix=f"champion-{model}-")
+        champion_folder = shutil.copytree(champion_folder, f"{snapshot}/model")
+    elif champion_folder and not Path(champion_folder).exists():
+        log.warning(
+            "the %s champion's folder %s is gone: no warm start or champion scoring", model, champion_folder
+        )
+        champion_folder = None
+    try:
+        result = train(champion_folder)
+    finally:
+        if snapshot:
+            shutil.rmtree(snapshot, ignore_errors=True)
+    result = {**result, "champion": champion, "reused": False}
+    storage.write_json({"fingerprint": fingerprint, "result": result}, f"{folder}/{RUN_RECORD}")
+    return result
+
+
+def pretrain(root: str, ds: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Pretrain the retrieval model for ``ds``, warm-started from the champion and scored against it."""
+    from ecom_tasks.retrieval.stage import pretrain_retrieval
+
+    root = storage.data_root(root)
+    config = retrieval_config(RunParams.from_mapping(params))
+
+    def train(champion: str | None) -> dict[str, Any]:
+        return pretrain_retrieval(root, ds, config, warm_start_uri=champion, champion_uri=champion)
+
+    return reuse_or_train(root, ds, RETRIEVAL, config, train)
+
+
+def gate(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The evaluation gate of ``model`` for ``ds``; raises when blocked so the task shows red."""
+    from ecom_tasks.publish.stage import gate_model
+
+    force = RunParams.from_mapping(params).force_publish
+    return gate_model(storage.data_root(root), ds, model, force=force, fail_on_block=True)
+
+
+def publish(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Register ``model``'s blessed candidate, check it serves, and move ``champion`` to it."""
+    from ecom_tasks.publish.stage import publish_model
+
+    force = RunParams.from_mapping(params).force_publish
+    return publish_model(storage.data_root(root), ds, model, force=force)

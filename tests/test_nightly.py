@@ -1,0 +1,154 @@
+"""The run-level task functions: parameter checks, the processed day, training reuse, alerts, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ecom_tasks import alerts, exports, nightly, storage
+from ecom_tasks.errors import ConfigError
+from ecom_tasks.params import RunParams
+from ecom_tasks.publish import outputs
+from ecom_tasks.publish.config import DEFAULT_MODELS
+
+DAY = "2024-03-31"
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"source": "ftp"}, "source"),
+        ({"source": "online_retail", "source_path": "/no/such/file.csv"}, "source_path"),
+        ({"epochs": -1}, "epochs"),
+        ({"epochs": 0}, "epochs"),
+        ({"start_date": "2024-03-10", "end_date": "2024-03-01"}, "start_date"),
+        ({"end_date": "2024-04-30"}, "end_date"),  # after the run's day: not complete yet
+        ({"end_date": "31/03/2024"}, "end_date"),
+        ({"embedding_size": 4}, "embedding_size"),
+        ({"embedding_size": 1000}, "embedding_size"),
+        ({"force_publish": "yes"}, "force_publish"),
+    ],
+)
+def test_a_bad_trigger_is_refused_naming_the_parameter(params: dict, named: str, data_root: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{named}:"):
+        nightly.check_run(params, DAY)
+    assert list(Path(data_root).iterdir()) == []  # nothing written
+
+
+def test_a_good_trigger_gives_the_plan() -> None:
+    plan = nightly.check_run(
+        {"end_date": "2024-02-29", "start_date": "2024-02-01", "force_publish": True}, DAY
+    )
+    assert plan["ds"] == "2024-02-29" and plan["train"] and plan["force_publish"]
+    assert nightly.check_run({"skip_training": True, "embedding_size": 66}, DAY)["train"] is False
+
+
+def test_the_processed_day_is_end_date_or_the_logical_day() -> None:
+    assert nightly.run_day({}, dt.date(2024, 3, 31)) == DAY
+    assert nightly.run_day({"end_date": "2024-02-29"}, DAY) == "2024-02-29"
+    assert nightly.should_train({}) and not nightly.should_train({"skip_training": True})
+
+
+def test_epochs_and_embedding_size_reach_the_training_config() -> None:
+    config = nightly.retrieval_config(RunParams(epochs=3, embedding_size=32, seed=5))
+    assert (config.max_epochs, config.embedding_dim, config.seed) == (3, 32, 5)
+
+
+def test_start_date_bounds_what_is_landed() -> None:
+    from ecom_tasks.ingest import IngestConfig, _first_allowed
+
+    config = IngestConfig.from_params({"start_date": "2024-03-20", "history_days": 30})
+    assert _first_allowed(config, dt.date(2024, 3, 31)) == dt.date(2024, 3, 20)
+    config = IngestConfig.from_params({"start_date": "2024-01-01", "history_days": 5})
+    assert _first_allowed(config, dt.date(2024, 3, 31)) == dt.date(2024, 3, 27)
+
+
+def test_training_output_that_is_already_right_is_reused(data_root: str, monkeypatch) -> None:
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    storage.write_partition(
+        pd.DataFrame({"x": [1, 2]}), storage.partition_uri(data_root, "features", "t", DAY), source="test"
+    )
+    calls = []
+
+    def train(champion):
+        calls.append(champion)
+        return {"recall_at_20": 0.5}
+
+    first = nightly.reuse_or_train(data_root, DAY, "retrieval", {"epochs": 1}, train)
+    again = nightly.reuse_or_train(data_root, DAY, "retrieval", {"epochs": 1}, train)
+    assert calls == [None] and not first["reused"] and again["reused"] and again["recall_at_20"] == 0.5
+    nightly.reuse_or_train(data_root, DAY, "retrieval", {"epochs": 2}, train)  # new config: retrain
+    storage.write_partition(
+        pd.DataFrame({"x": [1, 3]}), storage.partition_uri(data_root, "features", "t", DAY), source="test"
+    )
+    nightly.reuse_or_train(data_root, DAY, "retrieval", {"epochs": 2}, train)  # new inputs: retrain
+    assert len(calls) == 3
+
+
+def test_a_champion_of_the_same_day_is_handed_over_as_a_private_copy(data_root: str, monkeypatch) -> None:
+    folder = Path(nightly.model_folder(data_root, "retrieval", DAY))
+    folder.mkdir(parents=True)
+    (folder / "weights.npz").write_text("champion")
+    info = {"version": "1", "ds": DAY, "folder": str(folder)}
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: info)
+    seen = {}
+
+    def train(champion):
+        seen["path"] = champion
+        seen["content"] = (Path(champion) / "weights.npz").read_text()
+        (folder / "weights.npz").write_text("candidate")  # training replaces the folder's files
+        return {}
+
+    nightly.reuse_or_train(data_root, DAY, "retrieval", {}, train)
+    assert seen["content"] == "champion" and not seen["path"].startswith(str(folder))
+    assert not Path(seen["path"]).exists()  # the copy is cleaned up
+
+
+class _TI:
+    dag_id, task_id, run_id, try_number, log_url = "ecom_nightly", "ingest", "manual__1", 3, "http://x/log"
+
+
+def test_failure_alert_is_recorded_and_delivered(data_root: str, monkeypatch) -> None:
+    received = []
+    monkeypatch.setattr(alerts, "_post", lambda url, alert: received.append((url, alert)))
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, "http://alerts.example/hook")
+    monkeypatch.setenv(alerts.CALLBACK_ENV, "tests.test_nightly:_collect")
+    _COLLECTED.clear()
+    alert = alerts.notify_failure({"ti": _TI(), "exception": ValueError("source_path: gone")})
+    assert alert["text"] == "FAILED ecom_nightly.ingest run manual__1: ValueError: source_path: gone"
+    assert received[0][0] == "http://alerts.example/hook" and [alert] == _COLLECTED
+    lines = (Path(data_root) / alerts.ALERTS_FILE).read_text().splitlines()
+    assert json.loads(lines[-1])["task_id"] == "ingest"
+
+
+def test_a_broken_alert_channel_never_raises(data_root: str, monkeypatch) -> None:
+    monkeypatch.setenv(alerts.CALLBACK_ENV, "no_such_module:nothing")
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, "http://127.0.0.1:9/unreachable")
+    assert alerts.notify_failure({"ti": _TI(), "exception": RuntimeError("boom")})["task_id"] == "ingest"
+
+
+_COLLECTED: list[dict] = []
+
+
+def _collect(alert: dict) -> None:
+    _COLLECTED.append(alert)
+
+
+def test_exports_follow_the_pointer_and_skip_unchanged_tables(data_root: str) -> None:
+    spec = next(s for s in DEFAULT_MODELS if s.name == "churn")
+    for day, risk in (("2024-03-30", 0.2), (DAY, 0.7)):
+        frame = pd.DataFrame({"user_id": ["u1", "u2"], "churn_risk": [risk, 0.1]})
+        outputs.write_output(data_root, "churn_scores", day, frame, source="test")
+    outputs.move_pointer(data_root, spec, "3", DAY, require_outputs=True)
+    first = exports.export_current(data_root)
+    assert first["churn_scores"]["changed"] and first["churn_scores"]["ds"] == DAY
+    exported = pd.read_parquet(first["churn_scores"]["path"])
+    assert exported["churn_risk"].tolist() == [0.7, 0.1]
+    assert exports.export_current(data_root)["churn_scores"]["changed"] is False
+    outputs.move_pointer(data_root, spec, "2", "2024-03-30", require_outputs=True)  # a rollback
+    assert exports.export_current(data_root)["churn_scores"]["ds"] == "2024-03-30"
+    assert pd.read_csv(Path(data_root) / "exports" / "churn_scores.csv")["churn_risk"].tolist() == [0.2, 0.1]
