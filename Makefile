@@ -24,6 +24,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 airflow_home/airflow.db: $(STAMP)
 	mkdir -p airflow_home
 	$(ENV) airflow db migrate > airflow_home/db-migrate.log 2>&1 || (tail -20 airflow_home/db-migrate.log; exit 1)
+	$(ENV) airflow pools set tensorflow 1 "at most one TensorFlow training task at a time" >> airflow_home/db-migrate.log 2>&1
 
 setup: $(STAMP) airflow_home/airflow.db
 

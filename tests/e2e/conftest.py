@@ -59,6 +59,8 @@ def make_airflow_env(tmp: Path) -> AirflowEnv:
     airflow_env = AirflowEnv(home=home, data_root=data_root, env=env)
     proc = airflow_env.airflow("db", "migrate", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = airflow_env.airflow("pools", "set", "tensorflow", "1", "one TensorFlow training task at a time")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return airflow_env
 
 

@@ -14,6 +14,7 @@ from ecom_tasks import storage
 from .conftest import RUN_DS, SMALL_SHOP
 
 pytestmark = pytest.mark.slow
+PUBLISHED_MODELS = ("retrieval",)  # every model ecom_nightly trains, gates and publishes
 
 
 def _manifests(root: Path) -> dict[str, str]:
@@ -63,3 +64,38 @@ def test_every_landed_day_was_validated_and_features_built(nightly_run):
         ).row_count
         > 0
     )
+
+
+def test_models_were_trained_gated_and_published(nightly_run, monkeypatch):
+    from ecom_tasks.publish import outputs
+    from ecom_tasks.publish.stage import champion_info
+
+    env, _ = nightly_run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env.env["MLFLOW_TRACKING_URI"])
+    root = str(env.data_root)
+    for model in PUBLISHED_MODELS:
+        folder = env.data_root / "models" / model / f"ds={RUN_DS}"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        blessing = json.loads((folder / "blessing.json").read_text())
+        assert blessing["blessed"] is True, blessing
+        for check in blessing["checks"]:  # every check names its value, bound and outcome
+            assert {"name", "value", "threshold", "outcome"} <= set(check), check
+        card = (folder / "model_card.md").read_text()
+        assert RUN_DS in card
+        for name, value in metrics.items():  # the card shows the logged figures
+            if isinstance(value, float) and name in blessing["metrics"]:
+                assert f"{value:.4f}" in card, name
+        champion = champion_info(root, model)
+        assert champion is not None and champion["ds"] == RUN_DS, (model, champion)
+        assert outputs.read_pointer(root)["models"][model]["version"] == champion["version"]
+
+
+def test_rerun_registers_no_duplicate_versions(nightly_run, monkeypatch):
+    from ecom_tasks.publish import tracking
+
+    env, _ = nightly_run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env.env["MLFLOW_TRACKING_URI"])
+    client = tracking.configure(str(env.data_root))
+    for model in PUBLISHED_MODELS:
+        versions = client.search_model_versions(f"name='ecom_{model}'")
+        assert len(versions) == 1, (model, [v.version for v in versions])

@@ -78,3 +78,9 @@ class ApiClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return self.json("GET", path, params={"limit": 1000})["task_instances"]
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.json("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
+
+    def backfills(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.json("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})["backfills"]

@@ -1,15 +1,21 @@
-"""docker-compose.yaml's topology with real processes, on loopback, without Docker.
+"""docker-compose.yaml's topology with real processes, on loopback, without Docker; and backfills.
 
 PostgreSQL and Redis (installed by scripts/ci_services.sh), ``airflow db migrate`` against PostgreSQL,
 and the real api-server, scheduler, dag-processor and Celery worker with the CeleryExecutor. The
 nightly DAG is unpaused and triggered through the REST API for a small synthetic shop, and must
 finish successfully with its partitions committed under the data root. Whatever stages the DAG has,
 every task must succeed and every partition it wrote for the run's day must carry a manifest.
+
+Then, on the same deployment, the on-call engineer's backfill: ``airflow backfill create`` over the
+week before gives one complete set of partitions per day; running it again with
+``--reprocess-behavior completed`` rewrites and duplicates nothing; and a backfilled older day that
+trains never moves the champion back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import re
 from collections import Counter
@@ -19,12 +25,14 @@ import pytest
 
 from tests.ops.services import TopologyError, mlflow_healthy, wait_until
 from tests.ops.topology import (
+    DAG_ID,
     RUN_DS,
     SMALL_SHOP,
     AirflowStack,
     RunResult,
     airflow_stack,
     missing_prerequisites,
+    run_backfill,
     run_nightly,
 )
 
@@ -71,15 +79,65 @@ def _check_run(stack: AirflowStack, result: RunResult) -> None:
             assert json.loads(manifest.read_text())["row_count"] >= 0
 
 
+FEATURE_TABLES = ("customer_profiles", "item_features", "funnel_daily", "training_examples")
+
+
+def _manifests(root: Path, days: list[str]) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): p.read_text()
+        for day in days
+        for p in sorted(root.rglob(f"ds={day}/_manifest.json"))
+    }
+
+
+def _champions(stack: AirflowStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict | None]:
+    from ecom_tasks.publish.stage import champion_info
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.env["MLFLOW_TRACKING_URI"])
+    return {m: champion_info(str(stack.data_root), m) for m in ("retrieval",)}
+
+
+def _check_backfills(stack: AirflowStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    champions = _champions(stack, monkeypatch)
+    assert all(c and c["ds"] == RUN_DS for c in champions.values()), champions
+    end = dt.date.fromisoformat(RUN_DS) - dt.timedelta(days=1)
+    days = [(end - dt.timedelta(days=i)).isoformat() for i in range(6, -1, -1)]
+    data_only = {**SMALL_SHOP, "skip_training": True}
+
+    runs = run_backfill(stack, days[0], days[-1], data_only, timeout=900)
+    assert [r["logical_date"][:10] for r in runs] == days
+    assert all(r["state"] == "success" for r in runs), [(r["dag_run_id"], r["state"]) for r in runs]
+    for day in days:
+        for stage, tables in (("raw", RAW_TABLES), ("validated", RAW_TABLES), ("features", FEATURE_TABLES)):
+            for table in tables:
+                part = stack.data_root / stage / table / f"ds={day}" / "_manifest.json"
+                assert part.exists(), f"backfill left no {stage}/{table} for {day}"
+    before = _manifests(stack.data_root, days)
+
+    runs = run_backfill(stack, days[0], days[-1], data_only, reprocess="completed", timeout=900)
+    assert all(r["state"] == "success" for r in runs), [(r["dag_run_id"], r["state"]) for r in runs]
+    assert _manifests(stack.data_root, days) == before  # nothing rewritten, nothing duplicated
+
+    # A backfilled older day trains (and registers nothing newer): the champion stays on RUN_DS.
+    (run,) = run_backfill(stack, days[3], days[3], SMALL_SHOP, reprocess="completed", timeout=900)
+    assert run["state"] == "success", run
+    states = {ti["task_id"]: ti["state"] for ti in stack.api.task_instances(DAG_ID, run["dag_run_id"])}
+    assert states["pretrain_retrieval"] == "success" and states["gate_retrieval"] == "skipped", states
+    assert _champions(stack, monkeypatch) == champions
+
+
 @pytest.mark.skipif(
     bool(MISSING),
     reason=f"needs {', '.join(MISSING)} (scripts/ci_services.sh installs PostgreSQL and Redis)",
 )
-def test_nightly_succeeds_on_postgres_redis_and_celery(tmp_path: Path) -> None:
+def test_nightly_succeeds_on_postgres_redis_and_celery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with airflow_stack(tmp_path, executor="CeleryExecutor") as stack:
         try:
-            result = run_nightly(stack, RUN_DS, SMALL_SHOP, timeout=480)
+            result = run_nightly(stack, RUN_DS, SMALL_SHOP, timeout=900)
             _check_run(stack, result)
+            _check_backfills(stack, monkeypatch)
         except BaseException:
             # pytest shows captured output of a failed test: the service and task logs.
             print(stack.diagnostics())
