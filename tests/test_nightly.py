@@ -152,3 +152,21 @@ def test_exports_follow_the_pointer_and_skip_unchanged_tables(data_root: str) ->
     outputs.move_pointer(data_root, spec, "2", "2024-03-30", require_outputs=True)  # a rollback
     assert exports.export_current(data_root)["churn_scores"]["ds"] == "2024-03-30"
     assert pd.read_csv(Path(data_root) / "exports" / "churn_scores.csv")["churn_risk"].tolist() == [0.2, 0.1]
+
+
+def test_a_reused_output_that_is_the_champion_is_scored_as_itself(data_root: str, monkeypatch) -> None:
+    folder = Path(nightly.model_folder(data_root, "retrieval", DAY))
+    info = {"version": "1", "ds": DAY, "folder": str(folder)}
+    champion = {"now": None}
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: champion["now"])
+
+    def train(_):
+        metrics = {"recall_at_20": 0.4, "popularity_recall_at_20": 0.1, "itemknn_recall_at_20": 0.3}
+        storage.write_json(metrics, f"{folder}/metrics.json")
+        return {}
+
+    nightly.reuse_or_train(data_root, DAY, "retrieval", {}, train)
+    assert not (folder / "champion_metrics.json").exists()  # no champion when it trained
+    champion["now"] = info  # then it was published; a rerun of the same day reuses it
+    assert nightly.reuse_or_train(data_root, DAY, "retrieval", {}, train)["reused"]
+    assert json.loads((folder / "champion_metrics.json").read_text()) == {"recall_at_20": 0.4}
