@@ -5,6 +5,7 @@ The shop's nightly machine learning:
 
 check_params -> ingest -> validate -> build_features -> build_training_data -> train_enabled
 -> pretrain_retrieval -> gate_retrieval -> publish_retrieval
+                      -> fine_tune_{ranking,churn,repurchase} (in parallel) -> gate_<head> -> publish_<head>
 
 A manual trigger's parameters are checked first (nothing is written when one is wrong);
 `skip_training` stops after the features and reports. A blocked gate shows red and publishes
@@ -33,6 +34,7 @@ SCHEDULE = CronDataIntervalTimetable(os.environ.get("ECOM_NIGHTLY_CRON", "0 2 * 
 
 TF_POOL = "tensorflow"  # one slot per worker: at most one TensorFlow training task at a time
 TRAINING_TIMEOUT = dt.timedelta(hours=4)
+HEADS = ("ranking", "churn", "repurchase")  # ecom_tasks.nightly.HEADS (not imported at parse time)
 
 
 def _alert(context: dict[str, Any]) -> None:
@@ -215,6 +217,16 @@ def ecom_nightly() -> None:
 
         return pretrain(_data_root(), _run_date(context), context["params"])
 
+    def fine_tune(model: str) -> Any:
+        @task(task_id=f"fine_tune_{model}", pool=TF_POOL, execution_timeout=TRAINING_TIMEOUT)
+        def fine_tune_head(pretrained: dict[str, Any], **context: Any) -> dict[str, Any]:
+            """Fine-tune a task head from the pretrained towers, against baselines and the champion."""
+            from ecom_tasks.nightly import fine_tune
+
+            return fine_tune(_data_root(), _run_date(context), model, context["params"])
+
+        return fine_tune_head
+
     def gate_and_publish(model: str, trained: Any) -> None:
         @task(task_id=f"gate_{model}", retries=0)
         def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
@@ -251,6 +263,8 @@ def ecom_nightly() -> None:
     retrieval = pretrain_retrieval()
     train_enabled(training_data) >> retrieval
     gate_and_publish("retrieval", retrieval)
+    for head in HEADS:
+        gate_and_publish(head, fine_tune(head)(retrieval))
 
 
 ecom_nightly()

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MODELS_STAGE = "models"
 RUN_RECORD = "_run.json"  # the training task's fingerprint and result, written last
 RETRIEVAL = "retrieval"
+HEADS = ("ranking", "churn", "repurchase")  # fine-tuned from the retrieval towers, in parallel
 
 
 def run_day(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> str:
@@ -60,6 +61,32 @@ def retrieval_config(run: RunParams):  # -> RetrievalConfig (imported lazily: it
     return dataclasses.replace(base, **changes)
 
 
+def head_config(model: str, run: RunParams):  # -> HeadConfig | RankingConfig (imported lazily)
+    """The fine-tuning configuration of ``model`` with the run's ``epochs`` (a cap on each phase) and seed."""
+    if model == "ranking":
+        from ecom_tasks.ranking.config import RankingConfig
+
+        base = RankingConfig()
+        schedule = base.schedule
+        if run.epochs:
+            schedule = dataclasses.replace(
+                schedule,
+                frozen_epochs=min(schedule.frozen_epochs, run.epochs),
+                unfrozen_epochs=min(schedule.unfrozen_epochs, run.epochs),
+            )
+        return dataclasses.replace(base, schedule=schedule, seed=run.seed)
+    if model not in HEADS:
+        raise ConfigError(f"model: {model!r} is not one of the fine-tuned heads {list(HEADS)}")
+    from ecom_tasks.heads.config import HeadConfig
+
+    base = HeadConfig()
+    changes: dict[str, Any] = {"seed": run.seed}
+    if run.epochs:
+        changes["frozen_epochs"] = min(base.frozen_epochs, run.epochs)
+        changes["tuned_epochs"] = min(base.tuned_epochs, run.epochs)
+    return dataclasses.replace(base, **changes)
+
+
 def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dict[str, Any]:
     """Refuse a run whose parameters are wrong, naming the parameter, before anything is written.
 
@@ -71,6 +98,8 @@ def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dic
     IngestConfig.from_params(params)
     if not run.skip_training:
         retrieval_config(run)
+        for model in HEADS:
+            head_config(model, run)
     plan = {
         "ds": day.isoformat(),
         "source": run.source,
@@ -185,6 +214,24 @@ def pretrain(root: str, ds: str, params: Mapping[str, Any] | None) -> dict[str, 
         return pretrain_retrieval(root, ds, config, warm_start_uri=champion, champion_uri=champion)
 
     return reuse_or_train(root, ds, RETRIEVAL, config, train)
+
+
+def fine_tune(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fine-tune the task head ``model`` on this run's pretrained towers, scored against its champion."""
+    root = storage.data_root(root)
+    config = head_config(model, RunParams.from_mapping(params))
+    if model == "ranking":
+        from ecom_tasks.ranking.stage import fine_tune_ranking
+
+        def train(champion: str | None) -> dict[str, Any]:
+            return fine_tune_ranking(root, ds, config, champion_uri=champion)
+    else:
+        from ecom_tasks.heads.stage import fine_tune as fine_tune_head
+
+        def train(champion: str | None) -> dict[str, Any]:
+            return fine_tune_head(model, root, ds, config, champion_uri=champion)
+
+    return reuse_or_train(root, ds, model, config, train, upstream=(RETRIEVAL,))
 
 
 def gate(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

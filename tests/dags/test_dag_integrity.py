@@ -27,8 +27,17 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
     ("train_enabled", "pretrain_retrieval"),
     ("pretrain_retrieval", "gate_retrieval"),
     ("gate_retrieval", "publish_retrieval"),
+    *(
+        edge
+        for h in ("ranking", "churn", "repurchase")
+        for edge in (
+            ("pretrain_retrieval", f"fine_tune_{h}"),
+            (f"fine_tune_{h}", f"gate_{h}"),
+            (f"gate_{h}", f"publish_{h}"),
+        )
+    ),
 }
-TRAINING_TASKS = {"pretrain_retrieval"}
+TRAINING_TASKS = {"pretrain_retrieval", "fine_tune_ranking", "fine_tune_churn", "fine_tune_repurchase"}
 EXPECTED_TASKS = {t for edge in EXPECTED_EDGES for t in edge}
 
 
@@ -68,7 +77,12 @@ def test_publication_emits_assets_and_exports_run_on_them(dagbag):
     assert {t.task_id for t in nightly.tasks if t.outlets} == {
         t.task_id for t in nightly.tasks if t.task_id.startswith("publish_")
     }
-    assert "ecom_model_retrieval" in outlets
+    assert {f"ecom_model_{m}" for m in ("retrieval", "ranking", "churn", "repurchase")} <= outlets
+    assert {
+        "ecom_output_recommendations",
+        "ecom_output_churn_scores",
+        "ecom_output_repurchase_scores",
+    } <= outlets
     condition = exports.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny"  # any one new table, not all of them
     scheduled_on = {a.name for a in condition.objects}

@@ -14,7 +14,12 @@ from ecom_tasks import storage
 from .conftest import RUN_DS, SMALL_SHOP
 
 pytestmark = pytest.mark.slow
-PUBLISHED_MODELS = ("retrieval",)  # every model ecom_nightly trains, gates and publishes
+PUBLISHED_MODELS = (
+    "retrieval",
+    "ranking",
+    "churn",
+    "repurchase",
+)  # every model ecom_nightly trains, gates and publishes
 
 
 def _manifests(root: Path) -> dict[str, str]:

@@ -94,7 +94,9 @@ def _champions(stack: AirflowStack, monkeypatch: pytest.MonkeyPatch) -> dict[str
     from ecom_tasks.publish.stage import champion_info
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.env["MLFLOW_TRACKING_URI"])
-    return {m: champion_info(str(stack.data_root), m) for m in ("retrieval",)}
+    return {
+        m: champion_info(str(stack.data_root), m) for m in ("retrieval", "ranking", "churn", "repurchase")
+    }
 
 
 def _check_backfills(stack: AirflowStack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,6 +125,7 @@ def _check_backfills(stack: AirflowStack, monkeypatch: pytest.MonkeyPatch) -> No
     assert run["state"] == "success", run
     states = {ti["task_id"]: ti["state"] for ti in stack.api.task_instances(DAG_ID, run["dag_run_id"])}
     assert states["pretrain_retrieval"] == "success" and states["gate_retrieval"] == "skipped", states
+    assert all(states[f"gate_{m}"] == "skipped" for m in champions), states
     assert _champions(stack, monkeypatch) == champions
 
 
