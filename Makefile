@@ -35,6 +35,7 @@ demo: setup
 
 test: setup
 	bash scripts/ci_services.sh || echo "PostgreSQL/Redis could not be installed: tests/ops topology test will skip"
+	bash scripts/ci_browser.sh || echo "chromium could not be installed: the UI browser test will skip"
 	$(ENV) ruff check . && $(ENV) ruff format --check .
 	$(ENV) python -m pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,170 @@
+"""The models section: each model's champion (version, data window, key metrics against the
+baselines and the previous champion), the history of gate decisions, and the registry's versions.
+
+Champions come from the outputs pointer and the MLflow registry; gate decisions from the
+``blessing.json`` files the gate writes beside each candidate (``{root}/models/<model>/ds=D``).
+The registry listing is the slow part (MLflow start-up and queries), so it is reused for
+``registry_ttl_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ecom_tasks.errors import ConfigError
+from ecom_tasks.publish import blessing as blessings
+from ecom_tasks.publish import outputs
+from ecom_tasks.publish.config import BLESSING_FILE, CARD_HTML, ModelSpec, PublishConfig
+from ecom_tasks.publish.gate import Blessing, lower_is_better
+from ecom_tasks.ui.cache import TableCache
+from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
+from ecom_tasks.ui.files import days_with_file, local_folder, safe_file
+
+log = logging.getLogger(__name__)
+
+
+def key_metrics(spec: ModelSpec, publish: PublishConfig) -> list[str]:
+    """The metrics the gate compares, then those with thresholds (the model's key metrics)."""
+    try:
+        gate = publish.gate.for_model(spec.name)
+    except ConfigError:
+        return []
+    return list(dict.fromkeys([*gate.compare, *(t.metric for t in gate.thresholds)]))
+
+
+def gate_history(root: str, spec: ModelSpec, limit: int) -> list[Blessing]:
+    """The model's blessings, newest first (at most ``limit``)."""
+    days = days_with_file(root, spec.stage, spec.table, BLESSING_FILE)[::-1][:limit]
+    found = []
+    for day in days:
+        try:
+            b = blessings.read_blessing(root, spec.name, day.isoformat(), spec.stage, spec.table)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("%s ds=%s: unreadable blessing (%s)", spec.name, day, exc)
+            continue
+        if b is not None:
+            found.append(b)
+    return found
+
+
+def _best_baseline(b: Blessing, metric: str) -> tuple[str | None, float | None]:
+    values = [(name, m[metric]) for name, m in b.baselines.items() if metric in m]
+    if not values:
+        return None, None
+    pick = min if lower_is_better(metric) else max
+    return pick(values, key=lambda nv: nv[1])
+
+
+def _decision(b: Blessing, metrics: list[str]) -> dict[str, Any]:
+    failing = [c for c in b.checks if not c.passed]
+    return {
+        "ds": b.ds,
+        "blessed": b.blessed,
+        "forced": b.forced,
+        "failing": [c.name for c in failing],
+        "failing_detail": [c.detail or c.name for c in failing],
+        "checks": len(b.checks),
+        "metrics": {m: b.metrics.get(m) for m in metrics},
+        "champion_version": b.champion_version,
+    }
+
+
+def _comparison(b: Blessing, metrics: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for metric in metrics:
+        name, value = _best_baseline(b, metric)
+        rows.append({
+            "metric": metric,
+            "champion": b.metrics.get(metric),
+            "previous_champion": (b.champion_metrics or {}).get(metric),
+            "best_baseline": value,
+            "best_baseline_name": name,
+            "lower_is_better": lower_is_better(metric),
+        })  # fmt: skip
+    return rows
+
+
+def registry_versions(
+    root: str, cache: TableCache, config: UIConfig = DEFAULT_UI, publish: PublishConfig | None = None
+) -> dict[str, Any]:
+    """``{"versions": [...], "error": None}`` from the MLflow registry (``rollback.list_models``);
+    ``error`` says why when the registry cannot be read (the rest of the page still shows)."""
+
+    def load() -> dict[str, Any]:
+        from ecom_tasks.publish import rollback, tracking
+
+        uri = tracking.tracking_uri(root)
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+            # Nothing was ever registered; opening the store would create it, and a GET writes nothing.
+            return {"versions": [], "error": None}
+
+        try:
+            return {"versions": rollback.list_models(root, config=publish), "error": None}
+        except Exception as exc:  # the registry is optional for this page; say why it is missing
+            log.warning("MLflow registry unavailable: %s", exc)
+            return {"versions": [], "error": f"{type(exc).__name__}: {exc}"}
+
+    return cache.ttl(("registry", root), config.registry_ttl_s, load)
+
+
+def models_overview(
+    root: str,
+    cache: TableCache,
+    config: UIConfig = DEFAULT_UI,
+    publish: PublishConfig | None = None,
+    registry: bool = True,
+) -> list[dict[str, Any]]:
+    """One entry per configured model.
+
+    Each: ``{"model", "registered_name", "champion": {"version", "ds", "data_window", "card"} | None,
+    "comparison": [{"metric", "champion", "previous_champion", "best_baseline", ...}],
+    "decisions": [{"ds", "blessed", "failing", "metrics", ...}] (newest first),
+    "versions": [registry rows], "registry_error"}``.
+    """
+    publish = publish or PublishConfig()
+    pointer = outputs.read_pointer(root)
+    listing = registry_versions(root, cache, config, publish) if registry else {"versions": [], "error": None}
+    result = []
+    for spec in publish.models:
+        metrics = key_metrics(spec, publish)
+        history = gate_history(root, spec, config.gate_history)
+        entry = pointer["models"].get(spec.name)
+        versions = [v for v in listing["versions"] if v.get("model") == spec.name]
+        if entry is None:  # a registry champion without a pointer entry (e.g. a model with no tables)
+            champs = [{"version": v["version"], "ds": v["ds"]} for v in versions if v.get("champion")]
+            entry = champs[0] if champs else None
+        champion = None
+        if entry is not None:
+            ds = entry.get("ds")
+            b = next((h for h in history if h.ds == ds), None)
+            if b is None and ds:
+                b = blessings.read_blessing(root, spec.name, ds, spec.stage, spec.table)
+            card = f"models/{spec.name}/{ds}/card" if ds and card_path(root, spec, ds) else None
+            champion = {
+                "version": entry.get("version"),
+                "ds": ds,
+                "data_window": (b.lineage.get("data_window") if b else None) or {},
+                "card": card,
+                "comparison": _comparison(b, metrics) if b else [],
+            }
+        result.append({
+            "model": spec.name,
+            "registered_name": spec.registered_name,
+            "key_metrics": metrics,
+            "champion": champion,
+            "decisions": [_decision(b, metrics) for b in history],
+            "versions": versions,
+            "registry_error": listing["error"],
+        })  # fmt: skip
+    return result
+
+
+def card_path(root: str, spec: ModelSpec, ds: str) -> Path | None:
+    """The model card HTML of ``spec`` for ``ds``, or None."""
+    try:
+        folder = local_folder(root, spec.stage, spec.table, f"ds={ds}")
+    except FileNotFoundError:
+        return None
+    return safe_file(folder, CARD_HTML)

@@ -1,0 +1,170 @@
+"""The plugin's FastAPI app: the "E-commerce ML" page and its JSON endpoints, all read-only GETs.
+
+Routes (under ``/ecom`` in the api-server):
+
+- ``/``: the page (models and gates, data quality, analytics charts, the behaviour report link and
+  the customer explorer); ``?ds=YYYY-MM-DD`` picks the day, ``?customer=ID`` asks the explorer;
+- ``/api/customers/{id}``, ``/api/models``, ``/api/quality``, ``/api/analytics``, ``/api/days``: JSON;
+- ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card;
+- ``/data-docs/{path}``: the Great Expectations Data Docs site.
+
+Bad input gets 422 (malformed) or 404 (well-formed but unknown) with a message that never
+repeats the input; any other failure a 500 naming no internals (the traceback goes to the log).
+Pages carry a Content-Security-Policy without scripts, so even a mistake in escaping could not
+run code in the browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from ecom_tasks.ui import inputs
+from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
+from ecom_ui.auth import require_user
+from ecom_ui.page import PageBuilder
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/ecom"
+TEMPLATES = Path(__file__).with_name("templates")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'self'; base-uri 'none'"
+)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters["num"] = _num
+    env.filters["pct"] = lambda v: "-" if v is None else f"{float(v):.1%}"
+    return env
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        body, status, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+    )
+
+
+def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: bool = True) -> FastAPI:
+    """The app. ``root``: the data root (default ``$ECOM_DATA_ROOT`` at each request);
+    ``auth=False`` only for tests and benchmarks that call it in-process."""
+    app = FastAPI(
+        title="E-commerce ML",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(require_user)] if auth else [],
+    )
+    templates = _environment()
+    builder = PageBuilder(root, config)
+    app.state.builder = builder
+
+    def wants_html(request: Request) -> bool:
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+        return not path.startswith("/api/")
+
+    def error(request: Request, status: int, message: str) -> Response:
+        if wants_html(request):
+            page = templates.get_template("error.html").render(status=status, message=message)
+            return _html(page, status)
+        return JSONResponse({"detail": message}, status)
+
+    @app.exception_handler(inputs.BadInput)
+    async def bad_input(request: Request, exc: inputs.BadInput) -> Response:
+        return error(request, 422, str(exc))
+
+    @app.exception_handler(inputs.NotFound)
+    async def not_found(request: Request, exc: inputs.NotFound) -> Response:
+        return error(request, 404, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default answer echoes the input back; name the parameter only.
+        names = sorted({str(e.get("loc", ("", "?"))[-1]) for e in exc.errors()})
+        return error(request, 422, f"invalid parameter(s): {', '.join(names)}")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = str(exc.detail)
+        if exc.status_code == 401:
+            message = f"{message}: log in to Airflow first (this page needs an Airflow session or a token)"
+        return error(request, exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def failure(request: Request, exc: Exception) -> Response:
+        log.exception("%s failed", request.url.path)
+        return error(request, 500, "the page could not be built; the api-server log says why")
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(customer: str | None = None, ds: str | None = None) -> Response:
+        context, status = builder.page(customer, ds)
+        return _html(templates.get_template("page.html").render(**context), status)
+
+    @app.get("/api/customers/{customer_id}")
+    def customer_json(customer_id: str, ds: str | None = None) -> dict[str, Any]:
+        return builder.customer(inputs.customer_id(customer_id, config), _day(ds))
+
+    @app.get("/api/models")
+    def models_json() -> list[dict[str, Any]]:
+        return builder.models()
+
+    @app.get("/api/quality")
+    def quality_json(ds: str | None = None) -> dict[str, Any]:
+        return builder.quality(_day(ds))
+
+    @app.get("/api/analytics")
+    def analytics_json(ds: str | None = None) -> dict[str, Any]:
+        return builder.analytics(_day(ds))
+
+    @app.get("/api/days")
+    def days_json() -> dict[str, list[str]]:
+        return builder.days()
+
+    @app.get("/reports/{ds}")
+    def report(ds: str) -> Response:
+        return _file(builder.report(inputs.logical_date(ds)), csp=True)
+
+    @app.get("/models/{model}/{ds}/card")
+    def card(model: str, ds: str) -> Response:
+        return _file(builder.card(model, inputs.logical_date(ds)), csp=True)
+
+    @app.get("/data-docs/{path:path}")
+    def data_docs(path: str) -> Response:
+        # Great Expectations' own pages (they load their styles and scripts as GE wrote them).
+        return _file(builder.data_docs(path), csp=False)
+
+    return app
+
+
+def _day(ds: str | None) -> dt.date | None:
+    return None if ds is None or ds == "" else inputs.logical_date(ds)
+
+
+def _file(path: Path, *, csp: bool) -> Response:
+    headers = {"X-Content-Type-Options": "nosniff"} | ({"Content-Security-Policy": CSP} if csp else {})
+    return FileResponse(path, headers=headers)
+
+
+__all__: list[str] = ["URL_PREFIX", "create_app"]

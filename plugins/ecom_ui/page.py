@@ -1,0 +1,191 @@
+"""What the routes render: each method turns request parameters (already parsed) into the data
+of one endpoint or the template context of the page, by calling :mod:`ecom_tasks.ui`.
+
+The query modules (pandas, pyarrow, MLflow on demand) are imported on first use so that loading
+the plugin stays cheap for Airflow processes that never serve the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from ecom_tasks.ui import inputs
+from ecom_tasks.ui.config import UIConfig
+
+log = logging.getLogger(__name__)
+
+MAX_DAY_OPTIONS = 90
+
+
+class PageBuilder:
+    """Holds the table cache of one app; every method reads the data root afresh."""
+
+    def __init__(self, root: str | None, config: UIConfig) -> None:
+        self._root = root
+        self.config = config
+
+    @property
+    def root(self) -> str:
+        from ecom_tasks import storage
+
+        return storage.data_root(self._root)
+
+    @functools.cached_property
+    def cache(self) -> Any:
+        from ecom_tasks.ui.cache import TableCache
+
+        return TableCache()
+
+    # ------------------------------------------------------------------------------------ JSON
+    def customer(self, customer: str, ds: dt.date | None) -> dict[str, Any]:
+        from ecom_tasks.ui import customers
+
+        return customers.lookup_customer(self.root, customer, ds, self.cache, self.config)
+
+    def models(self) -> list[dict[str, Any]]:
+        from ecom_tasks.ui import models
+
+        return models.models_overview(self.root, self.cache, self.config)
+
+    def quality(self, ds: dt.date | None) -> dict[str, Any]:
+        from ecom_tasks.ui import quality
+
+        return quality.data_quality(self.root, ds, self.config)
+
+    def analytics(self, ds: dt.date | None) -> dict[str, Any]:
+        from ecom_tasks.ui import quality
+
+        return {
+            "funnel": quality.funnel(self.root, ds, self.cache, self.config),
+            "retention": quality.retention(self.root, ds, self.cache, self.config),
+        }
+
+    def days(self) -> dict[str, list[str]]:
+        from ecom_tasks.ui import customers, quality
+
+        found = {
+            "validation": quality.summary_days(self.root),
+            "reports": quality.report_days(self.root),
+            "profiles": customers.profile_days(self.root),
+        }
+        return {k: [d.isoformat() for d in v] for k, v in found.items()}
+
+    # ----------------------------------------------------------------------------------- files
+    def report(self, ds: dt.date) -> Path:
+        from ecom_tasks.ui import quality
+
+        return quality.report_file(self.root, ds)
+
+    def card(self, model: str, ds: dt.date) -> Path:
+        from ecom_tasks.errors import ConfigError
+        from ecom_tasks.publish.config import PublishConfig
+        from ecom_tasks.ui import models
+
+        try:
+            spec = PublishConfig().model(model)
+        except ConfigError:
+            raise inputs.NotFound("no such model") from None
+        found = models.card_path(self.root, spec, ds.isoformat())
+        if found is None:
+            raise inputs.NotFound(f"no model card for {spec.name} ds={ds.isoformat()}")
+        return found
+
+    def data_docs(self, relative: str) -> Path:
+        from ecom_tasks.ui import quality
+
+        return quality.data_docs_file(self.root, relative)
+
+    # ------------------------------------------------------------------------------------ page
+    def page(self, customer: str | None, ds: str | None) -> tuple[dict[str, Any], int]:
+        """The template context of the page and its HTTP status (4xx when the input was bad)."""
+        from ecom_tasks.ui import charts
+
+        status, notices = 200, []
+        # The overview changes once a night: reused for ``refresh_s`` so an explorer answer stays fast.
+        ttl, fresh = self.config.refresh_s, self.cache.ttl
+        days = fresh(("page", "days"), ttl, self.days)
+        known = sorted({d for v in days.values() for d in v}, reverse=True)
+        day: dt.date | None = None
+        if ds:
+            try:
+                day = inputs.logical_date(ds)
+            except inputs.BadInput as exc:
+                status, day = 422, None
+                notices.append(str(exc))
+            if day is not None and day.isoformat() not in known:
+                status, day = 404, None
+                notices.append("nothing is published for that ds; showing the newest day")
+
+        models = fresh(("page", "models"), ttl, self.models)
+        for m in models:
+            decisions = m["decisions"][::-1]
+            metric = m["key_metrics"][0] if m["key_metrics"] else None
+            m["chart"] = charts.line_chart(
+                [d["ds"] for d in decisions],
+                {metric or "-": [d["metrics"].get(metric) for d in decisions]},
+                f"{m['model']}: {metric or 'no gated metric'} by night (hollow = blocked)",
+                markers={metric or "-": [not d["blessed"] for d in decisions]},
+            )
+        section_notes: dict[str, str] = {}
+        quality = self._section("quality", ("page", "quality", day), lambda: self.quality(day), section_notes)
+        analytics = self._section("analytics", ("page", "analytics", day), lambda: self.analytics(day),
+                                  section_notes) or {}  # fmt: skip
+        funnel, cohorts = analytics.get("funnel") or {}, analytics.get("retention") or {}
+        totals = funnel.get("totals") or {}
+        steps = [("sessions", "sessions"), ("viewed", "with_view"), ("added to cart", "with_cart"),
+                 ("purchased", "with_purchase")]  # fmt: skip
+        charts_svg = {
+            "funnel": charts.bar_chart(
+                [(label, totals.get(key, 0.0)) for label, key in steps],
+                f"Sessions by furthest step, {len(funnel.get('days', []))} days to {funnel.get('ds')}",
+            ),
+            "conversion": charts.line_chart(
+                funnel.get("days", []),
+                {"session conversion": funnel.get("conversion", [])},
+                "Share of sessions with a purchase, by day",
+            ),
+            "cohorts": charts.heatmap(
+                cohorts.get("cohorts", []),
+                cohorts.get("periods", []),
+                cohorts.get("matrix", []),
+                "Monthly cohort retention (% of the cohort buying n months later)",
+            ),
+        }
+        shown_day = day.isoformat() if day else (known[0] if known else None)
+        report_day = shown_day if shown_day in days["reports"] else (days["reports"] or [None])[-1]
+
+        explorer: dict[str, Any] = {"customer": "", "result": None, "error": None}
+        if customer is not None:
+            try:
+                cid = inputs.customer_id(customer, self.config)
+                explorer["customer"] = cid
+                explorer["result"] = self.customer(cid, day)
+            except inputs.BadInput as exc:
+                status, explorer["error"] = 422, str(exc)
+            except inputs.NotFound as exc:
+                status, explorer["error"] = 404, str(exc)
+        context = {
+            "days": known[:MAX_DAY_OPTIONS],
+            "day": shown_day,
+            "report_day": report_day,
+            "notices": notices,
+            "section_notes": section_notes,
+            "models": models,
+            "quality": quality,
+            "charts": charts_svg,
+            "explorer": explorer,
+            "config": self.config,
+        }
+        return context, status
+
+    def _section(self, name: str, key: tuple, build: Any, notes: dict[str, str]) -> Any:
+        """A section's data (reused for ``refresh_s``); on NotFound a note in its place."""
+        try:
+            return self.cache.ttl(key, self.config.refresh_s, build)
+        except inputs.NotFound as exc:
+            notes[name] = str(exc)
+            return None
