@@ -100,6 +100,7 @@ def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dic
         retrieval_config(run)
         for model in HEADS:
             head_config(model, run)
+        publish_config()  # a broken $ECOM_GATE_CONFIG is refused before anything is written
     plan = {
         "ds": day.isoformat(),
         "source": run.source,
@@ -234,12 +235,21 @@ def fine_tune(root: str, ds: str, model: str, params: Mapping[str, Any] | None) 
     return reuse_or_train(root, ds, model, config, train, upstream=(RETRIEVAL,))
 
 
+def publish_config():  # -> PublishConfig (imported lazily: it pulls in MLflow's config)
+    """The publication configuration, with the gate thresholds of ``$ECOM_GATE_CONFIG`` when set."""
+    from ecom_tasks.publish.config import PublishConfig
+    from ecom_tasks.publish.gate_file import gate_config_from_env
+
+    return PublishConfig(gate=gate_config_from_env())
+
+
 def gate(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The evaluation gate of ``model`` for ``ds``; raises when blocked so the task shows red."""
     from ecom_tasks.publish.stage import gate_model
 
     force = RunParams.from_mapping(params).force_publish
-    return gate_model(storage.data_root(root), ds, model, force=force, fail_on_block=True)
+    config = publish_config()
+    return gate_model(storage.data_root(root), ds, model, config, force=force, fail_on_block=True)
 
 
 def publish(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -247,4 +257,4 @@ def publish(root: str, ds: str, model: str, params: Mapping[str, Any] | None) ->
     from ecom_tasks.publish.stage import publish_model
 
     force = RunParams.from_mapping(params).force_publish
-    return publish_model(storage.data_root(root), ds, model, force=force)
+    return publish_model(storage.data_root(root), ds, model, publish_config(), force=force)
