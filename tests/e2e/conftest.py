@@ -13,7 +13,15 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 RUN_DS = "2024-01-21"
-SMALL_SHOP = {"synthetic_users": 300, "synthetic_items": 80, "synthetic_start_date": "2024-01-01", "seed": 7}
+# Enough history for the heads' 90-day labels (their cutoff is ds - 90 days), small enough for CI.
+SMALL_SHOP = {
+    "synthetic_users": 500,
+    "synthetic_items": 100,
+    "synthetic_start_date": "2023-09-01",
+    "seed": 7,
+    "epochs": 4,
+}
+SMALL_SHOP_GATES = Path(__file__).with_name("small-shop-gates.yaml")
 
 
 @dataclass
@@ -51,6 +59,7 @@ def make_airflow_env(tmp: Path) -> AirflowEnv:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "ECOM_DATA_ROOT": str(data_root),
             "MLFLOW_TRACKING_URI": f"sqlite:///{data_root}/mlflow/mlflow.db",
+            "ECOM_GATE_CONFIG": str(SMALL_SHOP_GATES),
             "TF_USE_LEGACY_KERAS": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",

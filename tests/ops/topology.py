@@ -44,13 +44,16 @@ from tests.ops.services import (
 
 DAG_ID = "ecom_nightly"
 RUN_DS = "2024-01-28"
-# Four weeks of a small shop: enough history for the models' holdout windows; epochs capped for CI.
+# The end-to-end tests' small shop (enough history for the heads' 90-day labels; epochs capped), and
+# its gate thresholds: sanity floors, since ~50 test customers make calibration and baselines noise.
 SMALL_SHOP = {
-    "synthetic_users": 200,
-    "synthetic_items": 60,
-    "synthetic_start_date": "2024-01-01",
+    "synthetic_users": 500,
+    "synthetic_items": 100,
+    "synthetic_start_date": "2023-09-01",
+    "seed": 7,
     "epochs": 4,
 }
+SMALL_SHOP_GATES = PROJECT / "tests" / "e2e" / "small-shop-gates.yaml"
 # The pool the DAG's TensorFlow tasks run in; docker-compose's airflow-init creates it the same way.
 TF_POOL = "tensorflow"
 ADMIN_USER = "admin"
@@ -130,6 +133,7 @@ def airflow_env(
             "ECOM_DATA_ROOT": str(data_root),
             # Replaced by the MLflow server's URL when the stack runs one.
             "MLFLOW_TRACKING_URI": f"sqlite:///{data_root}/mlflow/mlflow.db",
+            "ECOM_GATE_CONFIG": str(SMALL_SHOP_GATES),
             "TF_USE_LEGACY_KERAS": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONUNBUFFERED": "1",  # service logs are read while the services run
