@@ -30,6 +30,10 @@ WEIGHTS_FILE = "weights.npz"
 VOCABULARIES_FILE = "vocabularies.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
+# Non-trainable state the towers need to be rebuilt (catalogue tables, feature scaling, target
+# frequencies for logQ): with weights.npz and vocabularies.json it restores the model exactly.
+TOWER_STATE_FILE = "tower_state.npz"
+CHAMPION_METRICS_FILE = "champion_metrics.json"
 
 # --- the exported SavedModel's signature --------------------------------------------------------
 SERVING_USER_ID = "user_id"

@@ -11,7 +11,8 @@ day, so profile features never see the evaluation window), then:
    before the window and interactions in it; targets are the distinct items of the window,
    ranked over every catalogue item;
 4. writes ``{root}/models/retrieval/ds=D/``: ``saved_model/``, ``weights.npz``,
-   ``vocabularies.json``, ``metrics.json`` and ``history.json``.
+   ``vocabularies.json``, ``tower_state.npz`` (see ``backbone``), ``metrics.json`` and
+   ``history.json``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ import pandas as pd
 from ecom_tasks import storage
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ConfigError
-from ecom_tasks.retrieval import data, evaluate, export, pipeline, train, warmstart
+from ecom_tasks.retrieval import backbone, data, evaluate, export, pipeline, train, warmstart
+from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.baselines import evaluate_baselines
+from ecom_tasks.retrieval.champion import champion_metrics
 from ecom_tasks.retrieval.config import (
+    CHAMPION_METRICS_FILE,
     FEATURES_STAGE,
     HISTORY_FILE,
     INTERACTIONS_TABLE,
@@ -42,6 +46,7 @@ from ecom_tasks.retrieval.config import (
     MODEL_TABLE,
     MODELS_STAGE,
     SAVED_MODEL_DIR,
+    TOWER_STATE_FILE,
     USER_FEATURES_TABLE,
     VOCABULARIES_FILE,
     WEIGHTS_FILE,
@@ -65,6 +70,7 @@ class Trained:
     summary: dict[str, Any]
     test: evaluate.EvalSet  # the held-out users the metrics are computed on
     train_seqs: data.Sequences  # what the model trained on (validation items held out)
+    champion_metrics: dict[str, float] | None = None  # the champion on the same users and targets
 
 
 def catalogue(items: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -86,8 +92,12 @@ def train_and_evaluate(
     cutoff: pd.Timestamp,
     end: pd.Timestamp,
     warm: tuple[dict[str, np.ndarray], data.Vocabularies] | None = None,
+    champion: Backbone | None = None,
 ) -> Trained:
     """The pure core: train on ``ts < cutoff``, evaluate on ``cutoff <= ts < end``.
+
+    With ``champion`` (an earlier model, see ``backbone``) it is scored on the same held-out
+    users and targets as the new model.
 
     Raises:
         TrainingDataError: nothing to train on before ``cutoff``.
@@ -157,6 +167,18 @@ def train_and_evaluate(
     else:
         log.warning("no user has interactions both before and after %s: nothing to evaluate", cutoff)
         metrics = {}
+    champ = None
+    if champion is not None:
+        user_ids = [str(targets.index[i]) for i in keep]
+        champ = champion_metrics(
+            champion,
+            history,
+            user_features,
+            user_ids,
+            [list(targets.iloc[i]) for i in keep],
+            cutoff,
+            exclude_history=config.eval_exclude_history,
+        )
     summary = {
         "train_interactions": len(history),
         "eval_window_interactions": len(window),
@@ -167,7 +189,7 @@ def train_and_evaluate(
         "validation_users": len(validation),
         "warm_start": warm_stats,
     }
-    return Trained(model, vocabs, fit, metrics, summary, test, train_seqs)
+    return Trained(model, vocabs, fit, metrics, summary, test, train_seqs, champ)
 
 
 def _read_optional(uri: str) -> pd.DataFrame | None:
@@ -190,8 +212,21 @@ def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if v is None or not np.isfinite(v) else round(float(v), 6)) for k, v in metrics.items()}
 
 
+def _load_champion(uri: str) -> Backbone | None:
+    # A champion written before tower_state.npz existed cannot be rebuilt; the gate then sees no
+    # champion figures (and says so) rather than the night failing. Anything else missing fails.
+    if os.path.exists(f"{uri}/{WEIGHTS_FILE}") and not os.path.exists(f"{uri}/{TOWER_STATE_FILE}"):
+        log.warning("champion %s has no %s (an older format): not scored", uri, TOWER_STATE_FILE)
+        return None
+    return load_backbone(uri)
+
+
 def pretrain_retrieval(
-    root: str, ds: str, config: RetrievalConfig = DEFAULT_CONFIG, warm_start_uri: str | None = None
+    root: str,
+    ds: str,
+    config: RetrievalConfig = DEFAULT_CONFIG,
+    warm_start_uri: str | None = None,
+    champion_uri: str | None = None,
 ) -> dict:
     """Train, evaluate and export the two-tower retrieval model for ``ds``.
 
@@ -200,6 +235,8 @@ def pretrain_retrieval(
         ds: the logical date; data up to the end of that day is used.
         config: model and training configuration.
         warm_start_uri: an earlier output folder of this task (the champion's) to start from.
+        champion_uri: an earlier output folder of this task (the current champion) to score on
+            the same held-out users and targets; written as ``champion_metrics.json``.
 
     Returns:
         Metrics (model and baselines at K=20, NDCG@10), counts and the output URIs.
@@ -223,8 +260,11 @@ def pretrain_retrieval(
             raise ConfigError(
                 f"warm_start_uri: {warm_start_uri} holds no {WEIGHTS_FILE}/{VOCABULARIES_FILE}"
             ) from exc
+    champion = _load_champion(champion_uri) if champion_uri else None
     try:
-        trained = train_and_evaluate(interactions, items, users, config, cutoff=cutoff, end=end, warm=warm)
+        trained = train_and_evaluate(
+            interactions, items, users, config, cutoff=cutoff, end=end, warm=warm, champion=champion
+        )
     except data.TrainingDataError as exc:
         raise data.TrainingDataError(f"{inter_uri}: {exc}") from None
     out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
@@ -233,9 +273,16 @@ def pretrain_retrieval(
     export.export_saved_model(trained.model, trained.vocabs, tmp, k=config.export_k)
     _replace_dir(tmp, f"{out}/{SAVED_MODEL_DIR}")
     warmstart.save_weights(trained.model, f"{out}/{WEIGHTS_FILE}")
+    backbone.save_tower_state(trained.model, f"{out}/{TOWER_STATE_FILE}")
     storage.write_json(trained.vocabs.to_dict(), f"{out}/{VOCABULARIES_FILE}")
     metrics = _clean(trained.metrics)
     storage.write_json(metrics, f"{out}/{METRICS_FILE}")
+    champion_uri_out = None
+    if trained.champion_metrics is not None:
+        champion_uri_out = f"{out}/{CHAMPION_METRICS_FILE}"
+        storage.write_json(_clean(trained.champion_metrics), champion_uri_out)
+    elif os.path.exists(f"{out}/{CHAMPION_METRICS_FILE}"):
+        os.remove(f"{out}/{CHAMPION_METRICS_FILE}")  # a rerun without a champion: no stale figures
     fit = trained.fit
     history = {
         "ds": day.isoformat(),
@@ -243,6 +290,7 @@ def pretrain_retrieval(
         "config": config.to_dict(),
         "summary": trained.summary,
         "warm_start_uri": warm_start_uri,
+        "champion_uri": champion_uri,
         "best_epoch": fit.best_epoch,
         "steps": fit.steps,
         "examples_per_second": fit.examples_per_second,
@@ -260,6 +308,9 @@ def pretrain_retrieval(
         "model_uri": out,
         "saved_model_uri": f"{out}/{SAVED_MODEL_DIR}",
         "metrics_uri": f"{out}/{METRICS_FILE}",
+        "champion_metrics_uri": champion_uri_out,
     }
+    if trained.champion_metrics is not None:
+        result["champion_recall_at_20"] = _clean(trained.champion_metrics).get("recall_at_20")
     log.info("retrieval pretraining for %s: %s", day, result)
     return result

@@ -195,15 +195,23 @@ class QueryTower(tf.keras.Model):
         return x
 
     def encode_last(
-        self, tokens: tf.Tensor, lengths: tf.Tensor, users: tf.Tensor, features: tf.Tensor
+        self,
+        tokens: tf.Tensor,
+        lengths: tf.Tensor,
+        users: tf.Tensor,
+        features: tf.Tensor,
+        training: bool = False,
     ) -> tf.Tensor:
         """``[b, d]`` normalised query vectors read at each window's last position."""
         last = tf.cast(lengths, tf.int32) - 1
-        seq = self.encode_sequence(tokens, users, features, training=False, last=last)
+        seq = self.encode_sequence(tokens, users, features, training=training, last=last)
         return tf.math.l2_normalize(seq[:, 0, :], axis=-1)
 
-    def call(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-        """Serving path: ``{user_id: [b], history: [b, n] ("" padded, oldest first), user_features}``."""
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        """Serving path: ``{user_id: [b], history: [b, n] ("" padded, oldest first), user_features}``.
+
+        ``training`` turns dropout on (task heads fine-tuning the tower call it that way).
+        """
         history = self.item_tower.item_lookup(inputs[SERVING_HISTORY])
         batch = tf.shape(history)[0]
         n = tf.reduce_sum(tf.cast(history > 0, tf.int32), axis=1) + 1  # + BOS
@@ -216,7 +224,7 @@ class QueryTower(tf.keras.Model):
         index = tf.minimum(start + steps, tf.shape(tokens)[1] - 1)
         window = tf.where(steps < lengths[:, None], tf.gather(tokens, index, batch_dims=1), 0)
         users = self.user_lookup(inputs[SERVING_USER_ID])
-        return self.encode_last(window, lengths, users, inputs[SERVING_FEATURES])
+        return self.encode_last(window, lengths, users, inputs[SERVING_FEATURES], training=training)
 
 
 def build_item_tower(vocabs: Vocabularies, config: RetrievalConfig, items: pd.DataFrame | None) -> ItemTower:

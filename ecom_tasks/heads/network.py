@@ -1,0 +1,255 @@
+"""The fine-tuned head: pretrained query tower + standardised profile features -> MLP -> sigmoid.
+
+Training runs in two phases (:class:`~ecom_tasks.heads.config.HeadConfig`):
+
+1. ``frozen``: the towers are frozen (``trainable = False``); only the MLP learns. The tower is
+   then a fixed function, so its query vectors are computed once and the MLP trains on them.
+2. ``tuned``: the towers are unfrozen and everything trains at a lower learning rate.
+
+Each phase stops early on the validation loss and keeps its best weights. The repurchase head has
+a second output, the log of the expected number of orders (Poisson loss).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from ecom_tasks.heads.config import HeadConfig
+from ecom_tasks.retrieval.config import SERVING_FEATURES, SERVING_HISTORY, SERVING_USER_ID
+
+log = logging.getLogger(__name__)
+
+PROFILE = "profile"  # the head's own input: raw stable profile features [b, f]
+LOGIT, LOG_RATE = "logit", "log_rate"
+TOWER_INPUTS = (SERVING_USER_ID, SERVING_HISTORY, SERVING_FEATURES)
+
+
+class CustomerHead(tf.keras.Model):
+    """Query tower (shared with the backbone) and an MLP over [query vector, profile features]."""
+
+    def __init__(
+        self, tower: tf.keras.Model, mean: np.ndarray, std: np.ndarray, config: HeadConfig, *, counts: bool
+    ) -> None:
+        super().__init__(name="customer_head")
+        self.tower = tower
+        self.profile_mean = tf.constant(mean, tf.float32)
+        self.profile_std = tf.constant(std, tf.float32)
+        self.hidden = [
+            tf.keras.layers.Dense(
+                units,
+                activation="relu",
+                kernel_initializer=tf.keras.initializers.GlorotUniform(seed=config.seed + i),
+                name=f"hidden_{i}",
+            )
+            for i, units in enumerate(config.hidden_units)
+        ]
+        self.dropout = tf.keras.layers.Dropout(config.dropout, seed=config.seed)
+        init = tf.keras.initializers.GlorotUniform(seed=config.seed + 100)
+        self.logit_layer = tf.keras.layers.Dense(1, kernel_initializer=init, name="logit")
+        self.rate_layer = (
+            tf.keras.layers.Dense(1, kernel_initializer=init, name="log_rate") if counts else None
+        )
+
+    def scale(self, profile: tf.Tensor) -> tf.Tensor:
+        """Signed log, then standardise with the training split's statistics."""
+        x = tf.cast(profile, tf.float32)
+        x = tf.sign(x) * tf.math.log1p(tf.abs(x))
+        return (x - self.profile_mean) / self.profile_std
+
+    def head(self, query: tf.Tensor, profile: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """The MLP part: query vectors ``[b, d]`` and raw profile features ``[b, f]``."""
+        x = tf.concat([tf.cast(query, tf.float32), self.scale(profile)], axis=1)
+        for layer in self.hidden:
+            x = self.dropout(layer(x), training=training)
+        out = {LOGIT: self.logit_layer(x)[:, 0]}
+        if self.rate_layer is not None:
+            out[LOG_RATE] = self.rate_layer(x)[:, 0]
+        return out
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
+        query = self.tower({k: inputs[k] for k in TOWER_INPUTS}, training=training)
+        return self.head(query, inputs[PROFILE], training=training)
+
+
+def profile_scaling(profile_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (1 where constant) of the signed-log training features."""
+    x = np.sign(profile_train) * np.log1p(np.abs(profile_train))
+    std = x.std(axis=0)
+    return x.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+@dataclass
+class Labels:
+    """Targets of one split: the binary label and, for repurchase, the order count."""
+
+    y: np.ndarray
+    orders: np.ndarray | None = None
+
+    def take(self, idx: np.ndarray) -> dict[str, tf.Tensor]:
+        out = {"y": tf.constant(self.y[idx], tf.float32)}
+        if self.orders is not None:
+            out["orders"] = tf.constant(self.orders[idx], tf.float32)
+        return out
+
+
+@dataclass
+class FitReport:
+    """What training did, per phase (for history.json)."""
+
+    phases: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _loss(out: dict[str, tf.Tensor], target: dict[str, tf.Tensor], orders_weight: float) -> tf.Tensor:
+    loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=target["y"], logits=out[LOGIT]))
+    if LOG_RATE in out and "orders" in target:
+        poisson = tf.nn.log_poisson_loss(target["orders"], out[LOG_RATE], compute_full_loss=False)
+        loss += orders_weight * tf.reduce_mean(poisson)
+    return loss
+
+
+def _take(inputs: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, tf.Tensor]:
+    return {k: tf.constant(v[idx]) for k, v in inputs.items()}
+
+
+def _run_phase(
+    model: CustomerHead,
+    name: str,
+    epochs: int,
+    rate: float,
+    data: dict,
+    config: HeadConfig,
+    rng: np.random.Generator,
+) -> dict:
+    """One phase with early stopping on the validation loss; the best weights are restored."""
+    frozen = name == "frozen"
+    model.tower.trainable = not frozen
+    optimizer = tf.keras.optimizers.Adam(rate)
+    train_x, train_t, valid_x, valid_t = data["train_x"], data["train_t"], data["valid_x"], data["valid_t"]
+
+    def apply(x: dict, training: bool) -> dict:
+        if frozen:
+            return model.head(x["query"], x[PROFILE], training=training)
+        return model(x, training=training)
+
+    variables = model.trainable_variables
+    optimizer.build(variables)  # slots created outside the step, so it is traced once
+
+    # No autograph (the step has no data-dependent Python control flow) and one batch shape
+    # (the last partial batch is dropped, the order reshuffles every epoch): tracing the tower's
+    # graph costs seconds, so it must happen once per phase.
+    @tf.function(autograph=False)
+    def step(x: dict, t: dict) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = _loss(apply(x, True), t, config.orders_loss_weight)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    def valid_loss() -> float:
+        total, n = 0.0, len(valid_t.y)
+        for s in range(0, n, 2048):
+            idx = np.arange(s, min(n, s + 2048))
+            total += float(
+                _loss(apply(_take(valid_x, idx), False), valid_t.take(idx), config.orders_loss_weight)
+            ) * len(idx)
+        return total / max(n, 1)
+
+    best, best_weights, waited, record = valid_loss(), model.get_weights(), 0, []
+    n = len(train_t.y)
+    size = min(config.batch_size, n)
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        losses = [
+            float(step(_take(train_x, order[s : s + size]), train_t.take(order[s : s + size])))
+            for s in range(0, n - size + 1, size)
+        ]
+        current = valid_loss()
+        record.append(
+            {"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 5), "val_loss": round(current, 5)}
+        )
+        if current < best - 1e-5:
+            best, best_weights, waited = current, model.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    model.set_weights(best_weights)
+    model.tower.trainable = True
+    log.info("head phase %s: %d epochs, best validation loss %.4f", name, len(record), best)
+    return {
+        "phase": name,
+        "learning_rate": rate,
+        "epochs": record,
+        "best_val_loss": round(best, 5),
+        "trainable_variables": len(variables),
+    }
+
+
+def fit_head(
+    model: CustomerHead,
+    train_x: dict[str, np.ndarray],
+    train_t: Labels,
+    valid_x: dict[str, np.ndarray],
+    valid_t: Labels,
+    config: HeadConfig,
+) -> FitReport:
+    """Train ``model`` in the frozen, then the tuned phase (see the module docstring).
+
+    Args:
+        train_x / valid_x: tower inputs (``user_id``, ``history``, ``user_features``) and ``profile``.
+    """
+    started = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    report = FitReport()
+    predict_head(model, {k: v[:1] for k, v in train_x.items()})  # creates the MLP's variables
+    query = {
+        "train": tower_vectors(model.tower, train_x),
+        "valid": tower_vectors(model.tower, valid_x),
+    }
+    frozen = {
+        "train_x": {"query": query["train"], PROFILE: train_x[PROFILE]},
+        "valid_x": {"query": query["valid"], PROFILE: valid_x[PROFILE]},
+        "train_t": train_t,
+        "valid_t": valid_t,
+    }
+    if config.frozen_epochs:
+        report.phases.append(
+            _run_phase(
+                model, "frozen", config.frozen_epochs, config.frozen_learning_rate, frozen, config, rng
+            )
+        )
+    if config.tuned_epochs:
+        tuned = {"train_x": train_x, "valid_x": valid_x, "train_t": train_t, "valid_t": valid_t}
+        report.phases.append(
+            _run_phase(model, "tuned", config.tuned_epochs, config.tuned_learning_rate, tuned, config, rng)
+        )
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def tower_vectors(tower: tf.keras.Model, inputs: dict[str, np.ndarray], batch: int = 4096) -> np.ndarray:
+    """Query vectors (inference mode) of tower inputs, in batches."""
+    n = len(inputs[SERVING_USER_ID])
+    parts = [
+        tower({k: tf.constant(inputs[k][s : s + batch]) for k in TOWER_INPUTS}, training=False).numpy()
+        for s in range(0, n, batch)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def predict_head(
+    model: CustomerHead, inputs: dict[str, np.ndarray], batch: int = 4096
+) -> dict[str, np.ndarray]:
+    """Raw outputs (logit, log rate) of every row, in inference mode."""
+    n = len(inputs[PROFILE])
+    outs: dict[str, list[np.ndarray]] = {}
+    for s in range(0, n, batch):
+        part = model({k: tf.constant(v[s : s + batch]) for k, v in inputs.items()}, training=False)
+        for k, v in part.items():
+            outs.setdefault(k, []).append(v.numpy())
+    return {k: np.concatenate(v) for k, v in outs.items()}
