@@ -3,23 +3,28 @@
 Scenarios, each run in a fresh process so that its peak RSS is its own:
 
 - ``online_retail``: land the real UCI Online Retail II file with the ingest stage (not timed),
-  then validate every landed day in date order with ``validate_partition``, as a backfill would.
-  Prints the total, the per-day cost, the verdicts and the warnings by rule, with Data Docs on
-  (as in production) or off (``--no-docs``).
+  then validate every landed day with ``validate_landed``, as the first run after the ingest
+  does (the backlog in batches, one Great Expectations run per batch; ``--per-day`` validates the
+  days one by one with ``validate_partition`` instead, the way it was done before). Prints the
+  total, the per-day cost, the verdicts and the warnings by rule, with Data Docs on (as in
+  production) or off (``--no-docs``).
 - ``synthetic_day``: one day of a 10-million-event synthetic shop (written beforehand by
   ``bench/bench_synthetic.py --root DIR``; pass ``--synthetic-root DIR``).
 - ``synthetic_batch``: all events of that shop as ONE batch (one raw partition, written once to
   ``{synthetic-root}-batch`` by a separate process), validated with a timestamp tolerance that
   spans the shop's days; items and users are the last day's snapshots.
+- ``synthetic_backlog``: every landed day of that shop (~62 days, ~10M events) validated by
+  ``validate_landed`` as a backlog, under a new root whose ``raw`` links to the shop's.
 
 Targets (issue 3): the full Online Retail II ingest under 15 s; the 10M batch under 3 minutes with
 peak memory under 6 GiB.
 
 Usage:
     .venv/bin/python bench/bench_synthetic.py --root /tmp/shop10m          # once, ~10M events
-    .venv/bin/python bench/bench_validate.py --scenario online_retail [--no-docs] [--days N]
+    .venv/bin/python bench/bench_validate.py --scenario online_retail [--no-docs] [--days N] [--per-day]
     .venv/bin/python bench/bench_validate.py --scenario synthetic_day --synthetic-root /tmp/shop10m
     .venv/bin/python bench/bench_validate.py --scenario synthetic_batch --synthetic-root /tmp/shop10m
+    .venv/bin/python bench/bench_validate.py --scenario synthetic_backlog --synthetic-root /tmp/shop10m
     .venv/bin/python bench/bench_validate.py --synthetic-root /tmp/shop10m  # all three
 """
 
@@ -46,7 +51,7 @@ DEFAULT_RETAIL = (
     Path(__file__).resolve().parents[1].parent
     / "shared/data/online-retail-ii/online_retail_II_2009-2010.csv.gz"
 )
-SCENARIOS = ("online_retail", "synthetic_day", "synthetic_batch")
+SCENARIOS = ("online_retail", "synthetic_day", "synthetic_batch", "synthetic_backlog")
 
 
 def _peak_mib() -> float:
@@ -65,7 +70,8 @@ def _import_gate() -> float:
 
 def online_retail(args: argparse.Namespace) -> None:
     from ecom_tasks.ingest import IngestConfig, ingest
-    from ecom_tasks.validation import ValidationConfig, ValidationFailed, validate_partition
+    from ecom_tasks.validation import ValidationConfig, ValidationFailed, summary_uri, validate_partition
+    from ecom_tasks.validation.backlog import validate_landed
 
     root = args.root or tempfile.mkdtemp(prefix="bench_validate_")
     start = time.perf_counter()
@@ -78,22 +84,33 @@ def online_retail(args: argparse.Namespace) -> None:
     warned: collections.Counter[str] = collections.Counter()
     failures, rows = [], 0
     start, cpu = time.perf_counter(), time.process_time()
-    for day in days:
+    if args.per_day:
+        for day in days:
+            try:
+                validate_partition(root, day, config)
+            except ValidationFailed as exc:
+                failures.append(str(exc)[:300])
+    else:
         try:
-            out = validate_partition(root, day, config)
-            statuses[out["status"]] += 1
-            rows += out["rows"][c.EVENTS]["in"]
-            summary = storage.read_json(out["summary_uri"])
-            for line in summary["warnings"]:
-                warned[line.split(" (")[0].split(" by ")[-1].split(": ")[-1]] += 1
+            validate_landed(root, days[-1], config)
         except ValidationFailed as exc:
-            statuses["failed"] += 1
             failures.append(str(exc)[:300])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for day in days:  # verdicts from the summaries (not timed)
+        try:
+            summary = storage.read_json(summary_uri(root, day))
+        except FileNotFoundError:
+            statuses["not validated"] += 1
+            continue
+        statuses[summary["status"]] += 1
+        rows += summary["tables"].get(c.EVENTS, {}).get("rows_in", 0)
+        for line in summary["warnings"]:
+            warned[line.split(" (")[0].split(" by ")[-1].split(": ")[-1]] += 1
     log.info("import of GE and the package: %.1f s (once per process, not in the loop)", import_s)
     log.info(
-        "validated %d days, %d events: wall %.1f s (%.3f s/day), cpu %.1f s, data docs %s",
+        "validated %d days (%s), %d events: wall %.1f s (%.3f s/day), cpu %.1f s, data docs %s",
         len(days),
+        "one by one" if args.per_day else "as a backlog",
         rows,
         wall,
         wall / max(len(days), 1),
@@ -186,6 +203,43 @@ def synthetic_batch(args: argparse.Namespace) -> None:
     log.info("import %.1f s; peak RSS %.0f MiB", import_s, _peak_mib())
 
 
+def synthetic_backlog(args: argparse.Namespace) -> None:
+    """Validate every landed day of the synthetic shop as a backlog (``validate_landed``)."""
+    from ecom_tasks.validation import ValidationConfig, ValidationFailed, summary_uri
+    from ecom_tasks.validation.backlog import validate_landed
+
+    days = _synthetic_days(args.synthetic_root)
+    with tempfile.TemporaryDirectory(prefix="bench_validate_backlog_") as root:
+        Path(root, "raw").symlink_to(Path(args.synthetic_root, "raw").resolve())  # only read
+        import_s = _import_gate()
+        config = ValidationConfig(data_docs=not args.no_docs)
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            out = validate_landed(root, days[-1], config)
+            verdict = f"{len(out['days_validated'])} days validated, last day {out['status']}"
+        except ValidationFailed as exc:
+            verdict = f"FAILED: {str(exc)[:400]}"
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        statuses = collections.Counter(
+            storage.read_json(summary_uri(root, d))["status"]
+            for d in days
+            if Path(summary_uri(root, d)).exists()
+        )
+        events = sum(
+            storage.read_manifest(storage.partition_uri(root, "raw", c.EVENTS, d)).row_count for d in days
+        )
+        log.info(
+            "backlog of %d days, %d events: wall %.1f s, cpu %.1f s: %s; verdicts %s",
+            len(days),
+            events,
+            wall,
+            cpu,
+            verdict,
+            dict(statuses),
+        )
+        log.info("import %.1f s; peak RSS %.0f MiB", import_s, _peak_mib())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -200,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         "--synthetic-root", default=None, help="root written by bench/bench_synthetic.py --root"
     )
     parser.add_argument("--no-docs", action="store_true", help="do not render Data Docs")
+    parser.add_argument(
+        "--per-day", action="store_true", help="online_retail: validate day by day (the old way)"
+    )
     parser.add_argument("--prepare-batch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
@@ -212,9 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.scenario == "synthetic_batch" and not Path(_batch_root(args), "batch.json").exists():
             cmd = [sys.executable, __file__, "--prepare-batch", "--synthetic-root", str(args.synthetic_root)]
             subprocess.run(cmd, check=True)  # its own process: its memory is not this one's peak
-        {"online_retail": online_retail, "synthetic_day": synthetic_day, "synthetic_batch": synthetic_batch}[
-            args.scenario
-        ](args)
+        scenarios = {
+            "online_retail": online_retail,
+            "synthetic_day": synthetic_day,
+            "synthetic_batch": synthetic_batch,
+            "synthetic_backlog": synthetic_backlog,
+        }
+        scenarios[args.scenario](args)
         return 0
     rest = list(argv if argv is not None else sys.argv[1:])
     for scenario in SCENARIOS:

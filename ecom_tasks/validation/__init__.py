@@ -3,7 +3,9 @@
 Nothing is trained or published from a day that fails validation, and no bad row disappears
 without a trace. The stage's task function is :func:`validate_partition`; its pure core,
 :func:`validate_frames`, works on in-memory frames. The suites are readable YAML files in
-``suites/`` (one per table) with a severity per expectation.
+``suites/`` (one per table) with a severity per expectation. A backlog of landed days is validated
+by :func:`ecom_tasks.validation.backlog.validate_landed` in batches (one Great Expectations run
+for many days, :mod:`ecom_tasks.validation.batch`), with the same outputs per day.
 
 Importing this package is cheap: Great Expectations is imported on first use.
 """

@@ -80,6 +80,9 @@ class ValidationConfig:
         data_docs: update the Data Docs site (HTML under ``{root}/data_docs``) on every run.
         data_docs_index_limit: the Data Docs index lists at most this many validation results
             (the newest); older pages stay on disk. Rebuilding the index reads every listed result.
+        backlog_max_rows: a backlog of days is validated in batches of about this many rows
+            (events, items and users together; one Great Expectations run each), which bounds
+            the memory a batch takes (~0.5 GiB per million rows).
     """
 
     ts_tolerance_minutes: int = 5
@@ -93,6 +96,7 @@ class ValidationConfig:
     history: HistoryThresholds = field(default_factory=HistoryThresholds)
     data_docs: bool = True
     data_docs_index_limit: int = 28
+    backlog_max_rows: int = 4_000_000
 
     def __post_init__(self) -> None:
         if self.ts_tolerance_minutes < 0:
@@ -106,7 +110,13 @@ class ValidationConfig:
                 f"warn_anonymous_share: {self.warn_anonymous_share!r} is above "
                 f"max_anonymous_share {self.max_anonymous_share!r}"
             )
-        for name in ("history_window", "history_lookback_days", "min_history", "data_docs_index_limit"):
+        for name in (
+            "history_window",
+            "history_lookback_days",
+            "min_history",
+            "data_docs_index_limit",
+            "backlog_max_rows",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: must be a positive integer, got {value!r}")

@@ -110,7 +110,7 @@ def validate_frames(
         # After GE, so that the raw events and GE's working copies are not alive beside the clean
         # copy at the same time (peak memory of a 10M-event batch).
         _split(reports[c.EVENTS], events, event_masks)
-    _finish(report, raw, ok, config, history)
+    finish_report(report, raw, ok, config, history)
     return report
 
 
@@ -136,14 +136,17 @@ def _run_suites(
             tr.outcomes.append(outcome)
 
 
-def _finish(
+def finish_report(
     report: ValidationReport,
     raw: dict,
     ok: dict,
     config: ValidationConfig,
     history: Sequence[hist.HistoryDay],
 ) -> None:
-    """Empty-day rules, schema fallbacks, quarantined shares, the day's figures and history checks."""
+    """Empty-day rules, schema fallbacks, quarantined shares, the day's figures and history checks.
+
+    ``raw`` (the day's frames) is only read for a table whose layout is not canonical (``ok``).
+    """
     events = report.tables[c.EVENTS]
     for outcome in events.outcomes:
         if events.rows_in == 0 and outcome.id in _UNDEFINED_WHEN_EMPTY:

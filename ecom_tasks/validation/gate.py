@@ -44,7 +44,7 @@ SOURCE = "validation"
 MAX_WARNINGS_RETURNED = 20  # the task's return value goes to XCom: keep it small
 
 
-def _read_raw(root: str, ds: dt.date) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[str]]:
+def read_raw(root: str, ds: dt.date) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[str]]:
     """The day's raw tables, their content hashes, and one line per partition that cannot be read."""
     frames, hashes, problems = {}, {}, []
     for table in c.TABLES:
@@ -121,7 +121,7 @@ def validate_partition(root: str, ds: str | dt.date, config: ValidationConfig = 
     """
     root = storage.data_root(root)
     day = storage.as_date(ds)
-    frames, raw_hashes, problems = _read_raw(root, day)
+    frames, raw_hashes, problems = read_raw(root, day)
     if problems:
         for table in c.TABLES:
             storage.write_partition(
@@ -139,6 +139,34 @@ def validate_partition(root: str, ds: str | dt.date, config: ValidationConfig = 
     report = validate_frames(
         frames.pop(c.EVENTS), frames.pop(c.ITEMS), frames.pop(c.USERS), day, history, config, gate=gate
     )
+    return publish(root, report, raw_hashes, config, gate.docs_index())
+
+
+def publish(
+    root: str,
+    report: ValidationReport,
+    raw_hashes: dict[str, str],
+    config: ValidationConfig,
+    data_docs: str | None,
+) -> dict[str, Any]:
+    """Write a validated day: quarantine, then the clean rows and the summary, or the failure.
+
+    Args:
+        root: the data root.
+        report: the day's report (from :func:`validate_frames` or a backlog batch).
+        raw_hashes: content hashes of the raw partitions it came from (recorded in every manifest,
+            so a day is validated again only when its raw data changes).
+        config: thresholds (recorded in the summary).
+        data_docs: the URL of the Data Docs index, if any.
+
+    Returns:
+        The task's small metadata (see :func:`validate_partition`).
+
+    Raises:
+        ValidationFailed: when the report has a critical failure (after quarantine and summary
+            are written and any validated partition of the day is removed).
+    """
+    day = report.ds
     extra = {"raw_content_hash": raw_hashes}
     for table in c.TABLES:
         storage.write_partition(
@@ -147,8 +175,7 @@ def validate_partition(root: str, ds: str | dt.date, config: ValidationConfig = 
             source=SOURCE,
             extra=extra,
         )
-    docs = gate.docs_index()
-    summary = report.summary(data_docs=docs, raw_content_hash=raw_hashes, config=_config_dict(config))
+    summary = report.summary(data_docs=data_docs, raw_content_hash=raw_hashes, config=_config_dict(config))
     uri = hist.summary_uri(root, day)
     if not report.passed:
         _retract(root, day)
@@ -176,6 +203,6 @@ def validate_partition(root: str, ds: str | dt.date, config: ValidationConfig = 
         "warnings": report.warnings[:MAX_WARNINGS_RETURNED],
         "n_warnings": len(report.warnings),
         "summary_uri": uri,
-        "data_docs": docs,
+        "data_docs": data_docs,
         "validated": validated,
     }

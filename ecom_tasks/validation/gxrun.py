@@ -7,6 +7,8 @@ config's thresholds reach them as expectation parameters, so a gate is built onc
 data root and reused for every day. With a local data root the checkpoints store the validation
 results as JSON under ``{root}/validation/gx_results`` and the day's results are rendered into the
 HTML site ``{root}/data_docs`` (Data Docs); without one (the pure core, tests) nothing is written.
+A backlog of days runs through a second gate with rewritten suites (named ``*_backlog``, see
+:mod:`ecom_tasks.validation.gxbatch`) whose results list the failing rows, to be split per day.
 
 GE is imported only here, inside functions, so importing the package stays cheap (importing GE
 takes about 6 s).
@@ -31,6 +33,13 @@ from ecom_tasks.validation.suites import Rule
 log = logging.getLogger(__name__)
 
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
+# A backlog runs as one batch of many days: GE must say which rows failed, so that its counts can
+# be split per day. The index query (a pandas expression naming every failing row) is not needed.
+BATCH_RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "partial_unexpected_count": 5,
+    "return_unexpected_index_query": False,
+}
 _OPS = {
     "<": operator.lt,
     "<=": operator.le,
@@ -152,7 +161,13 @@ def _expectation(rule: Rule) -> Any:
 class GxGate:
     """A GE data context with one checkpoint per batch; build with :func:`gate_for`."""
 
-    def __init__(self, root: str | None, config: ValidationConfig, rules: Sequence[Rule]) -> None:
+    def __init__(
+        self,
+        root: str | None,
+        config: ValidationConfig,
+        rules: Sequence[Rule],
+        result_format: Mapping[str, Any] = RESULT_FORMAT,
+    ) -> None:
         import great_expectations as gx
 
         _tune_gx()
@@ -176,7 +191,9 @@ class GxGate:
             )
             self.checkpoints[batch] = self.context.checkpoints.add(
                 gx.Checkpoint(
-                    name=f"validate_{batch}", validation_definitions=[validation], result_format=RESULT_FORMAT
+                    name=f"validate_{batch}",
+                    validation_definitions=[validation],
+                    result_format=dict(result_format),
                 )
             )
         self._suite_pages_built = False
@@ -192,26 +209,50 @@ class GxGate:
         ``UpdateDataDocsAction`` on each checkpoint: that rebuilt the index (which reads every
         listed result) once per checkpoint and cost about 30% more time per day.
         """
+        results, keys = self.run(f"ds={ds.isoformat()}", ds, batches, params)
+        self.build_docs(keys)
+        return results
+
+    def run(
+        self,
+        run_name: str,
+        run_date: dt.date,
+        batches: Mapping[str, pd.DataFrame],
+        params: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """Run the checkpoint of each batch on its frame; Data Docs are left to :meth:`build_docs`.
+
+        Returns ``{batch: GE suite validation result}`` and the keys of the stored results. The
+        run id is ``run_name`` at midnight UTC of ``run_date`` (no wall clock): a rerun replaces
+        the stored results and pages of the same run instead of adding more.
+        """
         from great_expectations.core.run_identifier import RunIdentifier
+
+        run_time = dt.datetime(run_date.year, run_date.month, run_date.day, tzinfo=dt.UTC)
+        run_id = RunIdentifier(run_name=run_name, run_time=run_time)
+        results, keys = {}, []
+        try:
+            for batch, frame in batches.items():
+                checkpoint_result = self.checkpoints[batch].run(
+                    batch_parameters={"dataframe": frame}, expectation_parameters=dict(params), run_id=run_id
+                )
+                keys.extend(checkpoint_result.run_results)
+                results[batch] = next(iter(checkpoint_result.run_results.values()))
+        finally:
+            self._release_batches()
+        return results, keys
+
+    def build_docs(self, keys: Sequence[Any]) -> None:
+        """Render the validation results ``keys`` into Data Docs (and the suites' pages, once)."""
         from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-        run_id = RunIdentifier(
-            run_name=f"ds={ds.isoformat()}", run_time=dt.datetime(ds.year, ds.month, ds.day, tzinfo=dt.UTC)
-        )
-        results, keys = {}, []
-        for batch, frame in batches.items():
-            checkpoint_result = self.checkpoints[batch].run(
-                batch_parameters={"dataframe": frame}, expectation_parameters=dict(params), run_id=run_id
-            )
-            keys.extend(checkpoint_result.run_results)
-            results[batch] = next(iter(checkpoint_result.run_results.values()))
-        if self.docs:
-            if not self._suite_pages_built:  # the suites are static: render their pages once per process
-                keys.extend(ExpectationSuiteIdentifier(name=b) for b in self.checkpoints)
-                self._suite_pages_built = True
-            self.context.build_data_docs(resource_identifiers=keys)
-        self._release_batches()
-        return results
+        if not self.docs or not keys:
+            return
+        keys = list(keys)
+        if not self._suite_pages_built:  # the suites are static: render their pages once per process
+            keys.extend(ExpectationSuiteIdentifier(name=b) for b in self.checkpoints)
+            self._suite_pages_built = True
+        self.context.build_data_docs(resource_identifiers=keys)
 
     def _release_batches(self) -> None:
         """Drop GE's references to the day's frames (its engine caches every batch it loaded).
@@ -233,11 +274,25 @@ class GxGate:
 _GATES: dict[tuple[Any, ...], GxGate] = {}
 
 
-def gate_for(root: str | None, config: ValidationConfig, rules: Sequence[Rule]) -> GxGate:
-    """A gate for ``root`` (``None``: in memory, no files), built once per process and reused."""
-    key = (None if root is None else storage.data_root(root), config.data_docs, config.data_docs_index_limit)
+def gate_for(
+    root: str | None,
+    config: ValidationConfig,
+    rules: Sequence[Rule],
+    result_format: Mapping[str, Any] = RESULT_FORMAT,
+) -> GxGate:
+    """A gate for ``root`` (``None``: in memory, no files), built once per process and reused.
+
+    The day gate and the backlog gate (other suites, ``BATCH_RESULT_FORMAT``) are cached apart.
+    """
+    key = (
+        None if root is None else storage.data_root(root),
+        config.data_docs,
+        config.data_docs_index_limit,
+        tuple(sorted({r.batch for r in rules})),
+        tuple(sorted(result_format.items())),
+    )
     if key not in _GATES:
-        _GATES[key] = GxGate(root, config, rules)
+        _GATES[key] = GxGate(root, config, rules, result_format)
     return _GATES[key]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,24 +115,46 @@ def summary_uri(root: str, ds: dt.date | str) -> str:
     return f"{storage.data_root(root)}/validation/summary/ds={storage.as_date(ds).isoformat()}/summary.json"
 
 
-def load_history(root: str, ds: dt.date, config: ValidationConfig) -> list[HistoryDay]:
+def load_history(
+    root: str,
+    ds: dt.date,
+    config: ValidationConfig,
+    known: MutableMapping[dt.date, HistoryDay | None] | None = None,
+) -> list[HistoryDay]:
     """The last ``history_window`` validated days before ``ds`` within ``history_lookback_days``.
 
     A day counts when its summary says it passed and its ``validated/events`` partition is
     committed. Dates are tried one by one, newest first: reading is explicit, never "latest".
+
+    Args:
+        known: days already looked up or validated in this process (``None``: not validated),
+            consulted before storage and filled with what is read; a backlog validated in one
+            batch passes the days it has just validated here before they are written.
     """
     days: list[HistoryDay] = []
     for back in range(1, config.history_lookback_days + 1):
         day = ds - dt.timedelta(days=back)
-        if storage.read_manifest(storage.partition_uri(root, "validated", c.EVENTS, day)) is None:
-            continue
-        try:
-            summary: dict[str, Any] = storage.read_json(summary_uri(root, day))
-        except FileNotFoundError:
-            continue
-        if summary.get("passed") and isinstance(summary.get("metrics"), dict):
-            days.append(HistoryDay(day, dict(summary["metrics"])))
+        if known is not None and day in known:
+            found = known[day]
+        else:
+            found = _read_day(root, day)
+            if known is not None:
+                known[day] = found
+        if found is not None:
+            days.append(found)
         if len(days) == config.history_window:
             break
     log.info("history for %s: %d validated day(s) %s", ds, len(days), [d.ds.isoformat() for d in days])
     return days
+
+
+def _read_day(root: str, day: dt.date) -> HistoryDay | None:
+    if storage.read_manifest(storage.partition_uri(root, "validated", c.EVENTS, day)) is None:
+        return None
+    try:
+        summary: dict[str, Any] = storage.read_json(summary_uri(root, day))
+    except FileNotFoundError:
+        return None
+    if summary.get("passed") and isinstance(summary.get("metrics"), dict):
+        return HistoryDay(day, dict(summary["metrics"]))
+    return None

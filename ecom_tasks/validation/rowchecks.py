@@ -45,15 +45,32 @@ def condition_mask(df: pd.DataFrame, cond: Condition) -> np.ndarray:
     return _bools(_OPS[cond.op](df[cond.column], cond.value))
 
 
-def rule_mask(df: pd.DataFrame, rule: Rule, params: Mapping[str, Any]) -> np.ndarray:
-    """Rows of ``df`` that break ``rule`` (a row-level rule); True means the row fails."""
+def _repeated(col: pd.Series, groups: np.ndarray | None) -> np.ndarray:
+    """Rows whose value already appeared earlier (in the same group, when groups are given)."""
+    if groups is None:
+        return _bools(col.duplicated(keep="first"))
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    # one integer key per (group, value): a duplicate of the key is a repeat within the group
+    keys = groups.astype(np.int64) * (len(uniques) + 1) + codes
+    return _bools(pd.Series(keys).duplicated(keep="first"))
+
+
+def rule_mask(
+    df: pd.DataFrame, rule: Rule, params: Mapping[str, Any], groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows of ``df`` that break ``rule`` (a row-level rule); True means the row fails.
+
+    ``df`` may hold several days at once (a backlog): then ``groups`` gives each row's day (an
+    integer code), uniqueness holds within a day, and a parameter may be an array with one value
+    per row (the row's own day interval).
+    """
     kw = resolve_parameters(rule.kwargs, params)
     col = df[kw["column"]]
     kind = rule.expectation
     if kind == "expect_column_values_to_not_be_null":
         bad = _bools(col.isna())
     elif kind == "expect_column_values_to_be_unique":
-        bad = _bools(col.duplicated(keep="first")) & _bools(col.notna())
+        bad = _repeated(col, groups) & _bools(col.notna())
     elif kind == "expect_column_values_to_be_in_set":
         bad = _bools(col.notna()) & ~_bools(col.isin(kw["value_set"]))
     elif kind == "expect_column_values_to_not_be_in_set":
@@ -86,11 +103,17 @@ def item_refs(events: pd.DataFrame, known_items: pd.Series) -> pd.DataFrame:
 
 
 def row_masks(
-    frames: Mapping[str, pd.DataFrame], rules: Sequence[Rule], params: Mapping[str, Any]
+    frames: Mapping[str, pd.DataFrame],
+    rules: Sequence[Rule],
+    params: Mapping[str, Any],
+    groups: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{rule id: failing rows}`` for every quarantine rule; ``frames`` maps batch name to frame."""
+    """``{rule id: failing rows}`` for every quarantine rule; ``frames`` maps batch name to frame.
+
+    ``groups``: each row's day, when the frames hold several days (rows aligned across frames).
+    """
     return {
-        rule.id: rule_mask(frames[rule.batch], rule, params)
+        rule.id: rule_mask(frames[rule.batch], rule, params, groups)
         for rule in rules
         if rule.severity == QUARANTINE and rule.row_level
     }
