@@ -33,7 +33,8 @@ class HistoryThresholds:
     Ratios (row count, mean purchase price, purchases per session) are ``day / median`` and must
     stay inside their band; shares (anonymous events, returns) are ``day - median`` in absolute
     terms. A figure outside its critical band fails the run; outside its warning band it warns.
-    ``None`` switches a critical check off (the warning still applies).
+    ``None`` switches a critical check off (the warning still applies). ``min_purchases``: the
+    purchase-based figures only warn when the trailing median of daily purchases is below it.
     """
 
     rows_warning: Band = (0.5, 2.0)
@@ -46,6 +47,7 @@ class HistoryThresholds:
     anonymous_share_critical: float | None = None  # the absolute max_anonymous_share covers it
     return_share_warning: float = 0.1
     return_share_critical: float | None = 0.5
+    min_purchases: int = 20
 
     def __post_init__(self) -> None:
         for name in ("rows", "mean_purchase_price", "purchases_per_session"):

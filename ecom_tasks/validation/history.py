@@ -29,6 +29,8 @@ ANONYMOUS_SHARE = "anonymous_share"
 RETURN_SHARE = "return_share"
 MEAN_PURCHASE_PRICE = "mean_purchase_price"
 PURCHASES_PER_SESSION = "purchases_per_session"
+PURCHASES = "purchases"  # support of the purchase-based figures (recorded, not checked itself)
+PURCHASE_METRICS = (MEAN_PURCHASE_PRICE, PURCHASES_PER_SESSION)
 RATIO_METRICS = (ROWS, MEAN_PURCHASE_PRICE, PURCHASES_PER_SESSION)
 SHARE_METRICS = (ANONYMOUS_SHARE, RETURN_SHARE)
 
@@ -53,6 +55,7 @@ def day_metrics(rows_in: int, events: pd.DataFrame) -> dict[str, float | None]:
         RETURN_SHARE: float((events[c.EVENT_TYPE] == c.RETURN).fillna(False).mean()) if n else None,
         MEAN_PURCHASE_PRICE: float(events[c.UNIT_PRICE].to_numpy()[purchase].mean()) if n_purchases else None,
         PURCHASES_PER_SESSION: n_purchases / sessions if sessions else None,
+        PURCHASES: float(n_purchases),
     }
 
 
@@ -103,6 +106,12 @@ def compare(
         base = statistics.median(past)
         if metric in RATIO_METRICS:
             warn, crit = getattr(thresholds, f"{metric}_warning"), getattr(thresholds, f"{metric}_critical")
+            # A shop that usually sells only a few items a day swings by chance: its purchase-based
+            # figures can warn, not fail (a collapse of a busy shop's purchases stays critical).
+            support = [float(v) for d in usable if (v := d.metrics.get(PURCHASES)) is not None]
+            few = support and statistics.median(support) < thresholds.min_purchases
+            if metric in PURCHASE_METRICS and few:
+                crit = None
             out.append(_band_check(metric, value, base, warn, crit))
         else:
             warn, crit = getattr(thresholds, f"{metric}_warning"), getattr(thresholds, f"{metric}_critical")

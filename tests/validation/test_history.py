@@ -63,3 +63,13 @@ def test_thresholds_are_checked():
         HistoryThresholds(rows_critical=(1.2, 3.0))
     with pytest.raises(ConfigError, match="min_history"):
         ValidationConfig(min_history=20)
+
+
+def test_purchase_figures_of_a_shop_with_few_purchases_warn_instead_of_failing():
+    quiet = _history(**{h.PURCHASES: 5.0})
+    day = {**BASE, h.PURCHASES_PER_SESSION: 0.0, h.PURCHASES: 0.0}
+    outcome = _by_id(h.compare(day, quiet, ValidationConfig()))[h.PURCHASES_PER_SESSION]
+    assert (outcome.success, outcome.level) == (False, WARNING)  # 0 purchases on a ~5-a-day shop: chance
+    busy = _history(**{h.PURCHASES: 500.0})
+    outcome = _by_id(h.compare(day, busy, ValidationConfig()))[h.PURCHASES_PER_SESSION]
+    assert (outcome.success, outcome.level) == (False, CRITICAL)  # a busy shop selling nothing: broken
