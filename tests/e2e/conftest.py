@@ -21,7 +21,7 @@ SMALL_SHOP = {
     "seed": 7,
     "epochs": 4,
 }
-SMALL_SHOP_GATES = Path(__file__).with_name("small-shop-gates.yaml")
+SMALL_SHOP_GATES = PROJECT / "config" / "gates-small-shop.yaml"
 
 
 @dataclass

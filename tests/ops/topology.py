@@ -53,7 +53,7 @@ SMALL_SHOP = {
     "seed": 7,
     "epochs": 4,
 }
-SMALL_SHOP_GATES = PROJECT / "tests" / "e2e" / "small-shop-gates.yaml"
+SMALL_SHOP_GATES = PROJECT / "config" / "gates-small-shop.yaml"
 # The pool the DAG's TensorFlow tasks run in; docker-compose's airflow-init creates it the same way.
 TF_POOL = "tensorflow"
 ADMIN_USER = "admin"
