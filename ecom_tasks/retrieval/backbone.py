@@ -25,7 +25,7 @@ import tensorflow as tf
 from ecom_tasks import storage
 from ecom_tasks.contract import ITEM_ID, TS, USER_ID
 from ecom_tasks.errors import ConfigError, ContractError
-from ecom_tasks.retrieval import data
+from ecom_tasks.retrieval import data, scoring
 from ecom_tasks.retrieval.config import (
     HISTORY_FILE,
     PAD,
@@ -199,19 +199,19 @@ class Backbone:
         queries = tf.constant(self.query_vectors(inputs))
         items = tf.constant(self.item_vectors())
         k = min(k, len(self.item_ids))
+        bonus = self.config.repeat_bonus
+        history = self._columns(inputs[SERVING_HISTORY]) if bonus else None
+        excluded = None if exclude is None else self._columns(exclude)
         cols_out, scores_out = [], []
         for s in range(0, int(queries.shape[0]), 4096):
-            scores = tf.matmul(queries[s : s + 4096], items, transpose_b=True)
-            if exclude is not None:
-                pairs = [
-                    (i, c - self.vocabs.first_item_row)
-                    for i, ids in enumerate(exclude[s : s + 4096])
-                    for c in self.vocabs.item_rows(list(ids))
-                    if c >= self.vocabs.first_item_row
-                ]
-                if pairs:
-                    idx = tf.constant(pairs, tf.int64)
-                    scores = tf.tensor_scatter_nd_update(scores, idx, tf.fill([len(pairs)], -np.inf))
+            part = slice(s, s + 4096)
+            scores = scoring.score_items(
+                queries[part],
+                items,
+                history=None if history is None else tf.constant(history[part]),
+                bonus=bonus,
+                exclude=None if excluded is None else tf.constant(excluded[part]),
+            )
             best = tf.math.top_k(scores, k=k)
             cols_out.append(best.indices.numpy())
             scores_out.append(best.values.numpy())
@@ -219,10 +219,22 @@ class Backbone:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
         return np.concatenate(cols_out), np.concatenate(scores_out)
 
+    def _columns(self, ids: Sequence[Sequence[str]] | np.ndarray) -> np.ndarray:
+        # [b, w] catalogue columns of item ids per row, -1 for padding and unknown ids.
+        lists = [[str(i) for i in row if i is not None and str(i) != PAD] for row in ids]
+        flat = [i for row in lists for i in row]
+        rows = self.vocabs.item_rows(flat) if flat else np.zeros(0, np.int32)  # one lookup for all
+        first = self.vocabs.first_item_row
+        cols = np.where(rows >= first, rows - first, -1)
+        return scoring.pad_columns(np.split(cols, np.cumsum([len(r) for r in lists])[:-1]))
+
     def top_k(
         self, inputs: dict[str, np.ndarray], k: int, exclude: Sequence[Sequence[str]] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best catalogue items per query: (item ids [b, k] str, cosine scores [b, k]).
+        """The ``k`` best catalogue items per query: (item ids [b, k] str, scores [b, k]).
+
+        Scores are cosine similarities plus ``config.repeat_bonus`` for the items of the query's
+        history input (``scoring``), as in evaluation and the exported model.
 
         Args:
             inputs: from :meth:`query_inputs`.

@@ -83,6 +83,15 @@ class RetrievalConfig:
         val_k / val_users: early-stopping metric ``recall_at_{val_k}`` over a sample of users.
         holdout_days: the last days of interactions held out to evaluate the nightly model.
         eval_exclude_history: drop items a user already has from the evaluated rankings.
+        repeat_bonus: added to the (cosine) score of every item in the user's history input (its
+            last ``max_history`` items) wherever the model ranks items for a user: evaluation
+            (``metrics.json``, the gate), champion scoring, ``Backbone.top_k`` and the exported
+            SavedModel (exclusions still win). Not used for early stopping, which measures what
+            the towers learn. Repeat purchases dominate retail data: on Online Retail II (12
+            epochs) the model's Recall@20 was 0.1075 without it, 0.136 / 0.165 / 0.180 / 0.181 /
+            0.181 with 0.1 / 0.25 / 0.5 / 1 / 2 (item-kNN 0.170, popularity 0.056). Cosines lie in
+            [-1, 1], so 2 (the default, the best measured) ranks a user's earlier items first,
+            ordered by the model, then the rest; 0 turns it off (sequence data without repeats).
         collapse_repeats: merge consecutive interactions with the same item (view, cart, buy).
         max_embedding_bytes: refuse to train when the embedding tables (with Adam's two slots)
             would need more memory than this.
@@ -112,6 +121,7 @@ class RetrievalConfig:
     val_users: int = 10_000
     holdout_days: int = 7
     eval_exclude_history: bool = False
+    repeat_bonus: float = 2.0
     collapse_repeats: bool = True
     max_embedding_bytes: int = 4 * 2**30
     export_k: int = 100
@@ -158,6 +168,9 @@ class RetrievalConfig:
             raise ConfigError(f"RetrievalConfig.temperature: must be positive, got {self.temperature!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"RetrievalConfig.learning_rate: must be positive, got {self.learning_rate!r}")
+        bonus = self.repeat_bonus
+        if isinstance(bonus, bool) or not isinstance(bonus, int | float) or not 0 <= bonus < float("inf"):
+            raise ConfigError(f"RetrievalConfig.repeat_bonus: must be a finite number >= 0, got {bonus!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ConfigError(
                 f"RetrievalConfig.patience: must be a non-negative integer, got {self.patience!r}"

@@ -1,6 +1,8 @@
 """Export: a SavedModel mapping a user (id, features, history) to the top-K item ids and scores.
 
-The artifact is a ``tfrs`` BruteForce index over every catalogue item, wrapping the query tower.
+The artifact is a ``tfrs`` BruteForce index over every catalogue item, wrapping the query tower;
+it scores as ``scoring`` does everywhere else: cosine plus ``repeat_bonus`` on the items of the
+``history`` input, excluded items never returned.
 It is called once before saving (TFRS requires it: the first call builds the query model). Two
 signatures:
 
@@ -12,7 +14,8 @@ Inputs: ``user_id`` [b] strings (unknown or empty ids use the out-of-vocabulary 
 ``history`` [b, n] item ids, oldest first, padded with "" at the end (unknown items are fine);
 ``user_features`` [b, f] float32 in ``vocabularies.json``'s ``user_feature_names`` order, NaN
 where unknown; ``exclude`` [b, m] item ids padded with ""; ``k`` int32 scalar. Outputs:
-``item_ids`` [b, k] strings and ``scores`` [b, k] cosine similarities, best first.
+``item_ids`` [b, k] strings and ``scores`` [b, k] (cosine similarities, plus the repeat bonus
+for history items), best first.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from ecom_tasks.retrieval import scoring
 from ecom_tasks.retrieval.config import (
     OUT_ITEM_IDS,
     OUT_SCORES,
@@ -39,10 +43,50 @@ from ecom_tasks.retrieval.data import Vocabularies
 from ecom_tasks.retrieval.model import RetrievalModel
 
 
+class RepeatAwareBruteForce(tfrs.layers.factorized_top_k.BruteForce):
+    """A BruteForce index that scores like the rest of the stage (``scoring``).
+
+    Called with the serving inputs, it adds ``repeat_bonus`` to the items of the ``history``
+    input and never returns the items of ``exclude`` (exclusion wins over the bonus). Columns
+    come from the item tower's lookup: padding and unknown ids get no column.
+    """
+
+    def __init__(
+        self, query_model: tf.keras.Model, item_lookup, first_item_row: int, repeat_bonus: float, k: int
+    ):
+        super().__init__(query_model, k=k)
+        self.item_lookup = item_lookup
+        self.first_item_row = first_item_row
+        self.repeat_bonus = float(repeat_bonus)
+
+    def _columns(self, ids: tf.Tensor) -> tf.Tensor:
+        rows = tf.cast(self.item_lookup(ids), tf.int64) - self.first_item_row
+        return tf.where(rows >= 0, rows, -1)
+
+    def call(
+        self,
+        queries: dict[str, tf.Tensor],
+        k: int | tf.Tensor | None = None,
+        exclude: tf.Tensor | None = None,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        k = k if k is not None else self._k
+        if self._candidates is None:
+            raise ValueError("The `index` method must be called first to create the retrieval index.")
+        scores = scoring.score_items(
+            self.query_model(queries),
+            self._candidates,
+            history=self._columns(queries[SERVING_HISTORY]) if self.repeat_bonus else None,
+            bonus=self.repeat_bonus,
+            exclude=None if exclude is None else self._columns(exclude),
+        )
+        values, indices = tf.math.top_k(scores, k=k)
+        return values, tf.gather(self._identifiers, indices)
+
+
 class Recommender(tf.Module):
     """The exported module: a BruteForce index over all items with the query tower inside."""
 
-    def __init__(self, index: tfrs.layers.factorized_top_k.BruteForce, num_items: int, num_features: int):
+    def __init__(self, index: RepeatAwareBruteForce, num_items: int, num_features: int):
         super().__init__()
         self.index = index
         self.num_items = num_items
@@ -76,20 +120,15 @@ class Recommender(tf.Module):
         k: tf.Tensor,
     ) -> dict[str, tf.Tensor]:
         k = tf.clip_by_value(k, 1, self.num_items)
-        # At most m of the top k + m are excluded, so k allowed items remain among them.
-        wide = tf.minimum(k + tf.shape(exclude)[1], self.num_items)
-        scores, ids = self.index(self._query(user_id, history, user_features), k=wide)
-        hit = tf.reduce_any(tf.equal(ids[:, :, None], exclude[:, None, :]), axis=-1)
-        _, keep = tf.math.top_k(tf.where(hit, tf.fill(tf.shape(scores), -np.inf), scores), k=k)
-        return {
-            OUT_ITEM_IDS: tf.gather(ids, keep, batch_dims=1),
-            OUT_SCORES: tf.gather(scores, keep, batch_dims=1),
-        }
+        scores, ids = self.index(self._query(user_id, history, user_features), k=k, exclude=exclude)
+        return {OUT_ITEM_IDS: ids, OUT_SCORES: scores}
 
 
 def build_recommender(model: RetrievalModel, vocabs: Vocabularies, k: int) -> Recommender:
     """Index every catalogue item and call the index once (needed before saving)."""
-    index = tfrs.layers.factorized_top_k.BruteForce(model.query_tower, k=k)
+    index = RepeatAwareBruteForce(
+        model.query_tower, model.item_tower.item_lookup, vocabs.first_item_row, model.repeat_bonus, k
+    )
     rows = tf.range(vocabs.first_item_row, len(vocabs.items))
     index.index(
         model.item_tower.candidate_embeddings(rows), tf.constant(vocabs.items[vocabs.first_item_row :])

@@ -67,6 +67,9 @@ class RetrievalModel(tfrs.Model):
         self.first_item_row = first_item_row
         self.num_rows = num_rows
         self.seed = config.seed
+        # Added to the score of history items when ranking for a user (scoring.py); not in the loss.
+        self.repeat_bonus = float(config.repeat_bonus)
+        self.max_history = config.max_history  # history items a query reads (and the bonus covers)
         freq = np.zeros(num_rows, np.float32) if target_frequencies is None else target_frequencies
         self.target_frequencies = tf.constant(freq, tf.float32)
         sampled = config.negatives == "sampled"
