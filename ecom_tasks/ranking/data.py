@@ -39,7 +39,7 @@ class Lists:
     inputs: dict[str, np.ndarray]  # the serving inputs, one row per user
     labels: np.ndarray  # [u, c] float32: 1 = bought in the label window
     targets: list[np.ndarray]  # per user, every item bought in the window (hits for the metrics)
-    retrieval_scores: np.ndarray  # [u, c] the backbone's cosine scores (0 for added items)
+    retrieval_scores: np.ndarray  # [u, c] the backbone's scores: cosine + repeat bonus (0 for added items)
 
     def __len__(self) -> int:
         return len(self.labels)
