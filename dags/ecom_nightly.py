@@ -29,8 +29,10 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from ecom_tasks.assets import published_assets
 
 # Parse-time code stays light: no pandas/tensorflow/great_expectations/mlflow imports here.
-# A data-interval timetable: the run for day D starts after D ends, and its logical date is D.
-SCHEDULE = CronDataIntervalTimetable(os.environ.get("ECOM_NIGHTLY_CRON", "0 2 * * *"), timezone="UTC")
+# A data-interval timetable on UTC midnights: each run's interval is exactly the UTC day D (the data
+# contract's interval), it starts once D has ended, and its logical date is D 00:00, so backfill
+# date ranges (--from-date/--to-date) include both ends. Another cron moves the intervals with it.
+SCHEDULE = CronDataIntervalTimetable(os.environ.get("ECOM_NIGHTLY_CRON", "0 0 * * *"), timezone="UTC")
 
 TF_POOL = "tensorflow"  # one slot per worker: at most one TensorFlow training task at a time
 TRAINING_TIMEOUT = dt.timedelta(hours=4)
