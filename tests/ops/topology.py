@@ -332,7 +332,20 @@ def run_backfill(
     """
     api, procs = stack.api, stack.procs
     known = {b["id"] for b in api.backfills(DAG_ID)}
-    args = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", start, "--to-date", end]
+    # One run at a time, in date order, as the nightly schedule would (a backfill's own default is 10
+    # concurrent runs, whatever the DAG's max_active_runs): each day's features build on the day before.
+    args = [
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        start,
+        "--to-date",
+        end,
+        "--max-active-runs",
+        "1",
+    ]
     args += ["--dag-run-conf", json.dumps(conf)]
     if reprocess:
         args += ["--reprocess-behavior", reprocess]
