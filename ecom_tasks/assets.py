@@ -1,6 +1,7 @@
 """Airflow assets that ``ecom_nightly`` publishes and other DAGs schedule on.
 
-Imported by the DAG files at parse time, so it imports nothing but ``airflow.sdk``.
+Imported by the DAG files at parse time, so it imports nothing heavy: ``airflow.sdk`` and the
+publication config (plain dataclasses), whose model list it follows.
 
 - ``ecom_model_<model>``: a new champion of ``<model>`` was promoted in the MLflow registry;
 - ``ecom_output_<table>``: the outputs pointer now designates a new version of ``<table>``.
@@ -12,13 +13,11 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-MODELS = ("retrieval", "ranking", "churn", "repurchase")
-# The batch output tables each model's publication moves (ecom_tasks.publish.config.DEFAULT_MODELS).
-OUTPUT_TABLES = {
-    "ranking": ("recommendations",),
-    "churn": ("churn_scores",),
-    "repurchase": ("repurchase_scores",),
-}
+from ecom_tasks.publish.config import DEFAULT_MODELS
+
+MODELS = tuple(spec.name for spec in DEFAULT_MODELS)
+# The batch output tables each model's publication moves.
+OUTPUT_TABLES = {spec.name: spec.output_tables for spec in DEFAULT_MODELS if spec.output_tables}
 
 MODEL_ASSETS = {m: Asset(name=f"ecom_model_{m}", uri=f"ecom://models/{m}", group="ml-model") for m in MODELS}
 OUTPUT_ASSETS = {

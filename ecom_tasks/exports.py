@@ -68,7 +68,7 @@ def export_current(root: str | None = None, tables: tuple[str, ...] | None = Non
             frame = storage.read_partition(uri)
             _replace(lambda p, f=frame: f.to_parquet(p, index=False), parquet)
             _replace(lambda p, f=frame: f.to_csv(p, index=False), csv)
-            _replace(lambda p, m=meta: storage.write_json(m, str(p)), meta_path)
+            storage.write_json(meta, str(meta_path))  # last: it says which version the files hold
         log.info("export of %s (ds=%s, version %s): %s", table, meta["ds"], meta["version"],
                  "refreshed" if changed else "unchanged")  # fmt: skip
         result[table] = {**{k: meta[k] for k in ("ds", "version", "rows")}, "changed": changed,

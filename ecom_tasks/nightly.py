@@ -29,13 +29,15 @@ from ecom_tasks import storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.ingest import IngestConfig
 from ecom_tasks.params import RunParams
+from ecom_tasks.publish.config import DEFAULT_MODELS
 
 log = logging.getLogger(__name__)
 
 MODELS_STAGE = "models"
 RUN_RECORD = "_run.json"  # the training task's fingerprint and result, written last
 RETRIEVAL = "retrieval"
-HEADS = ("ranking", "churn", "repurchase")  # fine-tuned from the retrieval towers, in parallel
+MODELS = tuple(spec.name for spec in DEFAULT_MODELS)
+HEADS = tuple(m for m in MODELS if m != RETRIEVAL)  # fine-tuned from the retrieval towers, in parallel
 
 
 def run_day(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from ecom_tasks import savedmodel
 from ecom_tasks.ranking.config import (
     OUT_SCORES,
     SERVING_FEATURES,
@@ -29,7 +30,6 @@ from ecom_tasks.ranking.config import (
 )
 from ecom_tasks.ranking.data import PAD, Lists
 from ecom_tasks.ranking.model import RankingHead
-from ecom_tasks.retrieval.export import _without_keras_traces
 
 
 def _specs(num_features: int) -> list[tf.TensorSpec]:
@@ -43,12 +43,11 @@ def _specs(num_features: int) -> list[tf.TensorSpec]:
     ]
 
 
-class Reranker(tf.Module):
-    """The trained head behind the serving signature."""
+class _Signature(tf.Module):
+    """The serving signature both re-rankers share; subclasses implement :meth:`scores`."""
 
-    def __init__(self, head: RankingHead, num_features: int) -> None:
+    def __init__(self, num_features: int) -> None:
         super().__init__()
-        self.head = head
         self.rerank = tf.function(self._rerank, input_signature=_specs(num_features))
 
     def _rerank(
@@ -66,35 +65,35 @@ class Reranker(tf.Module):
             SERVING_ITEM_IDS: item_ids,
             SERVING_RETRIEVAL_RANK: retrieval_rank,
         }
-        scores = tf.sigmoid(self.head(inputs, training=False))
+        scores = self.scores(inputs)
         return {OUT_SCORES: tf.where(tf.equal(item_ids, PAD), tf.zeros_like(scores), scores)}
 
+    def scores(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        raise NotImplementedError
 
-class IdentityReranker(tf.Module):
+
+class Reranker(_Signature):
+    """The trained head behind the serving signature."""
+
+    def __init__(self, head: RankingHead, num_features: int) -> None:
+        super().__init__(num_features)
+        self.head = head
+
+    def scores(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.sigmoid(self.head(inputs, training=False))
+
+
+class IdentityReranker(_Signature):
     """The retrieval order as a re-ranker: score ``1 / retrieval_rank`` (0 for unranked or padding)."""
 
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.rerank = tf.function(self._rerank, input_signature=_specs(num_features))
-
-    def _rerank(
-        self,
-        user_id: tf.Tensor,
-        history: tf.Tensor,
-        user_features: tf.Tensor,
-        item_ids: tf.Tensor,
-        retrieval_rank: tf.Tensor,
-    ) -> dict[str, tf.Tensor]:
-        rank = tf.cast(retrieval_rank, tf.float32)
-        scores = tf.where((rank > 0) & tf.not_equal(item_ids, PAD), 1.0 / tf.maximum(rank, 1.0), 0.0)
-        return {OUT_SCORES: scores}
+    def scores(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        rank = tf.cast(inputs[SERVING_RETRIEVAL_RANK], tf.float32)
+        return tf.where(rank > 0, 1.0 / tf.maximum(rank, 1.0), 0.0)
 
 
 def save(module: Reranker | IdentityReranker, path: str) -> str:
-    """Write ``module`` as a SavedModel at ``path`` (a local folder) and return ``path``."""
-    with _without_keras_traces():
-        tf.saved_model.save(module, path, signatures={"serving_default": module.rerank})
-    return path
+    """Write ``module`` as a SavedModel at ``path`` (a local folder, replaced atomically)."""
+    return savedmodel.save(module, path, {"serving_default": module.rerank})
 
 
 def load_scorer(path: str) -> Callable[[Lists], np.ndarray]:

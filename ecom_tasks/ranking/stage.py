@@ -21,8 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import uuid
 
 import numpy as np
 import pandas as pd
@@ -87,15 +85,6 @@ def profiles_reader(root: str, backbone: Backbone) -> core.ProfilesAsOf:
         return cache[day]
 
     return read
-
-
-def _replace_dir(tmp: str, final: str) -> None:
-    # Swap the new folder in, so a rerun never leaves a half-written SavedModel behind.
-    old = f"{final}.old-{uuid.uuid4().hex}"
-    if os.path.exists(final):
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _clean(metrics: dict) -> dict:
@@ -210,9 +199,7 @@ def fine_tune_ranking(
         if trained.selected == SELECTED_HEAD
         else export.IdentityReranker(n_features)
     )
-    tmp = f"{out}/.{SAVED_MODEL_DIR}.tmp-{uuid.uuid4().hex}"
-    export.save(module, tmp)
-    _replace_dir(tmp, f"{out}/{SAVED_MODEL_DIR}")
+    export.save(module, f"{out}/{SAVED_MODEL_DIR}")
     ranker = {
         "user_feature_names": backbone.feature_columns,
         SELECTED: trained.selected,

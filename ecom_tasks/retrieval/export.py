@@ -20,13 +20,13 @@ for history items), best first.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from ecom_tasks import savedmodel
 from ecom_tasks.retrieval import scoring
 from ecom_tasks.retrieval.config import (
     OUT_ITEM_IDS,
@@ -146,23 +146,10 @@ def build_recommender(model: RetrievalModel, vocabs: Vocabularies, k: int) -> Re
 
 
 def export_saved_model(model: RetrievalModel, vocabs: Vocabularies, path: str, k: int = 100) -> str:
-    """Save the recommender as a SavedModel at ``path`` (a local folder) and return ``path``."""
+    """Save the recommender as a SavedModel at ``path`` (a local folder, replaced atomically)."""
     module = build_recommender(model, vocabs, k)
     signatures = {"serving_default": module.recommend, SIGNATURE_EXCLUDING: module.recommend_excluding}
-    with _without_keras_traces():
-        tf.saved_model.save(module, path, signatures=signatures)
-    return path
-
-
-def _without_keras_traces() -> contextlib.AbstractContextManager:
-    # The artifact is served through its two signatures only. By default tf-keras also traces
-    # every layer's call for Keras metadata, which triples save time and doubles load time; this
-    # is the switch behind `save_traces=False` of `Model.save` (tf-keras internals, so optional).
-    try:
-        from tf_keras.src.saving.legacy.saved_model import utils
-    except ImportError:  # pragma: no cover - a tf-keras without it saves the slow way
-        return contextlib.nullcontext()
-    return utils.keras_option_scope(save_traces=False)
+    return savedmodel.save(module, path, signatures)
 
 
 def load_recommender(path: str) -> tf.Module:

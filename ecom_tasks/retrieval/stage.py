@@ -20,8 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,15 +197,6 @@ def _read_optional(uri: str) -> pd.DataFrame | None:
     return storage.read_partition(uri)
 
 
-def _replace_dir(tmp: str, final: str) -> None:
-    # Swap the new folder in, so a rerun never leaves a half-written SavedModel behind.
-    old = f"{final}.old-{uuid.uuid4().hex}"
-    if os.path.exists(final):
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if v is None or not np.isfinite(v) else round(float(v), 6)) for k, v in metrics.items()}
 
@@ -269,9 +258,7 @@ def pretrain_retrieval(
         raise data.TrainingDataError(f"{inter_uri}: {exc}") from None
     out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
     os.makedirs(out, exist_ok=True)
-    tmp = f"{out}/.{SAVED_MODEL_DIR}.tmp-{uuid.uuid4().hex}"
-    export.export_saved_model(trained.model, trained.vocabs, tmp, k=config.export_k)
-    _replace_dir(tmp, f"{out}/{SAVED_MODEL_DIR}")
+    export.export_saved_model(trained.model, trained.vocabs, f"{out}/{SAVED_MODEL_DIR}", k=config.export_k)
     warmstart.save_weights(trained.model, f"{out}/{WEIGHTS_FILE}")
     backbone.save_tower_state(trained.model, f"{out}/{TOWER_STATE_FILE}")
     storage.write_json(trained.vocabs.to_dict(), f"{out}/{VOCABULARIES_FILE}")

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom_tasks import contract, storage
+from ecom_tasks import contract
 from ecom_tasks.contract import EVENTS, ITEMS, USERS
 from ecom_tasks.features.config import FeatureConfig, TrainingDataConfig
 from ecom_tasks.features.stage import build_features, build_training_data
 from ecom_tasks.heads.config import HeadConfig
 from tests.retrieval.conftest import tiny_config
+from tests.validated_shop import write_validated
 
 START = dt.date(2024, 1, 1)
 N_DAYS = 40
@@ -76,18 +77,6 @@ def shop(n_users: int = 160, n_items: int = 24, seed: int = 3) -> tuple[pd.DataF
     return ev, contract.conform(it, ITEMS), contract.conform(us, USERS)
 
 
-def write_validated(root: str, ev: pd.DataFrame, it: pd.DataFrame, us: pd.DataFrame) -> None:
-    day_of = ev[contract.TS].dt.date
-    for d in range(N_DAYS):
-        day = START + dt.timedelta(days=d)
-        part = ev[day_of == day].reset_index(drop=True)
-        storage.write_partition(part, storage.partition_uri(root, "validated", EVENTS, day), source="test")
-        for table, frame in ((ITEMS, it), (USERS, us)):
-            storage.write_partition(
-                frame, storage.partition_uri(root, "validated", table, day), source="test"
-            )
-
-
 def head_config(**overrides: object) -> HeadConfig:
     """A small, fast head configuration for the tests."""
     base = dict(
@@ -111,7 +100,7 @@ def shop_root(tmp_path_factory: pytest.TempPathFactory) -> str:
     from ecom_tasks.retrieval.stage import pretrain_retrieval
 
     root = str(tmp_path_factory.mktemp("heads") / "data")
-    write_validated(root, *shop())
+    write_validated(root, START, N_DAYS, *shop())
     last_train_day = (START + dt.timedelta(days=N_DAYS - 2)).isoformat()
     build_features(root, last_train_day, TRAINING.features)
     build_features(root, DS, TRAINING.features)

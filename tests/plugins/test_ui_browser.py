@@ -36,7 +36,8 @@ def browser_paths() -> tuple[str, str]:
 def test_page_and_explorer_in_a_real_browser(
     ui_root: str, browser_paths: tuple[str, str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    cache = Path(request.config.cache.mkdir("airflow-sqlite")) if request.config.cache else tmp_path
+    store = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = Path(store.mkdir("airflow-sqlite")) if store else tmp_path
     db = migrated_db(cache, tmp_path)
     with api_server(tmp_path / "server", ui_root, db) as server:
         base = server.url

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom_tasks import contract, storage
+from ecom_tasks import contract
 from ecom_tasks.contract import EVENTS, ITEMS, USERS
 from ecom_tasks.features.config import FeatureConfig, TrainingDataConfig
 from ecom_tasks.features.stage import build_features, build_training_data
 from ecom_tasks.ranking.config import FreezeSchedule, RankingConfig
 from tests.retrieval.conftest import tiny_config
+from tests.validated_shop import write_validated
 
 START = dt.date(2024, 1, 1)
 N_DAYS = 30
@@ -82,18 +83,6 @@ def shop(n_users: int = 120, n_items: int = 24, seed: int = 5) -> tuple[pd.DataF
     return ev, contract.conform(it, ITEMS), contract.conform(us, USERS)
 
 
-def write_validated(root: str, ev: pd.DataFrame, it: pd.DataFrame, us: pd.DataFrame) -> None:
-    day_of = ev[contract.TS].dt.date
-    for d in range(N_DAYS):
-        day = START + dt.timedelta(days=d)
-        part = ev[day_of == day].reset_index(drop=True)
-        storage.write_partition(part, storage.partition_uri(root, "validated", EVENTS, day), source="test")
-        for table, frame in ((ITEMS, it), (USERS, us)):
-            storage.write_partition(
-                frame, storage.partition_uri(root, "validated", table, day), source="test"
-            )
-
-
 def ranking_config(**overrides: object) -> RankingConfig:
     """A small, fast configuration for the tests."""
     base = dict(
@@ -116,7 +105,7 @@ def shop_root(tmp_path_factory: pytest.TempPathFactory) -> str:
     from ecom_tasks.retrieval.stage import pretrain_retrieval
 
     root = str(tmp_path_factory.mktemp("ranking") / "data")
-    write_validated(root, *shop())
+    write_validated(root, START, N_DAYS, *shop())
     cutoff_day = (START + dt.timedelta(days=N_DAYS - HOLDOUT_DAYS - 1)).isoformat()
     for day in (cutoff_day, DS):  # profiles as of the backbone's last training day, and of ds
         build_features(root, day, TRAINING.features)
