@@ -11,17 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.small_shop import SMALL_SHOP, SMALL_SHOP_GATES
+
 PROJECT = Path(__file__).resolve().parents[2]
 RUN_DS = "2024-01-21"
-# Enough history for the heads' 90-day labels (their cutoff is ds - 90 days), small enough for CI.
-SMALL_SHOP = {
-    "synthetic_users": 500,
-    "synthetic_items": 100,
-    "synthetic_start_date": "2023-09-01",
-    "seed": 7,
-    "epochs": 4,
-}
-SMALL_SHOP_GATES = PROJECT / "config" / "gates-small-shop.yaml"
 
 
 @dataclass

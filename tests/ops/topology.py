@@ -41,19 +41,10 @@ from tests.ops.services import (
     start_redis,
     wait_until,
 )
+from tests.small_shop import SMALL_SHOP, SMALL_SHOP_GATES
 
 DAG_ID = "ecom_nightly"
 RUN_DS = "2024-01-28"
-# The end-to-end tests' small shop (enough history for the heads' 90-day labels; epochs capped), and
-# its gate thresholds: sanity floors, since ~50 test customers make calibration and baselines noise.
-SMALL_SHOP = {
-    "synthetic_users": 500,
-    "synthetic_items": 100,
-    "synthetic_start_date": "2023-09-01",
-    "seed": 7,
-    "epochs": 4,
-}
-SMALL_SHOP_GATES = PROJECT / "config" / "gates-small-shop.yaml"
 # The pool the DAG's TensorFlow tasks run in; docker-compose's airflow-init creates it the same way.
 TF_POOL = "tensorflow"
 ADMIN_USER = "admin"
