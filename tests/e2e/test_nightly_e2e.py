@@ -42,13 +42,26 @@ def test_run_landed_every_day_of_history(nightly_run):
     assert summary["days_in_source"] == len(expected)
 
 
-def test_rerun_changes_nothing(nightly_run):
+def _versions(env, monkeypatch) -> dict[str, list[str]]:
+    from ecom_tasks.publish import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env.env["MLFLOW_TRACKING_URI"])
+    client = tracking.configure(str(env.data_root))
+    return {
+        m: sorted(v.version for v in client.search_model_versions(f"name='ecom_{m}'"))
+        for m in PUBLISHED_MODELS
+    }
+
+
+def test_rerun_changes_nothing(nightly_run, monkeypatch):
     env, _ = nightly_run
-    before = _manifests(env.data_root)
+    before, versions = _manifests(env.data_root), _versions(env, monkeypatch)
+    assert all(len(v) == 1 for v in versions.values()), versions  # the first run registered each once
     proc = env.dags_test(RUN_DS, SMALL_SHOP)
     assert proc.returncode == 0, proc.stderr[-4000:]
     after = _manifests(env.data_root)
     assert after == before  # same content, same manifests: nothing was rewritten or duplicated
+    assert _versions(env, monkeypatch) == versions  # and no model version registered twice
 
 
 def test_every_landed_day_was_validated_and_features_built(nightly_run):
@@ -94,14 +107,3 @@ def test_models_were_trained_gated_and_published(nightly_run, monkeypatch):
         champion = champion_info(root, model)
         assert champion is not None and champion["ds"] == RUN_DS, (model, champion)
         assert outputs.read_pointer(root)["models"][model]["version"] == champion["version"]
-
-
-def test_rerun_registers_no_duplicate_versions(nightly_run, monkeypatch):
-    from ecom_tasks.publish import tracking
-
-    env, _ = nightly_run
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", env.env["MLFLOW_TRACKING_URI"])
-    client = tracking.configure(str(env.data_root))
-    for model in PUBLISHED_MODELS:
-        versions = client.search_model_versions(f"name='ecom_{model}'")
-        assert len(versions) == 1, (model, [v.version for v in versions])
