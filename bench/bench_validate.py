@@ -7,7 +7,9 @@ Scenarios, each run in a fresh process so that its peak RSS is its own:
   does (the backlog in batches, one Great Expectations run per batch; ``--per-day`` validates the
   days one by one with ``validate_partition`` instead, the way it was done before). Prints the
   total, the per-day cost, the verdicts and the warnings by rule, with Data Docs on (as in
-  production) or off (``--no-docs``).
+  production) or off (``--no-docs``). The timed part starts after Great Expectations and the
+  package are imported (the import, seconds once per process, is printed on its own line); it
+  includes building the GE data context and everything ``validate_landed`` reads and writes.
 - ``synthetic_day``: one day of a 10-million-event synthetic shop (written beforehand by
   ``bench/bench_synthetic.py --root DIR``; pass ``--synthetic-root DIR``).
 - ``synthetic_batch``: all events of that shop as ONE batch (one raw partition, written once to
@@ -34,6 +36,7 @@ import argparse
 import collections
 import datetime as dt
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -106,9 +109,10 @@ def online_retail(args: argparse.Namespace) -> None:
         rows += summary["tables"].get(c.EVENTS, {}).get("rows_in", 0)
         for line in summary["warnings"]:
             warned[line.split(" (")[0].split(" by ")[-1].split(": ")[-1]] += 1
-    log.info("import of GE and the package: %.1f s (once per process, not in the loop)", import_s)
+    log.info("import of GE and the package: %.1f s (once per process, not in the timed part)", import_s)
     log.info(
-        "validated %d days (%s), %d events: wall %.1f s (%.3f s/day), cpu %.1f s, data docs %s",
+        "validated %d days (%s), %d events: wall %.1f s (%.3f s/day), cpu %.1f s, data docs %s; "
+        "load average %s",
         len(days),
         "one by one" if args.per_day else "as a backlog",
         rows,
@@ -116,6 +120,7 @@ def online_retail(args: argparse.Namespace) -> None:
         wall / max(len(days), 1),
         cpu,
         "on" if config.data_docs else "off",
+        " ".join(f"{x:.2f}" for x in os.getloadavg()),
     )
     log.info("verdicts: %s", dict(statuses))
     log.info("days with each warning: %s", dict(warned.most_common()))

@@ -15,8 +15,8 @@ import io
 import json
 import logging
 import os
-import uuid
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,9 +24,8 @@ import fsspec
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 
-from ecom_tasks import __version__
+from ecom_tasks import __version__, fsio
 from ecom_tasks.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -63,8 +62,7 @@ def partition_uri(root: str, stage: str, table: str, ds: str | dt.date) -> str:
 
 
 def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(uri)
-    return fs, path
+    return fsio.resolve(uri)
 
 
 def to_arrow(df: pd.DataFrame) -> pa.Table:
@@ -119,16 +117,6 @@ class Manifest:
         }
 
 
-def _atomic_write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    with fs.open(tmp, "wb") as fh:
-        fh.write(data)
-    if isinstance(fs, LocalFileSystem):
-        os.replace(tmp, path)  # atomic on POSIX
-    else:
-        fs.mv(tmp, path)  # object stores: the PUT of the final key is atomic
-
-
 def to_parquet_bytes(data: pd.DataFrame | pa.Table) -> bytes:
     """Encode a frame (or Arrow table) as zstd-compressed Parquet, without its index."""
     table = data if isinstance(data, pa.Table) else to_arrow(data)
@@ -138,14 +126,35 @@ def to_parquet_bytes(data: pd.DataFrame | pa.Table) -> bytes:
     return buf.getvalue()
 
 
+# The last few small encodings, by content: the same rows with the same schema (the empty
+# quarantine of every day, an unchanged dimension snapshot) encode to the same bytes every time.
+_ENCODED: OrderedDict[tuple[str, tuple[tuple[bytes, bytes], ...]], bytes] = OrderedDict()
+_ENCODED_SLOTS, _ENCODED_MAX_BYTES = 8, 1 << 20
+
+
+def _encoded(table: pa.Table, digest: str) -> bytes:
+    """:func:`to_parquet_bytes` of ``table``, whose :func:`table_hash` is ``digest``."""
+    # The hash covers names, types and values but not the schema metadata (pandas dtypes): key on both.
+    key = (digest, tuple(sorted((table.schema.metadata or {}).items())))
+    data = _ENCODED.get(key)
+    if data is not None:
+        _ENCODED.move_to_end(key)
+    else:
+        data = to_parquet_bytes(table)
+        if len(data) <= _ENCODED_MAX_BYTES:
+            _ENCODED[key] = data
+            if len(_ENCODED) > _ENCODED_SLOTS:
+                _ENCODED.popitem(last=False)
+    return data
+
+
 def read_manifest(uri: str) -> Manifest | None:
     """The manifest of the partition at ``uri``, or ``None`` when no committed partition is there."""
     fs, path = _fs(uri)
-    mpath = f"{path}/{MANIFEST}"
-    if not fs.exists(mpath):
+    body = fsio.read_bytes(fs, f"{path}/{MANIFEST}")
+    if body is None:
         return None
-    with fs.open(mpath, "rb") as fh:
-        raw = json.load(fh)
+    raw = json.loads(body)
     return Manifest(
         uri=uri,
         row_count=int(raw["row_count"]),
@@ -167,15 +176,19 @@ def write_partition(
     extra: dict[str, Any] | None = None,
     written_at: dt.datetime | None = None,
     digest: str | None = None,
+    table: pa.Table | None = None,
 ) -> tuple[Manifest, bool]:
     """Write ``df`` as the partition at ``uri``, replacing it atomically.
 
     Returns the manifest and whether anything changed: when the partition already holds the same
     content, nothing is rewritten (reruns are idempotent and leave landed data untouched).
     ``written_at`` is recorded in the manifest; it defaults to the wall clock, which is metadata
-    only and never feeds a computation. ``digest`` may pass a precomputed :func:`content_hash`.
+    only and never feeds a computation. ``digest`` may pass a precomputed :func:`content_hash`;
+    ``table`` may pass :func:`to_arrow` of ``df`` when the caller has it (a slice of one
+    conversion of many partitions' rows): it is what gets hashed and written, so it must be that.
     """
-    table = to_arrow(df)
+    table = to_arrow(df) if table is None else table
+    hashed_here = digest is None
     digest = digest or table_hash(table)
     current = read_manifest(uri)
     fs, path = _fs(uri)
@@ -186,11 +199,13 @@ def write_partition(
         # Same data, new metadata (e.g. which raw content it came from): refresh the manifest only.
         refreshed = replace(current, extra=wanted)
         body = json.dumps(refreshed.to_dict(), indent=2, default=str).encode()
-        _atomic_write_bytes(fs, f"{path}/{MANIFEST}", body)
+        fsio.write_atomic(fs, f"{path}/{MANIFEST}", body)
         return refreshed, False
-    fs.makedirs(path, exist_ok=True)
+    # A folder made just now holds nothing stale; one that existed may (a replaced version).
+    fresh = fsio.makedirs(fs, path)
     fname = f"part-{digest[:16]}.parquet"
-    _atomic_write_bytes(fs, f"{path}/{fname}", to_parquet_bytes(table))
+    data = _encoded(table, digest) if hashed_here else to_parquet_bytes(table)
+    fsio.write_atomic(fs, f"{path}/{fname}", data)
     stamp = (written_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     manifest = Manifest(
         uri=uri,
@@ -203,44 +218,79 @@ def write_partition(
         written_at=stamp,
         extra=dict(extra or {}),
     )
-    _atomic_write_bytes(
+    fsio.write_atomic(
         fs, f"{path}/{MANIFEST}", json.dumps(manifest.to_dict(), indent=2, default=str).encode()
     )
     # The new manifest is committed; files of the replaced version are now unreferenced.
-    for stale in fs.ls(path, detail=False):
-        name = stale.rsplit("/", 1)[-1]
+    for name in [] if fresh else fsio.list_names(fs, path):
         if name != MANIFEST and name != fname and not name.startswith("."):
-            fs.rm(stale)
+            fsio.remove(fs, f"{path}/{name}")
     log.info("wrote %s rows to %s", len(df), uri)
     return manifest, True
 
 
-def read_partition(uri: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """Read the committed partition at ``uri``; raise ``FileNotFoundError`` naming it if absent."""
+def _read_tables(uri: str, columns: Iterable[str] | None) -> list[pa.Table]:
+    """The data files of the committed partition at ``uri``, as Arrow tables."""
     manifest = read_manifest(uri)
     if manifest is None:
         raise FileNotFoundError(f"no committed partition at {uri} (missing {MANIFEST})")
     fs, path = _fs(uri)
     cols = list(columns) if columns is not None else None
-    frames = []
-    for name in manifest.files:
-        with fs.open(f"{path}/{name}", "rb") as fh:
-            frames.append(pd.read_parquet(fh, columns=cols, engine="pyarrow"))
+    return [fsio.read_parquet(fs, f"{path}/{name}", cols) for name in manifest.files]
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """``table`` as pandas.read_parquet returns it (dtypes from the pandas metadata, ``attrs``)."""
+    df = table.to_pandas()
+    attrs = (table.schema.metadata or {}).get(b"PANDAS_ATTRS")
+    if attrs:
+        df.attrs = json.loads(attrs)
+    return df
+
+
+def read_partition(uri: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read the committed partition at ``uri``; raise ``FileNotFoundError`` naming it if absent."""
+    frames = [_to_frame(t) for t in _read_tables(uri, columns)]
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
+
+
+def read_partitions(
+    uris: Sequence[str], columns: Iterable[str] | None = None
+) -> tuple[pd.DataFrame, list[int]]:
+    """The committed partitions at ``uris`` end to end as one frame, and each one's row count.
+
+    The frame equals concatenating :func:`read_partition` of each (``ignore_index=True``), Arrow
+    chunks included; it is converted to pandas once rather than once per partition, which for a
+    year of small days costs about half as much. Partitions whose schemas differ (or use
+    dictionary types, which pandas and Arrow concatenate differently) are converted one by one.
+
+    Raises:
+        FileNotFoundError: naming the first partition that is not committed.
+    """
+    cols = list(columns) if columns is not None else None
+    per_uri = [_read_tables(uri, cols) for uri in uris]
+    sizes = [sum(t.num_rows for t in tables) for tables in per_uri]
+    tables = [t for ts in per_uri for t in ts]
+    if not tables:
+        return pd.DataFrame(columns=cols), sizes
+    first = tables[0].schema
+    uniform = all(t.schema.equals(first, check_metadata=True) for t in tables[1:])
+    if uniform and not any(pa.types.is_dictionary(f.type) for f in first):
+        return _to_frame(pa.concat_tables(tables)), sizes
+    return pd.concat([_to_frame(t) for t in tables], ignore_index=True), sizes
 
 
 def list_partitions(root: str, stage: str, table: str) -> list[dt.date]:
     """Dates of the committed partitions of ``stage/table``, oldest first."""
     base = f"{data_root(root)}/{stage}/{table}"
     fs, path = _fs(base)
-    if not fs.exists(path):
+    if not fsio.exists(fs, path):
         return []
     dates = []
-    for entry in fs.ls(path, detail=False):
-        name = entry.rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith("ds=") and fs.exists(f"{entry}/{MANIFEST}"):
+    for name in fsio.list_names(fs, path):
+        if name.startswith("ds=") and fsio.exists(fs, f"{path}/{name}/{MANIFEST}"):
             dates.append(dt.date.fromisoformat(name[3:]))
     return sorted(dates)
 
@@ -248,14 +298,15 @@ def list_partitions(root: str, stage: str, table: str) -> list[dt.date]:
 def write_json(obj: Any, uri: str) -> str:
     """Atomically write a small JSON document (summaries, metrics) and return its URI."""
     fs, path = _fs(uri)
-    parent = path.rsplit("/", 1)[0]
-    fs.makedirs(parent, exist_ok=True)
-    _atomic_write_bytes(fs, path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+    fsio.makedirs(fs, path.rsplit("/", 1)[0])
+    fsio.write_atomic(fs, path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
     return uri
 
 
 def read_json(uri: str) -> Any:
     """Read a JSON document written by :func:`write_json`."""
     fs, path = _fs(uri)
-    with fs.open(path, "rb") as fh:
-        return json.load(fh)
+    body = fsio.read_bytes(fs, path)
+    if body is None:
+        raise FileNotFoundError(f"no JSON document at {uri}")
+    return json.loads(body)

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ecom_tasks import contract as c
 from ecom_tasks import storage
 from ecom_tasks.validation import history as hist
-from ecom_tasks.validation.batch import backlog_gate, batchable, validate_days
+from ecom_tasks.validation.batch import StackedDays, backlog_gate, batchable, validate_days
 from ecom_tasks.validation.config import ValidationConfig
 from ecom_tasks.validation.core import schema_ok
 from ecom_tasks.validation.gate import RAW, VALIDATED, publish, read_raw, validate_partition
@@ -87,26 +89,79 @@ def _canonical(frames: dict[str, pd.DataFrame]) -> bool:
     return all(list(df.columns) == c.columns(t) and schema_ok(df, t) for t, df in frames.items())
 
 
+def _stackable(root: str, day: dt.date) -> dict[str, storage.Manifest] | None:
+    """The day's raw manifests when each says the contract's layout (else ``None``)."""
+    manifests = {}
+    for table in c.TABLES:
+        manifest = storage.read_manifest(storage.partition_uri(root, RAW, table, day))
+        if manifest is None or list(manifest.schema.items()) != list(c.dtypes(table).items()):
+            return None
+        manifests[table] = manifest
+    return manifests
+
+
+def _groups(
+    root: str, pending: list[dt.date], max_rows: int
+) -> Iterator[tuple[list[dt.date], list[dict[str, storage.Manifest]] | None]]:
+    """``pending`` cut into runs of days to read together, of about ``max_rows`` rows each.
+
+    A day whose raw partitions are missing or not in the contract's layout (by their manifests)
+    comes alone, without manifests: it is read and validated on its own.
+    """
+    days: list[dt.date] = []
+    manifests: list[dict[str, storage.Manifest]] = []
+    rows = 0
+    for day in pending:
+        found = _stackable(root, day)
+        if found is None:
+            if days:
+                yield days, manifests
+                days, manifests, rows = [], [], 0
+            yield [day], None
+            continue
+        days.append(day)
+        manifests.append(found)
+        rows += sum(m.row_count for m in found.values())
+        if rows >= max_rows:
+            yield days, manifests
+            days, manifests, rows = [], [], 0
+    if days:
+        yield days, manifests
+
+
+def _read_stacked(root: str, days: list[dt.date]) -> StackedDays | None:
+    """The days' raw tables read end to end, or ``None`` if one cannot be read as the contract's."""
+    frames, sizes = {}, {}
+    for table in c.TABLES:
+        uris = [storage.partition_uri(root, RAW, table, d) for d in days]
+        try:
+            frames[table], sizes[table] = storage.read_partitions(uris)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            log.info(
+                "%s..%s: reading the days one by one (%s: %s)", days[0], days[-1], type(exc).__name__, exc
+            )
+            return None
+    if not _canonical(frames):
+        return None
+    return StackedDays(frames, sizes)
+
+
 def _validate_backlog(root: str, pending: list[dt.date], config: ValidationConfig) -> dict[dt.date, dict]:
     """Validate ``pending`` in batches of at most ``config.backlog_max_rows`` rows, in date order.
 
-    A day whose raw data cannot join a batch (a missing or unreadable partition, a layout other
-    than the contract's) is validated alone, after the batch of the days before it. Data Docs are
-    built once, at the end (also when a day fails).
+    Each batch's raw partitions are read together (:func:`storage.read_partitions`, one
+    conversion to pandas per table instead of one per day and table). A day whose raw data
+    cannot join a batch (a missing or unreadable partition, a layout other than the contract's)
+    is validated alone, after the batch of the days before it. Data Docs are built once, at the
+    end (also when a day fails).
     """
     gate = backlog_gate(root, config)
     docs = gate.docs_index()
     known: dict[dt.date, hist.HistoryDay | None] = {}  # history looked up or validated here
     outs: dict[dt.date, dict] = {}
     keys: list[Any] = []
-    chunk: list[tuple[dt.date, dict[str, pd.DataFrame], dict[str, str]]] = []
 
-    def flush() -> None:
-        if not chunk:
-            return
-        days, hashes = [d for d, _, _ in chunk], [h for _, _, h in chunk]
-        frames = [f for _, f, _ in chunk]
-        chunk.clear()
+    def run(days: list[dt.date], frames: StackedDays | list[dict[str, pd.DataFrame]], hashes: list) -> None:
         log.info("validating %s..%s: %d days in one batch", days[0], days[-1], len(days))
         reports = validate_days(
             days, frames, config, lambda d: hist.load_history(root, d, config, known), gate, run_keys=keys
@@ -115,23 +170,32 @@ def _validate_backlog(root: str, pending: list[dt.date], config: ValidationConfi
             outs[report.ds] = publish(root, report, raw_hashes, config, docs)
             known[report.ds] = hist.HistoryDay(report.ds, dict(report.metrics))
 
-    rows = 0
+    def alone(day: dt.date) -> None:
+        log.info("validating %s alone (%d of %d pending days)", day, pending.index(day) + 1, len(pending))
+        outs[day] = validate_partition(root, day, config)
+        known.pop(day, None)  # read it back from storage when a later day looks
+
+    def flush(chunk: list[tuple[dt.date, dict[str, pd.DataFrame], dict[str, str]]]) -> None:
+        if chunk:
+            run([d for d, _, _ in chunk], [f for _, f, _ in chunk], [h for _, _, h in chunk])
+            chunk.clear()
+
     try:
-        for n, day in enumerate(pending, 1):
-            frames, raw_hashes, problems = read_raw(root, day)
-            if problems or not _canonical(frames):
-                flush()
-                rows = 0
-                log.info("validating %s alone (%d of %d pending days)", day, n, len(pending))
-                outs[day] = validate_partition(root, day, config)
-                known.pop(day, None)  # read it back from storage when a later day looks
+        for days, manifests in _groups(root, pending, config.backlog_max_rows):
+            stacked = None if manifests is None else _read_stacked(root, days)
+            if stacked is not None:
+                run(days, stacked, [{t: m.content_hash for t, m in found.items()} for found in manifests])
                 continue
-            chunk.append((day, frames, raw_hashes))
-            rows += sum(len(df) for df in frames.values())
-            if rows >= config.backlog_max_rows:
-                flush()
-                rows = 0
-        flush()
+            # Day by day: each readable day in the contract's layout joins a batch, others go alone.
+            chunk: list[tuple[dt.date, dict[str, pd.DataFrame], dict[str, str]]] = []
+            for day in days:
+                frames, raw_hashes, problems = read_raw(root, day)
+                if not problems and _canonical(frames):
+                    chunk.append((day, frames, raw_hashes))
+                    continue
+                flush(chunk)
+                alone(day)
+            flush(chunk)
     finally:
         gate.build_docs(keys)
     return outs

@@ -15,12 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ecom_tasks import contract as c
+from ecom_tasks import storage
 from ecom_tasks.validation import gxbatch as gb
 from ecom_tasks.validation import rowchecks
 from ecom_tasks.validation.config import ValidationConfig
@@ -53,20 +56,39 @@ def backlog_gate(root: str | None, config: ValidationConfig) -> GxGate:
     return gate_for(root, config, [new for _, new in backlog_rules()], BATCH_RESULT_FORMAT)
 
 
+@dataclass
+class StackedDays:
+    """Several days' tables already end to end, as :func:`storage.read_partitions` reads them.
+
+    ``frames[table]`` holds every day's rows in date order, with the contract's columns in its
+    order and its dtypes (``RangeIndex``); ``sizes[table]`` is each day's row count.
+    """
+
+    frames: dict[str, pd.DataFrame]
+    sizes: dict[str, list[int]]
+
+
 class _Table:
     """One table of every day, end to end, with each row's day and its per-day parameters."""
 
-    def __init__(self, table: str, parts: list[pd.DataFrame], day_params: Sequence[dict[str, Any]]) -> None:
+    def __init__(
+        self, table: str, frame: pd.DataFrame, sizes: Sequence[int], day_params: Sequence[dict[str, Any]]
+    ) -> None:
         cols = c.columns(table)
-        sizes = np.array([len(p) for p in parts], dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self.frame = pd.concat([p[cols] for p in parts], ignore_index=True)
-        self.codes = np.repeat(np.arange(len(parts)), sizes)
-        self.layout = gb.DayLayout(self.codes, len(parts))
+        counts = np.asarray(sizes, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)])
+        self.frame = frame if list(frame.columns) == cols else frame[cols]
+        self.codes = np.repeat(np.arange(len(counts)), counts)
+        self.layout = gb.DayLayout(self.codes, len(counts))
         self.params = dict(day_params[0])
         for name in gb.PER_DAY_PARAMS:  # a row's bound is its own day's
             per_day = pd.DatetimeIndex([p[name] for p in day_params]).as_unit("us")
             self.params[name] = pd.Series(per_day.take(self.codes))
+
+    @classmethod
+    def of_days(cls, table: str, parts: list[pd.DataFrame], day_params: Sequence[dict[str, Any]]) -> _Table:
+        frame = pd.concat([p[c.columns(table)] for p in parts], ignore_index=True)
+        return cls(table, frame, [len(p) for p in parts], day_params)
 
     def rows(self, day: int) -> slice:
         return slice(int(self.offsets[day]), int(self.offsets[day + 1]))
@@ -96,7 +118,7 @@ def _item_refs(events: _Table, items: _Table, items_bad: np.ndarray) -> pd.DataF
 
 def validate_days(
     days: Sequence[dt.date],
-    frames: MutableSequence[Frames],
+    frames: MutableSequence[Frames] | StackedDays,
     config: ValidationConfig,
     history: Callable[[dt.date], Sequence[HistoryDay]],
     gate: GxGate | None = None,
@@ -108,7 +130,8 @@ def validate_days(
     Args:
         days: the days, oldest first.
         frames: each day's ``{table: frame}``, every table with the contract's columns in the
-            contract's order and dtypes (other days are validated alone); consumed (emptied).
+            contract's order and dtypes (other days are validated alone), or the days' tables
+            already end to end (:class:`StackedDays`); consumed (emptied).
         config: thresholds.
         history: the trailing validated days of a day, asked for just before the day's report
             is finished, so it can include the days yielded before it.
@@ -118,8 +141,11 @@ def validate_days(
     gate = gate or backlog_gate(None, config)
     day_params = [run_parameters(d, config) for d in days]
     names = pd.Index([d.isoformat() for d in days])
-    tables = {t: _Table(t, [f[t] for f in frames], day_params) for t in c.TABLES}
-    frames.clear()  # the end-to-end copies replace the day frames
+    if isinstance(frames, StackedDays):
+        tables = {t: _Table(t, frames.frames.pop(t), frames.sizes[t], day_params) for t in c.TABLES}
+    else:
+        tables = {t: _Table.of_days(t, [f[t] for f in frames], day_params) for t in c.TABLES}
+        frames.clear()  # the end-to-end copies replace the day frames
     ev, it, us = tables[c.EVENTS], tables[c.ITEMS], tables[c.USERS]
     masks = {
         t: rowchecks.row_masks(
@@ -152,6 +178,10 @@ def validate_days(
         run_keys.extend(keys)
     outcomes = _split_results(results, tables, event_batches, daily, day_params[0])
     del results, event_batches
+    # Converted to Arrow once: a day without quarantined rows writes a slice of it, and shares one
+    # empty quarantine with every such day (splitting and converting each day cost ~6 ms a day).
+    bulk = {t: storage.to_arrow(tab.frame) for t, tab in tables.items()}
+    no_rows: dict[str, tuple[pd.DataFrame, pa.Table]] = {}
     for i, day in enumerate(days):
         reports = {}
         for t, tab in tables.items():
@@ -165,7 +195,15 @@ def validate_days(
                 if o.id in tr.reasons:
                     o.rows_quarantined = tr.reasons[o.id]
                 tr.outcomes.append(o)
-            tr.clean, tr.quarantined = rowchecks.split(tab.frame.iloc[rows], day_masks)
+            if any(m.any() for m in day_masks.values()):
+                tr.clean, tr.quarantined = rowchecks.split(tab.frame.iloc[rows], day_masks)
+            else:  # the clean rows are the day's rows, in order
+                if t not in no_rows:
+                    empty = rowchecks.split(tab.frame.iloc[0:0], {})[1]
+                    no_rows[t] = empty, storage.to_arrow(empty)
+                tr.quarantined, tr.quarantined_arrow = no_rows[t]
+                tr.clean = tab.frame.iloc[rows].reset_index(drop=True)
+                tr.clean_arrow = bulk[t].slice(rows.start, rows.stop - rows.start)
             reports[t] = tr
         report = ValidationReport(day, reports)
         finish_report(report, {}, dict.fromkeys(c.TABLES, True), config, history(day))

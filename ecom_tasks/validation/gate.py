@@ -174,6 +174,7 @@ def publish(
             storage.partition_uri(root, QUARANTINE_STAGE, table, day),
             source=SOURCE,
             extra=extra,
+            table=report.tables[table].quarantined_arrow if table in report.tables else None,
         )
     summary = report.summary(data_docs=data_docs, raw_content_hash=raw_hashes, config=_config_dict(config))
     uri = hist.summary_uri(root, day)
@@ -185,7 +186,8 @@ def publish(
     validated = {}
     for table in c.TABLES:
         target = storage.partition_uri(root, VALIDATED, table, day)
-        storage.write_partition(report.tables[table].clean, target, source=SOURCE, extra=extra)
+        tr = report.tables[table]
+        storage.write_partition(tr.clean, target, source=SOURCE, extra=extra, table=tr.clean_arrow)
         validated[table] = target
     storage.write_json(summary, uri)  # last: a passing summary implies the validated partitions exist
     for line in report.warnings:

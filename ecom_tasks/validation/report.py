@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ecom_tasks import __version__
 from ecom_tasks.errors import EcomError
@@ -119,6 +120,9 @@ class TableReport:
     quarantined: pd.DataFrame | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     row_checks_ran: bool = False
+    # ``storage.to_arrow`` of ``clean`` and ``quarantined`` where a batch converted them in bulk
+    clean_arrow: pa.Table | None = None
+    quarantined_arrow: pa.Table | None = None
 
     @property
     def rows_clean(self) -> int:

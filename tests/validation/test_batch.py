@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,14 @@ import pytest
 
 from ecom_tasks import contract as c
 from ecom_tasks import storage
-from ecom_tasks.validation import ValidationConfig, ValidationFailed, backlog, summary_uri, validate_partition
+from ecom_tasks.validation import (
+    ValidationConfig,
+    ValidationFailed,
+    backlog,
+    gate,
+    summary_uri,
+    validate_partition,
+)
 from ecom_tasks.validation import batch as vb
 from ecom_tasks.validation import gxbatch as gb
 from ecom_tasks.validation.backlog import validate_landed
@@ -173,6 +181,51 @@ def test_a_broken_layout_is_validated_alone_after_the_batch_before_it(five_days)
     write_day(root, DAYS[2])
     out = validate_landed(root, DAYS[4], ValidationConfig(data_docs=False))
     assert out["days_validated"] == DAYS[2:5] and _validated_days(root) == DAYS[:5]
+
+
+def test_a_backlog_is_read_together_and_a_corrupt_file_is_read_alone(five_days, monkeypatch):
+    root = five_days
+    uri = storage.partition_uri(root, "raw", c.ITEMS, DAYS[2])
+    (name,) = storage.read_manifest(uri).files
+    Path(uri, name).write_bytes(b"PAR1 this is not parquet at all")
+    calls, reads = [], []
+    monkeypatch.setattr(backlog, "validate_days", _spy(vb.validate_days, calls))
+    monkeypatch.setattr(backlog, "read_raw", lambda r, d: reads.append(d) or gate.read_raw(r, d))
+    with pytest.raises(ValidationFailed, match=rf"ds={DAYS[2]} .*items: raw partition {uri} is unreadable"):
+        validate_landed(root, DAYS[4], ValidationConfig(data_docs=False))
+    # the batch could not be read together: its days were read one by one, up to the bad one
+    assert [d.isoformat() for d in reads] == DAYS[:3] and calls == [2]
+    assert _validated_days(root) == DAYS[:2]
+    shutil.rmtree(uri)  # landed again (same content: a plain rewrite would be a no-op)
+    write_day(root, DAYS[2])
+    calls.clear(), reads.clear()
+    assert validate_landed(root, DAYS[4], ValidationConfig(data_docs=False))["days_validated"] == DAYS[2:5]
+    assert calls == [3] and reads == []
+    assert _validated_days(root) == DAYS[:5]
+
+
+def test_a_batch_hands_over_exactly_the_arrow_tables_of_its_frames():
+    dates = [dt.date.fromisoformat(d) for d in DAYS]
+    per_day = list(_dirty_backlog().values())
+    stacked = vb.StackedDays(
+        {t: pd.concat([f[t] for f in per_day], ignore_index=True) for t in c.TABLES},
+        {t: [len(f[t]) for f in per_day] for t in c.TABLES},
+    )
+    a = list(vb.validate_days(dates, per_day, CONFIG, lambda d: []))
+    b = list(vb.validate_days(dates, stacked, CONFIG, lambda d: []))
+    converted = []
+    for one, other in zip(a, b, strict=True):
+        assert one.summary() == other.summary()
+        for t, tr in one.tables.items():
+            pd.testing.assert_frame_equal(tr.clean, other.tables[t].clean)
+            for frame, arrow in ((tr.clean, tr.clean_arrow), (tr.quarantined, tr.quarantined_arrow)):
+                converted.append(arrow is not None)
+                if arrow is None:  # a day with quarantined rows: its frames are converted when written
+                    continue
+                expected = storage.to_arrow(frame)
+                assert arrow.equals(expected) and arrow.schema.equals(expected.schema, check_metadata=True)
+                assert storage.table_hash(arrow) == storage.table_hash(expected)
+    assert any(converted) and not all(converted)
 
 
 def test_a_small_batch_size_splits_the_backlog(five_days, monkeypatch):
