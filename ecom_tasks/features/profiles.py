@@ -9,6 +9,8 @@ every fill value is chosen deliberately and listed here, with an indicator where
   ``tenure_days`` (the time we have watched them without a purchase, a lower bound of the true
   recency), frequency/monetary/AOV/gap statistics 0, R/F/M scores 0, segment ``no_purchase``.
 - Fewer than two orders (``has_repeat`` = 0): gap statistics 0.
+- Month rhythm (activity.py): ``n_active_months``, ``active_month_share`` and
+  ``orders_per_active_month`` are 0 without a purchase.
 - No views / no carts (``has_views``/``has_carts`` = 0, e.g. a shop that only logs orders):
   funnel rates 0.
 - No events other than returns: preferred hour and weekday -1 (``has_events`` = 0 when none at all).
@@ -28,6 +30,7 @@ import pandas as pd
 
 from ecom_tasks import contract
 from ecom_tasks.features import columns as fc
+from ecom_tasks.features.activity import month_activity, trend, window_sums
 from ecom_tasks.features.config import DEFAULT_FEATURES, FeatureConfig
 from ecom_tasks.features.encode import (
     DAY_US,
@@ -111,12 +114,6 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.minimum(np.divide(num, den, out=np.zeros_like(num), where=den > 0), 1.0)
 
 
-def _trend(recent: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(recent - prior) / (recent + prior) in [-1, 1]; 0 when both are 0."""
-    total = recent + prior
-    return np.divide(recent - prior, total, out=np.zeros(len(total)), where=total > 0)
-
-
 def slug(name: str) -> str:
     """A column-name-safe form of a category name."""
     return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_") or "blank"
@@ -179,19 +176,6 @@ def category_affinity(
     return out, top
 
 
-def _window_sums(state: FeatureState, ids: pd.array, start_us: int, end_us: int) -> dict[str, np.ndarray]:
-    cd = state.customer_daily
-    day = ts_us(cd[fc.DAY])
-    rows = (day >= start_us) & (day < end_us)
-    u = positions(cd[contract.USER_ID][rows], ids)
-    n = len(ids)
-    return {
-        fc.N_EVENTS: group_sum(u, n, cd[fc.N_EVENTS].to_numpy()[rows]),
-        fc.N_ORDERS: group_sum(u, n, cd[fc.N_ORDERS].to_numpy()[rows]),
-        fc.VALUE: group_sum(u, n, cd[fc.VALUE].to_numpy()[rows]),
-    }
-
-
 def customer_profiles(
     state: FeatureState, users: pd.DataFrame, items: pd.DataFrame, config: FeatureConfig = DEFAULT_FEATURES
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -243,8 +227,9 @@ def customer_profiles(
     weekdays = c[WEEKDAY_COLS].fillna(0).to_numpy()
     active = hours.sum(axis=1) > 0
     span = config.trend_days * DAY_US
-    recent = _window_sums(state, ids, as_of - span, as_of)
-    prior = _window_sums(state, ids, as_of - 2 * span, as_of - span)
+    recent = window_sums(state, ids, as_of - span, as_of)
+    prior = window_sums(state, ids, as_of - 2 * span, as_of - span)
+    months = month_activity(state, ids, orders)
     affinity, top_categories = category_affinity(
         state, items, ids, config.top_categories, config.affinity_categories
     )
@@ -284,8 +269,9 @@ def customer_profiles(
         fc.ORDERS_PRIOR: prior[fc.N_ORDERS].astype(np.int64),
         fc.SPEND_RECENT: recent[fc.VALUE],
         fc.SPEND_PRIOR: prior[fc.VALUE],
-        fc.ACTIVITY_TREND: _trend(recent[fc.N_EVENTS], prior[fc.N_EVENTS]),
-        fc.ORDER_TREND: _trend(recent[fc.N_ORDERS], prior[fc.N_ORDERS]),
+        fc.ACTIVITY_TREND: trend(recent[fc.N_EVENTS], prior[fc.N_EVENTS]),
+        fc.ORDER_TREND: trend(recent[fc.N_ORDERS], prior[fc.N_ORDERS]),
+        **months,
         fc.PREFERRED_HOUR: np.where(active, hours.argmax(axis=1), -1).astype(np.int8),
         fc.PREFERRED_WEEKDAY: np.where(active, weekdays.argmax(axis=1), -1).astype(np.int8),
         fc.N_EVENTS: num(fc.N_EVENTS).astype(np.int64),

@@ -150,6 +150,30 @@ def test_funnel_rates_and_activity_trend() -> None:
     assert row[fc.ACTIVITY_TREND] == pytest.approx(6 / 8) and row[fc.ORDER_TREND] == 1.0
 
 
+def test_month_rhythm_counts_calendar_months_with_a_purchase() -> None:
+    rows = [
+        ("e1", "2024-01-05T10:00Z", "u1", "s1", "i1", "purchase", 1, 5.0, "o1", None),
+        ("e2", "2024-01-20T10:00Z", "u1", "s2", "i1", "purchase", 1, 5.0, "o2", None),
+        ("e3", "2024-03-02T10:00Z", "u1", "s3", "i3", "purchase", 1, 9.0, "o3", None),
+        ("e4", "2024-03-03T10:00Z", "u1", "s4", "i3", "return", -1, 9.0, "c3", None),  # not a purchase
+        ("e5", "2024-04-10T23:00Z", "u2", "s5", "i1", "purchase", 1, 5.0, "o4", None),
+        ("e6", "2024-02-01T10:00Z", "u3", "s6", "i1", "view", 1, 5.0, None, None),
+        ("e7", "2024-04-11T01:00Z", "u3", "s7", "i1", "purchase", 1, 5.0, "o5", None),  # after ds
+    ]
+    p = profile(events(rows), users([]), ds="2024-04-10")
+    u1, u2, u3 = p.loc["u1"], p.loc["u2"], p.loc["u3"]
+    # u1: January (two orders) and March, out of January..April.
+    assert u1[fc.N_ACTIVE_MONTHS] == 2 and u1[fc.ACTIVE_MONTH_SHARE] == pytest.approx(2 / 4)
+    assert u1[fc.ORDERS_PER_ACTIVE_MONTH] == pytest.approx(3 / 2)
+    # u2's first purchase is on the profile day itself: one month out of one.
+    assert u2[fc.N_ACTIVE_MONTHS] == 1 and u2[fc.ACTIVE_MONTH_SHARE] == 1.0
+    assert u2[fc.ORDERS_PER_ACTIVE_MONTH] == 1.0
+    # u3 bought only after ds: no purchase as of ds.
+    assert u3[fc.N_ACTIVE_MONTHS] == 0 and u3[fc.ACTIVE_MONTH_SHARE] == 0.0
+    assert u3[fc.ORDERS_PER_ACTIVE_MONTH] == 0.0
+    assert_no_nan(p)
+
+
 def test_pinned_affinity_categories_fix_the_columns() -> None:
     ev = events([("e1", "2024-01-03T09:00Z", "u1", "s1", "i1", "purchase", 1, 5.0, "o1", None)])
     config = FeatureConfig(affinity_categories=("home", "garden & patio"))
