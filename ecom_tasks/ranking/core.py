@@ -9,8 +9,10 @@ No I/O: :mod:`ecom_tasks.ranking.stage` reads the partitions and writes the arti
 - evaluation lists: users with history before ``eval_cutoff`` who bought in ``[eval_cutoff, end)``,
   candidates as of ``eval_cutoff``; the head's order and the retrieval order are scored on them.
 
-Selection is explicit: the head is used only when its NDCG@10 beats the retrieval order's by more
-than ``min_improvement``; otherwise the retrieval order (the identity re-ranker) is selected.
+Selection is explicit: the head is used only when its NDCG@10 on the validation users (training
+users held out from fitting) beats the retrieval order's by more than ``min_improvement``;
+otherwise the retrieval order (the identity re-ranker) is selected. The evaluation window is never
+used to choose, so its figures are unbiased.
 """
 
 from __future__ import annotations
@@ -144,10 +146,14 @@ def train_and_evaluate(
     fit = train.fit(head, fit_part, val_part, config)
     metrics = score_metrics(eval_lists, identity_scores(eval_lists), "retrieval_")
     head_metrics = score_metrics(eval_lists, train.predict(head, eval_lists), "head_")
-    selected, reason = select(head_metrics, metrics, config.min_improvement, len(eval_lists))
+    # Chosen on the held-out training users, so that the evaluation window's figures stay unbiased.
+    valid_head = score_metrics(val_part, train.predict(head, val_part), "head_") if len(val_part) else {}
+    valid_order = score_metrics(val_part, identity_scores(val_part), "retrieval_") if len(val_part) else {}
+    selected, reason = select(valid_head, valid_order, config.min_improvement, len(val_part))
     chosen = dict(head_metrics if selected == SELECTED_HEAD else metrics)
     prefix = "head_" if selected == SELECTED_HEAD else "retrieval_"
     metrics |= head_metrics
+    metrics |= {f"valid_{k}": v for k, v in (valid_head | valid_order).items()}
     metrics |= {f"ranking_{k[len(prefix) :]}": v for k, v in chosen.items()}
     summary = {
         "train_users": len(train_lists),
@@ -166,15 +172,19 @@ def train_and_evaluate(
 def select(
     head: dict[str, float], retrieval: dict[str, float], min_improvement: float, n_eval: int
 ) -> tuple[str, str]:
-    """``(selected, reason)``: the head only when it beats the retrieval order's NDCG@10."""
+    """``(selected, reason)``: the head only when it beats the retrieval order's NDCG@10.
+
+    ``head`` and ``retrieval`` are the validation users' figures (``n_eval`` of them).
+    """
     key = f"ndcg_at_{METRIC_K}"
-    h, r = head[f"head_{key}"], retrieval[f"retrieval_{key}"]
+    h, r = head.get(f"head_{key}", np.nan), retrieval.get(f"retrieval_{key}", np.nan)
     if not n_eval or not np.isfinite(h) or not np.isfinite(r):
-        return SELECTED_RETRIEVAL, "no evaluation users: publishing the retrieval order (identity re-ranker)"
+        return SELECTED_RETRIEVAL, "no validation users: publishing the retrieval order (identity re-ranker)"
     if h > r + min_improvement:
-        return SELECTED_HEAD, f"the ranking head beats the retrieval order: NDCG@10 {h:.4f} > {r:.4f}"
+        reason = f"the ranking head beats the retrieval order: validation NDCG@10 {h:.4f} > {r:.4f}"
+        return SELECTED_HEAD, reason
     return (
         SELECTED_RETRIEVAL,
-        f"the ranking head does not beat the retrieval order (NDCG@10 {h:.4f} vs {r:.4f}, "
+        f"the ranking head does not beat the retrieval order (validation NDCG@10 {h:.4f} vs {r:.4f}, "
         f"min_improvement {min_improvement}): publishing the retrieval order (identity re-ranker)",
     )

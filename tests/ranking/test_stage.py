@@ -65,6 +65,7 @@ def test_the_head_learns_the_planted_signal_and_beats_the_retrieval_order(first:
     assert metrics["selected"] == SELECTED_HEAD and first["selected"] == SELECTED_HEAD
     assert metrics["ranking_ndcg_at_10"] > metrics["retrieval_ndcg_at_10"] + 0.03
     assert metrics["ranking_ndcg_at_10"] == metrics["head_ndcg_at_10"]
+    assert metrics["valid_head_ndcg_at_10"] > metrics["valid_retrieval_ndcg_at_10"]  # chosen on validation
     # the gate's naming of the baseline's value of a candidate metric ("<prefix><metric>")
     assert metrics["retrieval_ranking_ndcg_at_10"] == metrics["retrieval_ndcg_at_10"]
     assert first["eval_users"] > 50 and first["train_seconds"] > 0

@@ -51,6 +51,7 @@ def test_select_is_explicit_about_the_retrieval_order() -> None:
     assert chosen == SELECTED_RETRIEVAL and "does not beat the retrieval order" in reason
     assert select(better, retrieval, 0.2, 5)[0] == SELECTED_RETRIEVAL  # not by the required margin
     assert select(better, retrieval, 0.0, 0)[0] == SELECTED_RETRIEVAL  # nothing to evaluate on
+    assert select({}, {}, 0.0, 0)[0] == SELECTED_RETRIEVAL  # no validation users at all
 
 
 def test_schedule_freezes_first_then_unfreezes_at_a_lower_rate() -> None:
