@@ -92,6 +92,9 @@ class TrainingDataConfig:
             event types with weight 0 are left out of the interactions.
         cutoff: explicit cutoff date (features use data up to the end of this day); ``None`` takes
             ``ds`` minus the longest horizon, so that every label is fully observed by ``ds``.
+        retrieval_holdout_days: the days the retrieval model holds out for its evaluation
+            (``RetrievalConfig.holdout_days`` takes its default from here): ``training_profiles``
+            are the customer profiles as of the end of ``ds`` minus this, its last training day.
         features: the feature parameters used for the examples' features at the cutoff.
     """
 
@@ -104,10 +107,11 @@ class TrainingDataConfig:
     purchase_weight: float = 4.0
     return_weight: float = 0.0
     cutoff: str | None = None
+    retrieval_holdout_days: int = 7
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self) -> None:
-        for name in ("churn_horizon_days", "repurchase_days", "next_items_days"):
+        for name in ("churn_horizon_days", "repurchase_days", "next_items_days", "retrieval_holdout_days"):
             _positive(name, getattr(self, name))
         if self.interaction_days is not None:
             _positive("interaction_days", self.interaction_days)

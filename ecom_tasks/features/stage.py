@@ -4,7 +4,9 @@
 updates the running state from the state of ``ds - 1`` and the day's partition, or rebuilds it
 from the earliest validated partition when that state is missing or stale. A backfill of an old
 date therefore computes as of that date. ``build_training_data`` builds point-in-time training
-data with features as of a cutoff and labels from the horizon after it.
+data with features as of a cutoff and labels from the horizon after it, and the customer
+profiles as of the retrieval model's last training day (``training_profiles``), which exist for
+every ``ds`` it ran for, a first run or a backfill included.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+
+import pandas as pd
 
 from ecom_tasks import contract, storage
 from ecom_tasks.errors import ConfigError
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 PROFILES = "customer_profiles"
 ITEM_FEATURES = "item_features"
 INTERACTIONS = "training_interactions"
+TRAINING_PROFILES = "training_profiles"  # customer_profiles as of ds - retrieval_holdout_days
 EXAMPLES = "training_examples"
 NEXT_ITEMS = "training_next_items"
 PURCHASE_COLUMNS = [
@@ -127,24 +132,42 @@ def training_cutoff(ds: dt.date, config: TrainingDataConfig) -> dt.date:
     return cutoff
 
 
+def profiles_as_of(root: str, day: dt.date, config: FeatureConfig) -> tuple[pd.DataFrame, list[str], str]:
+    """Customer profiles as of the end of ``day``, from validated data up to ``day`` only.
+
+    Returns ``(profiles, affinity categories, how the state was obtained)``: the stored state of
+    ``day`` when it still matches its inputs, else built as ``state_as_of`` does; user and item
+    snapshots are the last ones up to ``day``.
+    """
+    state, how, _, _ = state_as_of(root, day, config, reuse_stored=True)
+    if store.event_days(root, None, day):
+        users = store.read_snapshot(root, contract.USERS, day, latest_before=True)
+        catalogue = store.read_snapshot(root, contract.ITEMS, day, latest_before=True)
+    else:
+        users, catalogue = contract.empty_frame(contract.USERS), contract.empty_frame(contract.ITEMS)
+    prof, categories = profiles.customer_profiles(state, users, catalogue, config)
+    return prof, categories, how
+
+
 def build_training_data(root: str, ds: str, config: TrainingDataConfig = DEFAULT_TRAINING) -> dict:
-    """Retrieval interactions up to ``ds`` and labelled examples for the task heads.
+    """Retrieval interactions and profiles, and labelled examples for the task heads, for ``ds``.
 
     Features of an example are the customer's profile as of the end of the cutoff day (data
-    before the cutoff only); labels come from the purchases in the horizon after it.
+    before the cutoff only); labels come from the purchases in the horizon after it. The
+    retrieval model's profile features (``training_profiles``) are as of the end of its last
+    training day, ``ds - retrieval_holdout_days``, computed here so that they exist whether or
+    not ``build_features`` ever ran for that day.
     """
     root = storage.data_root(root)
     day = storage.as_date(ds)
     cutoff = training_cutoff(day, config)
     fcfg = config.features
-    state, how, _, _ = state_as_of(root, cutoff, fcfg, reuse_stored=True)
-    has_history = bool(store.event_days(root, None, cutoff))
-    if has_history:
-        users = store.read_snapshot(root, contract.USERS, cutoff, latest_before=True)
-        catalogue = store.read_snapshot(root, contract.ITEMS, cutoff, latest_before=True)
+    prof, categories, how = profiles_as_of(root, cutoff, fcfg)
+    profile_day = day - dt.timedelta(days=config.retrieval_holdout_days)
+    if profile_day == cutoff:
+        retrieval_prof, retrieval_cats, retrieval_how = prof, categories, how
     else:
-        users, catalogue = contract.empty_frame(contract.USERS), contract.empty_frame(contract.ITEMS)
-    prof, categories = profiles.customer_profiles(state, users, catalogue, fcfg)
+        retrieval_prof, retrieval_cats, retrieval_how = profiles_as_of(root, profile_day, fcfg)
     horizon = store.event_days(
         root, cutoff + dt.timedelta(days=1), cutoff + dt.timedelta(days=config.horizon_days)
     )
@@ -164,6 +187,13 @@ def build_training_data(root: str, ds: str, config: TrainingDataConfig = DEFAULT
         INTERACTIONS: store.write_table(
             root, INTERACTIONS, day, inter, {"interaction_days": config.interaction_days}
         ),
+        TRAINING_PROFILES: store.write_table(
+            root,
+            TRAINING_PROFILES,
+            day,
+            retrieval_prof,
+            {"as_of": profile_day.isoformat(), "affinity_categories": retrieval_cats, "state": retrieval_how},
+        ),
     }
     result = {
         "ds": day.isoformat(),
@@ -174,6 +204,8 @@ def build_training_data(root: str, ds: str, config: TrainingDataConfig = DEFAULT
         "repurchase_rate": round(float(examples[fc.LABEL_REPURCHASE].mean()), 4) if len(examples) else 0.0,
         "next_items": len(next_items),
         "interactions": len(inter),
+        "profiles_as_of": profile_day.isoformat(),
+        "profiles": len(retrieval_prof),
         "uris": uris,
     }
     log.info("training data for %s: %s", day, {k: v for k, v in result.items() if k != "uris"})

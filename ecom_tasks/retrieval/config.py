@@ -19,6 +19,8 @@ FEATURES_STAGE = feature_store.FEATURES
 INTERACTIONS_TABLE = feature_stage.INTERACTIONS  # user_id, item_id, ts, event_type, weight
 ITEM_FEATURES_TABLE = feature_stage.ITEM_FEATURES  # item_id, category, title, title_tokens, ...
 USER_FEATURES_TABLE = feature_stage.PROFILES  # user_id + profile columns (numeric ones are used)
+# The profiles as of the last training day, written for each ds by build_training_data.
+TRAINING_PROFILES_TABLE = feature_stage.TRAINING_PROFILES
 WEIGHT = fc.WEIGHT  # an interaction's weight (by event type), used as the loss's sample weight
 ITEM_TEXT = fc.TITLE_TOKENS  # normalised title tokens; the raw title is used where it is absent
 
@@ -81,7 +83,9 @@ class RetrievalConfig:
             than 2048 with 2048 (the score matrix stays in cache).
         learning_rate / max_epochs / patience: Adam; early stopping on validation recall.
         val_k / val_users: early-stopping metric ``recall_at_{val_k}`` over a sample of users.
-        holdout_days: the last days of interactions held out to evaluate the nightly model.
+        holdout_days: the last days of interactions held out to evaluate the nightly model
+            (default: ``TrainingDataConfig.retrieval_holdout_days``, the day the features stage
+            writes the profiles for, see ``inputs.read_profiles``).
         eval_exclude_history: drop items a user already has from the evaluated rankings.
         repeat_bonus: added to the (cosine) score of every item in the user's history input (its
             last ``max_history`` items) wherever the model ranks items for a user: evaluation
@@ -119,7 +123,7 @@ class RetrievalConfig:
     patience: int = 2
     val_k: int = 10
     val_users: int = 10_000
-    holdout_days: int = 7
+    holdout_days: int = feature_stage.DEFAULT_TRAINING.retrieval_holdout_days
     eval_exclude_history: bool = False
     repeat_bonus: float = 2.0
     collapse_repeats: bool = True

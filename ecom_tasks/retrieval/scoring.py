@@ -7,7 +7,8 @@ agree: the score of an item is the cosine similarity of the query and item vecto
 tower's history input), and ``-inf`` when it is excluded (exclusion wins over the bonus).
 
 Item positions are catalogue columns (vocabulary row minus ``first_item_row``); negative columns
-(padding, unknown items) are ignored.
+(padding, unknown items) are ignored. :func:`top_k` is ``tf.math.top_k`` computed in two exact
+stages, for serving many users at once.
 """
 
 from __future__ import annotations
@@ -77,3 +78,67 @@ def score_items(
     if exclude is not None:
         scores = exclude_columns(scores, exclude)
     return scores
+
+
+# Columns per group in top_k's first stage. With Amazon Beauty's 12,101 items and k=10 the two
+# stages took ~0.6 CPU-s per 22k users here against ~1.6 s for one top-k over every column.
+GROUP_WIDTH = 64
+MIN_ROWS = 8
+
+
+def top_k(
+    scores: tf.Tensor,
+    k: int | tf.Tensor,
+    *,
+    history: tf.Tensor | None = None,
+    bonus: float = 0.0,
+    group_width: int | None = None,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """``tf.math.top_k(add_repeat_bonus(scores, history, bonus), k)``: the same values and columns.
+
+    Returns ``(values, columns)``, both ``[b, k]`` (columns int32), best first, equal scores lower
+    column first. TensorFlow's CPU top-k walks every column with a heap; for ``k`` much smaller
+    than ``n`` this is faster and never copies the ``[b, n]`` matrix for the bonus: each row is
+    cut into groups of ``group_width`` (default ``GROUP_WIDTH``) consecutive columns; the ``k``
+    groups with the largest maxima (with the bonus) are kept, since an item of the top k has at
+    most ``k - 1`` better items and so at most ``k - 1`` other groups can beat its group; the top
+    ``k`` of their columns, gathered in column order and given the bonus, is the answer.
+    Otherwise (``k`` not small against ``n``, or fewer than ``MIN_ROWS`` rows) it is one
+    ``tf.math.top_k`` over each row.
+    """
+    n = tf.shape(scores)[1]
+    width = group_width or GROUP_WIDTH
+    groups = (n + width - 1) // width
+    lift = history is not None and bool(bonus)
+    if lift:
+        pairs = _pairs(history)  # [p, 2] (row, column): values exactly as add_repeat_bonus computes
+        lifted = tf.gather_nd(scores, pairs) + tf.cast(bonus, scores.dtype)
+
+    def two_stage() -> tuple[tf.Tensor, tf.Tensor]:
+        rows = tf.shape(scores)[0]
+        padded = tf.pad(scores, [[0, 0], [0, groups * width - n]], constant_values=-np.inf)
+        grid = tf.reshape(padded, [rows, groups, width])
+        keys = tf.reduce_max(grid, axis=2)
+        if lift:
+            keys = tf.tensor_scatter_nd_max(keys, tf.stack([pairs[:, 0], pairs[:, 1] // width], 1), lifted)
+        best = tf.sort(tf.math.top_k(keys, k=k).indices, axis=1)  # [b, k] groups, column order
+        kept = tf.reshape(tf.gather(grid, best, batch_dims=1), [rows, -1])  # [b, k * width]
+        if lift:
+            # A history item's place in `kept`, if its group was kept: slot * width + offset.
+            match = tf.equal(tf.gather(tf.cast(best, tf.int64), pairs[:, 0]), (pairs[:, 1] // width)[:, None])
+            found = tf.reduce_any(match, axis=1)
+            slot = tf.argmax(tf.cast(match, tf.int32), axis=1)
+            where = tf.stack([pairs[:, 0], slot * width + pairs[:, 1] % width], 1)
+            kept = tf.tensor_scatter_nd_max(
+                kept, tf.boolean_mask(where, found), tf.boolean_mask(lifted, found)
+            )
+        values, pos = tf.math.top_k(kept, k=k)
+        return values, tf.gather(best, pos // width, batch_dims=1) * width + pos % width
+
+    def one_stage() -> tuple[tf.Tensor, tf.Tensor]:
+        best = tf.math.top_k(add_repeat_bonus(scores, history, bonus) if lift else scores, k=k)
+        return best.values, best.indices
+
+    # A few rows are cheaper in one pass: the two stages' extra ops cost ~0.3 ms a call here.
+    many = tf.shape(scores)[0] >= MIN_ROWS
+    return tf.cond(tf.logical_and(many, 4 * k * width <= n), two_stage, one_stage)

@@ -1,8 +1,9 @@
 """The retrieval pretraining task: train on all interactions but the last days, evaluate on them.
 
 ``pretrain_retrieval(root, ds)`` reads the feature stage's partitions for ``ds``
-(``training_interactions``, ``item_features``, and ``customer_profiles`` as of the last training
-day, so profile features never see the evaluation window), then:
+(``training_interactions``, ``item_features``, and ``training_profiles``: the customer profiles
+as of the last training day, so profile features never see the evaluation window; see
+:func:`~ecom_tasks.retrieval.inputs.read_profiles`), then:
 
 1. holds out the interactions of the last ``holdout_days`` days of the data interval's end;
 2. trains on the rest (validation: each user's last training interaction; early stopping),
@@ -29,7 +30,7 @@ import pandas as pd
 from ecom_tasks import storage
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ConfigError
-from ecom_tasks.retrieval import backbone, data, evaluate, export, pipeline, train, warmstart
+from ecom_tasks.retrieval import backbone, data, evaluate, export, inputs, pipeline, train, warmstart
 from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.baselines import evaluate_baselines
 from ecom_tasks.retrieval.champion import champion_metrics
@@ -45,7 +46,6 @@ from ecom_tasks.retrieval.config import (
     MODELS_STAGE,
     SAVED_MODEL_DIR,
     TOWER_STATE_FILE,
-    USER_FEATURES_TABLE,
     VOCABULARIES_FILE,
     WEIGHTS_FILE,
     RetrievalConfig,
@@ -190,13 +190,6 @@ def train_and_evaluate(
     return Trained(model, vocabs, fit, metrics, summary, test, train_seqs, champ)
 
 
-def _read_optional(uri: str) -> pd.DataFrame | None:
-    if storage.read_manifest(uri) is None:
-        log.warning("%s is missing; training without it", uri)
-        return None
-    return storage.read_partition(uri)
-
-
 def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if v is None or not np.isfinite(v) else round(float(v), 6)) for k, v in metrics.items()}
 
@@ -236,8 +229,8 @@ def pretrain_retrieval(
     last_train_day = (cutoff - pd.Timedelta(days=1)).date()
     inter_uri = storage.partition_uri(root, FEATURES_STAGE, INTERACTIONS_TABLE, day)
     interactions = storage.read_partition(inter_uri)
-    items = _read_optional(storage.partition_uri(root, FEATURES_STAGE, ITEM_FEATURES_TABLE, day))
-    users = _read_optional(storage.partition_uri(root, FEATURES_STAGE, USER_FEATURES_TABLE, last_train_day))
+    items = inputs.read_optional(storage.partition_uri(root, FEATURES_STAGE, ITEM_FEATURES_TABLE, day))
+    users, profiles_uri = inputs.read_profiles(root, day, last_train_day)
     warm = None
     if warm_start_uri:
         try:
@@ -276,6 +269,8 @@ def pretrain_retrieval(
         "cutoff": cutoff.isoformat(),
         "config": config.to_dict(),
         "summary": trained.summary,
+        "profiles_uri": profiles_uri,
+        "user_feature_names": trained.vocabs.user_feature_names,
         "warm_start_uri": warm_start_uri,
         "champion_uri": champion_uri,
         "best_epoch": fit.best_epoch,
@@ -292,6 +287,8 @@ def pretrain_retrieval(
         "best_epoch": fit.best_epoch,
         "examples_per_second": round(fit.examples_per_second, 1),
         "warm_started": warm is not None,
+        "user_features": len(trained.vocabs.user_feature_names),
+        "profiles_uri": profiles_uri,
         "model_uri": out,
         "saved_model_uri": f"{out}/{SAVED_MODEL_DIR}",
         "metrics_uri": f"{out}/{METRICS_FILE}",

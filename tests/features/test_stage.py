@@ -21,6 +21,7 @@ from ecom_tasks.features.stage import (
     ITEM_FEATURES,
     NEXT_ITEMS,
     PROFILES,
+    TRAINING_PROFILES,
     build_features,
     build_training_data,
 )
@@ -157,3 +158,35 @@ def test_training_reuses_the_stored_state_of_the_cutoff(data_root: str) -> None:
         shutil.rmtree(Path(storage.partition_uri(data_root, "validated", table, days[4])))
     again = build_training_data(data_root, days[-1].isoformat(), config)
     assert again["examples"] == first["examples"]
+
+
+def test_training_profiles_are_as_of_the_retrieval_cutoff_even_on_a_first_run(
+    data_root: str, tmp_path: Path
+) -> None:
+    ev, it, us = random_shop(n_days=12)
+    days = shop_days(12)
+    config = TrainingDataConfig(
+        churn_horizon_days=6, repurchase_days=3, next_items_days=3, retrieval_holdout_days=3, features=CFG
+    )
+    write_shop(data_root, ev, it, us, days)
+    # A first run (or a backfill): build_features never ran for the retrieval cutoff day.
+    result = build_training_data(data_root, days[-1].isoformat(), config)
+    as_of = days[-4]
+    assert result["profiles_as_of"] == as_of.isoformat() and result["profiles"] > 0
+    uri = storage.partition_uri(data_root, "features", TRAINING_PROFILES, days[-1])
+    assert storage.read_manifest(uri).extra["as_of"] == as_of.isoformat()
+    got = storage.read_partition(uri)
+    # The profiles the nightly run of that day wrote, blind to every later event.
+    later = ev[contract.TS] >= pd.Timestamp(days[-3], tz="UTC")
+    changed = ev.copy()
+    changed.loc[later, contract.UNIT_PRICE] = 99.0
+    changed.loc[later, contract.EVENT_TYPE] = "purchase"
+    changed.loc[later, contract.ORDER_ID] = "late-order"
+    changed.loc[later, contract.USER_ID] = "u00"
+    other = str(tmp_path / "other")
+    write_shop(other, changed, it, us, days)
+    build_features(other, as_of.isoformat(), CFG)
+    read = lambda root, t, d: storage.read_partition(storage.partition_uri(root, "features", t, d))  # noqa: E731
+    pd.testing.assert_frame_equal(got, read(other, PROFILES, as_of))
+    build_training_data(other, days[-1].isoformat(), config)  # from the stored state this time
+    pd.testing.assert_frame_equal(got, read(other, TRAINING_PROFILES, days[-1]))
