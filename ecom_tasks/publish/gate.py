@@ -43,7 +43,8 @@ class ModelGate:
         model: the model's name (``retrieval``, ``ranking``, ``churn``, ``repurchase``).
         thresholds: absolute bounds.
         compare: metrics compared with the champion and with the baselines.
-        baselines: metric-name prefixes of the baselines in ``metrics.json`` (``popularity_`` ...).
+        baselines: metric-name prefixes of the baselines in ``metrics.json`` (``popularity_`` ...);
+            empty: no ``beats_baselines`` check (a gate file can turn it off for tiny test sets).
         regression_tolerance: relative slack against the champion (0.02: may be 2% worse).
         baseline_margin: relative margin the candidate must beat the best baseline by (0: a tie passes).
     """
@@ -288,7 +289,8 @@ def evaluate_gate(
         checks.append(
             _regression_check(metric, value, champion_metrics, gate, exists, config.require_champion_eval)
         )
-        checks.append(_baseline_check(metric, value, baseline_metrics, gate))
+        if gate.baselines:
+            checks.append(_baseline_check(metric, value, baseline_metrics, gate))
     checks.append(_backfill_check(ds, champion_ds, force))
     return Blessing(
         model=model_name,

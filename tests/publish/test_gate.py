@@ -79,6 +79,16 @@ def test_must_beat_the_best_baseline() -> None:
     assert gate(baselines={}).failing == ["beats_baselines:churn_roc_auc"]
 
 
+def test_a_gate_without_baselines_has_no_baseline_check() -> None:
+    import dataclasses
+
+    churn = dataclasses.replace(CONFIG.for_model("churn"), baselines=())
+    config = GateConfig(models=(churn,))
+    candidate = {"churn_roc_auc": 0.74, "churn_ece": 0.03}  # below the best baseline (0.75)
+    b = evaluate_gate("churn", candidate, None, BASELINES, config, ds="2024-03-02", champion_ds=None)
+    assert b.blessed and not any(c.name.startswith("beats_baselines") for c in b.checks)
+
+
 def test_champion_not_evaluated_fails_unless_not_required() -> None:
     b = gate(champion_ds="2024-03-01", champion_version="3")
     assert b.failing == ["no_regression:churn_roc_auc"]
