@@ -10,14 +10,14 @@ HTML site ``{root}/data_docs`` (Data Docs); without one (the pure core, tests) n
 A backlog of days runs through a second gate with rewritten suites (named ``*_backlog``, see
 :mod:`ecom_tasks.validation.gxbatch`) whose results list the failing rows, to be split per day.
 
-GE is imported only here, inside functions, so importing the package stays cheap (importing GE
-takes about 6 s).
+GE is imported only here and in :mod:`~ecom_tasks.validation.gxcontext` (the data context's
+configuration), inside functions, so importing the package stays cheap (importing GE takes
+about 6 s).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import operator
 from collections.abc import Mapping, Sequence
@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ecom_tasks import storage
+from ecom_tasks.validation import gxcontext
 from ecom_tasks.validation.config import CRITICAL, ValidationConfig
 from ecom_tasks.validation.report import Outcome, jsonable
 from ecom_tasks.validation.suites import Rule
@@ -48,93 +49,6 @@ _OPS = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-
-
-@functools.cache
-def _tune_gx() -> None:
-    """Two process-wide adjustments of GE internals that cost a lot here and buy nothing.
-
-    - GE fingerprints every pandas batch under 1 GB by hashing all its values (about 4 s per
-      2 million rows with Arrow strings); the fingerprint is only a marker in the result, and the
-      partitions already carry content hashes in their manifests. Setting the threshold to 0
-      skips it.
-    - Data Docs builds a new Jinja environment for every page, so every template is compiled
-      again each time (about 1 s per validation result). A shared in-memory bytecode cache makes
-      the compiled templates reusable; the HTML is unchanged.
-    """
-    import jinja2
-    from great_expectations.execution_engine import pandas_execution_engine
-    from great_expectations.render.view import view
-
-    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
-        pandas_execution_engine.HASH_THRESHOLD = 0
-
-    class _MemoryBytecodeCache(jinja2.BytecodeCache):
-        def __init__(self) -> None:
-            self._code: dict[str, bytes] = {}
-
-        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-            if bucket.key in self._code:
-                bucket.bytecode_from_string(self._code[bucket.key])
-
-        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-            self._code[bucket.key] = bucket.bytecode_to_string()
-
-    if getattr(view, "Environment", None) is jinja2.Environment:
-        view.Environment = functools.partial(jinja2.Environment, bytecode_cache=_MemoryBytecodeCache())
-
-
-def _local_dir(root: str | None) -> str | None:
-    if root is None:
-        return None
-    root = storage.data_root(root)
-    if root.startswith("file://"):
-        return root[len("file://") :]
-    return None if "://" in root else root
-
-
-def _context_config(folder: str | None, config: ValidationConfig) -> Any:
-    from great_expectations.data_context.types.base import DataContextConfig
-
-    memory = {"class_name": "InMemoryStoreBackend"}
-    results = memory
-    sites: dict[str, Any] = {}
-    if folder is not None:
-        results = {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": f"{folder}/validation/gx_results",
-        }
-        if config.data_docs:
-            sites["local_site"] = {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": f"{folder}/data_docs",
-                },
-                "site_index_builder": {
-                    "class_name": "DefaultSiteIndexBuilder",
-                    "validation_results_limit": config.data_docs_index_limit,
-                },
-            }
-    return DataContextConfig(
-        config_version=4,
-        stores={
-            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": memory},
-            "validation_results_store": {"class_name": "ValidationResultsStore", "store_backend": results},
-            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": memory},
-            "validation_definition_store": {
-                "class_name": "ValidationDefinitionStore",
-                "store_backend": memory,
-            },
-        },
-        expectations_store_name="expectations_store",
-        validation_results_store_name="validation_results_store",
-        checkpoint_store_name="checkpoint_store",
-        data_docs_sites=sites,
-        analytics_enabled=False,  # no network calls from a nightly job
-        progress_bars={"globally": False, "metric_calculations": False},  # no bars in task logs
-    )
 
 
 def _expectation(rule: Rule) -> Any:
@@ -170,11 +84,12 @@ class GxGate:
     ) -> None:
         import great_expectations as gx
 
-        _tune_gx()
-        self.folder = _local_dir(root)
+        gxcontext.tune_gx()
+        self.folder = gxcontext.local_dir(root)
         if root is not None and self.folder is None:
             log.warning("data root %s is not local: GE results and Data Docs are not persisted", root)
-        self.context = gx.get_context(mode="ephemeral", project_config=_context_config(self.folder, config))
+        project = gxcontext.context_config(self.folder, config)
+        self.context = gx.get_context(mode="ephemeral", project_config=project)
         self.docs = self.folder is not None and config.data_docs
         source = self._source = self.context.data_sources.add_pandas("ecom")
         self.checkpoints: dict[str, Any] = {}
