@@ -192,7 +192,10 @@ def write_partition(
     digest = digest or table_hash(table)
     current = read_manifest(uri)
     fs, path = _fs(uri)
-    if current is not None and current.content_hash == digest:
+    # A data file lost under an intact manifest (deleted by hand, a partial restore) is written
+    # again by the next write of the same content instead of being trusted.
+    intact = current is not None and all(fsio.exists(fs, f"{path}/{name}") for name in current.files)
+    if intact and current.content_hash == digest:
         wanted = json.loads(json.dumps(dict(extra or {}), default=str))
         if current.extra == wanted:
             return current, False

@@ -55,6 +55,17 @@ def test_rewrite_same_content_is_a_noop_and_new_content_replaces(data_root):
     assert len([f for f in files if f.endswith(".parquet")]) == 1, files  # no duplicate data left behind
 
 
+def test_a_lost_data_file_is_written_again_by_the_same_content(data_root):
+    uri = storage.partition_uri(data_root, "raw", "events", "2024-01-05")
+    manifest, _ = storage.write_partition(_frame(), uri, source="test")
+    os.remove(os.path.join(uri, manifest.files[0]))  # deleted by hand under an intact manifest
+    with pytest.raises(FileNotFoundError):
+        storage.read_partition(uri)
+    again, changed = storage.write_partition(_frame(), uri, source="test")
+    assert changed and again.content_hash == manifest.content_hash
+    pd.testing.assert_frame_equal(storage.read_partition(uri), _frame())
+
+
 def test_failed_write_leaves_previous_partition(data_root, monkeypatch):
     uri = storage.partition_uri(data_root, "raw", "events", "2024-01-05")
     storage.write_partition(_frame(), uri, source="test")
