@@ -74,6 +74,14 @@ def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[np.ndarra
     return mean_p, rate, count
 
 
+def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of any scores (probabilities or logits); NaN for one class or non-finite scores."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(np.unique(y)) < 2 or not np.all(np.isfinite(scores)):
+        return float("nan")
+    return float(roc_auc_score(y, scores))
+
+
 def binary_metrics(y: np.ndarray, p: np.ndarray, task: str, *, prefix: str = "", bins: int = 10) -> dict:
     """The five metrics of one task's probabilities, named ``{prefix}{task}_{metric}``.
 
@@ -82,7 +90,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, task: str, *, prefix: str = "",
     y, p = _check(y, p)
     two = len(np.unique(y)) == 2
     values = {
-        "roc_auc": roc_auc_score(y, p) if two else float("nan"),
+        "roc_auc": roc_auc(y, p),
         "pr_auc": average_precision_score(y, p) if two else float("nan"),
         "log_loss": log_loss(y, p),
         "ece": expected_calibration_error(y, p, bins),

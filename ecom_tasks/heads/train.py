@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from sklearn.metrics import roc_auc_score
 
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.heads import metrics as hm
@@ -131,14 +130,6 @@ def select(task: str, model_metrics: dict[str, dict[str, float]]) -> tuple[str, 
     )
 
 
-def validation_auc(y: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC on the validation split; NaN when the scores are not all finite."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if not np.all(np.isfinite(scores)) or len(np.unique(y)) < 2:
-        return float("nan")
-    return float(roc_auc_score(y, scores))
-
-
 def train_candidates(
     task: str,
     backbone: Backbone,
@@ -191,8 +182,8 @@ def train_candidates(
         name: evaluate(task, y_test, p, orders_test, o, config) for name, (p, o) in scores.items()
     }
     y_valid, key = y[idx[VALID]], f"valid_{task}_roc_auc"
-    valid = {HEAD_MODEL: validation_auc(y_valid, raw_valid[LOGIT])}
-    valid |= {name: validation_auc(y_valid, fitted[name].predict(frames[VALID])) for name in BASELINES}
+    valid = {HEAD_MODEL: hm.roc_auc(y_valid, raw_valid[LOGIT])}
+    valid |= {name: hm.roc_auc(y_valid, fitted[name].predict(frames[VALID])) for name in BASELINES}
     selected, reason = select(task, {name: {f"{task}_roc_auc": v} for name, v in valid.items()})
     log.info("%s: %s", task, reason)
     metrics = dict(model_metrics[selected]) | {key: valid[selected]}

@@ -132,17 +132,6 @@ class Recommender(tf.Module):
     ) -> dict[str, tf.Tensor]:
         return self._serve(user_id, history, user_features, exclude, k)
 
-    def _top(
-        self,
-        user_id: tf.Tensor,
-        history: tf.Tensor,
-        user_features: tf.Tensor,
-        exclude: tf.Tensor | None,
-        k: tf.Tensor,
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        query = {SERVING_USER_ID: user_id, SERVING_HISTORY: history, SERVING_FEATURES: user_features}
-        return self.index(query, k=k, exclude=exclude)
-
     def _serve(
         self,
         user_id: tf.Tensor,
@@ -154,6 +143,16 @@ class Recommender(tf.Module):
         k = tf.clip_by_value(k, 1, self.num_items)
         users = tf.shape(user_id)[0]
 
+        def top(rows: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+            """The top k of the users at ``rows`` of the call (all of them when None)."""
+            pick = (lambda t: t) if rows is None else (lambda t: tf.gather(t, rows))
+            query = {
+                SERVING_USER_ID: pick(user_id),
+                SERVING_HISTORY: pick(history),
+                SERVING_FEATURES: pick(user_features),
+            }
+            return self.index(query, k=k, exclude=None if exclude is None else pick(exclude))
+
         def chunked() -> tuple[tf.Tensor, tf.Tensor]:
             # Shortest histories first: each chunk's query tower runs only as many positions as
             # its own longest history (in file order nearly every chunk holds a 50-item one).
@@ -162,15 +161,7 @@ class Recommender(tf.Module):
             n_chunks = (users + self.chunk - 1) // self.chunk
 
             def step(i, out_scores, out_ids):
-                rows = order[i * self.chunk : (i + 1) * self.chunk]
-                part = None if exclude is None else tf.gather(exclude, rows)
-                values, ids = self._top(
-                    tf.gather(user_id, rows),
-                    tf.gather(history, rows),
-                    tf.gather(user_features, rows),
-                    part,
-                    k,
-                )
+                values, ids = top(order[i * self.chunk : (i + 1) * self.chunk])
                 return i + 1, out_scores.write(i, values), out_ids.write(i, ids)
 
             _, out_scores, out_ids = tf.while_loop(
@@ -185,10 +176,7 @@ class Recommender(tf.Module):
             back = tf.math.invert_permutation(order)
             return tf.gather(out_scores.concat(), back), tf.gather(out_ids.concat(), back)
 
-        def direct() -> tuple[tf.Tensor, tf.Tensor]:
-            return self._top(user_id, history, user_features, exclude, k)
-
-        scores, ids = tf.cond(users > self.chunk, chunked, direct)
+        scores, ids = tf.cond(users > self.chunk, chunked, top)
         return {OUT_ITEM_IDS: ids, OUT_SCORES: scores}
 
 
