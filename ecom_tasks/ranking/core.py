@@ -142,7 +142,9 @@ def train_and_evaluate(
         backbone, inter, profiles_as_of(eval_cutoff), eval_users, eval_cutoff, end, **kwargs
     )
     fit_part, val_part = train.split_validation(train_lists, config.validation_fraction, config.seed)
-    head = build_head(backbone, config, item_prices(backbone, items), fit_part.inputs[SERVING_FEATURES])
+    base_rate = float(fit_part.labels.sum() / max(fit_part.mask.sum(), 1.0))
+    prices = item_prices(backbone, items)
+    head = build_head(backbone, config, prices, fit_part.inputs[SERVING_FEATURES], base_rate)
     fit = train.fit(head, fit_part, val_part, config)
     metrics = score_metrics(eval_lists, identity_scores(eval_lists), "retrieval_")
     head_metrics = score_metrics(eval_lists, train.predict(head, eval_lists), "head_")

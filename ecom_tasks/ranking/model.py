@@ -5,7 +5,12 @@ tower on the user's id, history and profile), the item vector ``v`` (the pretrai
 their product ``u * v`` and cosine ``u . v``, and features of the pair that the retrieval score
 does not see: the candidate's retrieval rank, how often and how recently the item appears in the
 user's history (repeat purchases), the item's price and a few profile columns. An MLP maps them to
-a logit; the probability is its sigmoid. The query tower runs once per user, not per candidate.
+a correction of a retrieval-order prior: ``logit = bias - scale * rank_feature + MLP(x)``. The MLP's
+output layer starts at zero and ``bias`` at the training lists' purchase rate, so the untrained head
+ranks exactly as the retrieval model does and training moves away from that order only where the
+labels say so (on a small shop a freshly initialised MLP ranked far below the retrieval order and
+never found the rank feature in a few dozen steps). The probability is the logit's sigmoid. The
+query tower runs once per user, not per candidate.
 
 Everything is computed from the serving inputs inside the model (``data.Lists.inputs``), so the
 exported SavedModel applies exactly the trained function.
@@ -28,6 +33,7 @@ from ecom_tasks.retrieval.backbone import Backbone
 
 QUERY_KEYS = (SERVING_USER_ID, SERVING_HISTORY, SERVING_FEATURES)
 PAD_ID = ""
+PRIOR_SCALE = 3.0  # starting weight of the retrieval-rank prior (logit span from rank 1 to not proposed)
 
 
 def signed_log1p(x: np.ndarray | tf.Tensor):
@@ -41,10 +47,13 @@ def profile_scaling(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation (1 where constant) of :func:`signed_log1p` of profile columns."""
     if not features.size:
         return np.zeros(features.shape[1], np.float32), np.ones(features.shape[1], np.float32)
-    with np.errstate(all="ignore"):
-        logged = signed_log1p(features.astype(np.float64))
-        mean = np.nan_to_num(np.nanmean(logged, axis=0))
-        std = np.nan_to_num(np.nanstd(logged, axis=0))
+    logged = signed_log1p(features.astype(np.float64))
+    known = np.isfinite(logged)
+    n = known.sum(axis=0)
+    values = np.where(known, logged, 0.0)
+    mean = np.divide(values.sum(axis=0), n, out=np.zeros(logged.shape[1]), where=n > 0)
+    spread = np.where(known, logged - mean, 0.0)
+    std = np.sqrt(np.divide((spread**2).sum(axis=0), n, out=np.zeros(logged.shape[1]), where=n > 0))
     return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
@@ -60,11 +69,13 @@ class RankingHead(tf.keras.Model):
         profile_columns: list[int],
         profile_mean: np.ndarray,
         profile_std: np.ndarray,
+        base_rate: float = 0.05,
     ) -> None:
         """Args:
         item_prices: ``[len(backbone.vocabs.items)]`` price per item row (NaN unknown).
         profile_columns: positions in ``user_features`` fed to the MLP directly.
         profile_mean / profile_std: their scaling (see :func:`profile_scaling`).
+        base_rate: share of bought candidates in the training lists (the prior's starting bias).
         """
         super().__init__(name="ranking_head")
         self.query_tower = backbone.query_tower
@@ -86,7 +97,10 @@ class RankingHead(tf.keras.Model):
             for i, units in enumerate(config.hidden_units)
         ]
         self.dropout = tf.keras.layers.Dropout(config.dropout, seed=config.seed)
-        self.out = tf.keras.layers.Dense(1, name="head_logit")
+        self.out = tf.keras.layers.Dense(1, kernel_initializer="zeros", name="head_logit")
+        rate = float(np.clip(base_rate, 1e-6, 1 - 1e-6))
+        self.prior_bias = tf.Variable(np.log(rate / (1 - rate)), dtype=tf.float32, name="prior_bias")
+        self.prior_scale = tf.Variable(PRIOR_SCALE, dtype=tf.float32, name="prior_scale")
 
     def set_towers_trainable(self, trainable: bool) -> None:
         """Freeze (False) or unfreeze the pretrained towers (a frozen tower also runs without dropout)."""
@@ -120,11 +134,8 @@ class RankingHead(tf.keras.Model):
         c = tf.shape(rows)[1]
         q = tf.tile(query[:, None, :], [1, c, 1])
         cosine = tf.reduce_sum(q * items, axis=-1, keepdims=True)
-        rank = tf.cast(inputs[SERVING_RETRIEVAL_RANK], tf.float32)
-        proposed = tf.cast(rank > 0, tf.float32)
-        rank_feature = tf.where(
-            rank > 0, tf.math.log(tf.maximum(rank, 1.0)) / np.log(self.candidates + 1), 1.0
-        )
+        rank_feature = self.rank_feature(inputs)
+        proposed = tf.cast(inputs[SERVING_RETRIEVAL_RANK] > 0, tf.float32)
         history = self.item_tower.item_lookup(inputs[SERVING_HISTORY])  # [b, n], oldest first
         real_hist = history > 1  # neither padding nor unknown
         same = (
@@ -151,10 +162,16 @@ class RankingHead(tf.keras.Model):
             parts.append(tf.tile(scaled[:, None, :], [1, c, 1]))
         return tf.concat(parts, axis=-1)
 
+    def rank_feature(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        """``[b, c]`` log retrieval rank scaled to [0, 1); 1 for a candidate the retrieval did not propose."""
+        rank = tf.cast(inputs[SERVING_RETRIEVAL_RANK], tf.float32)
+        return tf.where(rank > 0, tf.math.log(tf.maximum(rank, 1.0)) / np.log(self.candidates + 1), 1.0)
+
     @property
     def head_variables(self) -> list[tf.Variable]:
-        """The MLP's variables: what learns while the towers are frozen."""
-        return [v for layer in (*self.hidden, self.out) for v in layer.trainable_variables]
+        """The MLP's variables and the prior's: what learns while the towers are frozen."""
+        layers = [v for layer in (*self.hidden, self.out) for v in layer.trainable_variables]
+        return [*layers, self.prior_bias, self.prior_scale]
 
     def call(
         self, inputs: dict[str, tf.Tensor], training: bool = False, query: tf.Tensor | None = None
@@ -162,24 +179,36 @@ class RankingHead(tf.keras.Model):
         x = self.pair_features(inputs, training=training, query=query)
         for layer in self.hidden:
             x = self.dropout(layer(x), training=training)
-        return tf.squeeze(self.out(x), axis=-1)
+        prior = self.prior_bias - self.prior_scale * self.rank_feature(inputs)
+        return prior + tf.squeeze(self.out(x), axis=-1)
 
 
 def build_head(
-    backbone: Backbone, config: RankingConfig, item_prices: np.ndarray, lists_features: np.ndarray
+    backbone: Backbone,
+    config: RankingConfig,
+    item_prices: np.ndarray,
+    lists_features: np.ndarray,
+    base_rate: float = 0.05,
 ):
     """A seeded :class:`RankingHead` with its variables created.
 
     Args:
         item_prices: price per backbone item row (NaN unknown).
         lists_features: ``[u, f]`` the training lists' ``user_features`` (for the profile scaling).
+        base_rate: share of bought candidates in the training lists.
     """
     tf.keras.utils.set_random_seed(config.seed)
     names = backbone.feature_columns
     columns = [names.index(c) for c in config.profile_features if c in names]
     mean, std = profile_scaling(lists_features[:, columns] if columns else np.zeros((0, 0), np.float32))
     head = RankingHead(
-        backbone, config, item_prices=item_prices, profile_columns=columns, profile_mean=mean, profile_std=std
+        backbone,
+        config,
+        item_prices=item_prices,
+        profile_columns=columns,
+        profile_mean=mean,
+        profile_std=std,
+        base_rate=base_rate,
     )
     n_features = len(names)
     head(

@@ -15,15 +15,17 @@ from ecom_tasks.errors import ConfigError, ContractError
 from ecom_tasks.features import stage as feature_stage
 from ecom_tasks.publish.gate import GateConfig, evaluate_gate, split_metrics
 from ecom_tasks.publish.tables import MODEL_VERSION, RANK, RETRIEVAL_RANK, SCORE
-from ecom_tasks.ranking import core, data, export, outputs
+from ecom_tasks.ranking import core, data, export, outputs, train
 from ecom_tasks.ranking.config import (
     CHAMPION_METRICS_FILE,
     HISTORY_FILE,
     SAVED_MODEL_DIR,
     SELECTED_HEAD,
     SELECTED_RETRIEVAL,
+    SERVING_FEATURES,
     FreezeSchedule,
 )
+from ecom_tasks.ranking.model import build_head
 from ecom_tasks.ranking.stage import champion_metrics, fine_tune_ranking, profiles_reader
 from ecom_tasks.retrieval.backbone import load_backbone
 from tests.ranking.conftest import DS, N_PREMIUM, ranking_config
@@ -186,3 +188,17 @@ def test_the_publish_wrapper_serves_the_artifact_with_its_derived_smoke_query(fi
     wrapper.load_context(context)
     answer = wrapper.predict(None, wrapper.smoke_input())
     assert answer["scores"].shape == (1, 1) and np.isfinite(answer["scores"]).all()
+
+
+def test_the_untrained_head_ranks_exactly_in_the_retrieval_order(backbone, interactions) -> None:
+    """The MLP corrects a retrieval-rank prior and starts at zero: before any step the head is the
+    retrieval order (a freshly initialised MLP ranked far below it on a small shop)."""
+    users = sorted(interactions[USER_ID].astype(str).unique())[:20]
+    lists = data.candidate_lists(backbone, interactions, None, users, END, None, candidates=16)
+    prices = np.full(len(backbone.vocabs.items), 3.0)
+    head = build_head(backbone, ranking_config(), prices, lists.inputs[SERVING_FEATURES], base_rate=0.02)
+    scores = train.predict(head, lists)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    np.testing.assert_array_equal(np.take_along_axis(lists.item_ids, order, axis=1), lists.item_ids)
+    assert np.all(np.diff(scores, axis=1) < 0)  # strictly decreasing with the retrieval rank
+    assert 0.005 < scores[:, 0].mean() < 0.1  # near the training lists' purchase rate, not 0.5
