@@ -65,6 +65,60 @@ VIEW_TO_CART = "view_to_cart"
 CART_TO_PURCHASE = "cart_to_purchase"
 VIEW_TO_PURCHASE = "view_to_purchase"
 
+# The numeric profile columns that mean the same thing on every day, in the order models read them.
+# A model trained on the profiles of one day (a training cutoff) is served and evaluated with another
+# day's, so it may read only these (the heads and the retrieval query tower do). Left out:
+# - CAT_SHARE_PREFIX columns (and CAT_SHARE_OTHER): one per each day's top categories, so a column
+#   disappears when its category leaves the top (FeatureConfig.affinity_categories=None) and
+#   "other" covers a different set of categories from day to day;
+# - R_SCORE, F_SCORE, M_SCORE and RFM_CELL: quintile ranks within that day's customers, not amounts
+#   (the same customer's score moves when others buy);
+# - PREFERRED_HOUR, PREFERRED_WEEKDAY: category codes (-1 none), not quantities;
+# - HAS_EVENTS, HAS_PURCHASE: N_EVENTS > 0 and FREQUENCY > 0 again (and the heads score buyers only);
+# - strings and timestamps (country, first_seen, SEGMENT, TOP_CATEGORY): not numeric features.
+STABLE_PROFILE_FEATURES: tuple[str, ...] = (
+    TENURE_DAYS,
+    RECENCY_DAYS,
+    FREQUENCY,
+    MONETARY,
+    GROSS_VALUE,
+    RETURNED_VALUE,
+    AVG_ORDER_VALUE,
+    UNITS_PURCHASED,
+    UNITS_RETURNED,
+    RETURN_RATE,
+    HAS_RETURNS,
+    N_DISTINCT_ITEMS,
+    N_DISTINCT_CATEGORIES,
+    DAYS_SINCE_FIRST_PURCHASE,
+    HAS_REPEAT,
+    GAP_MEAN_DAYS,
+    GAP_STD_DAYS,
+    GAP_MIN_DAYS,
+    GAP_MAX_DAYS,
+    EVENTS_RECENT,
+    EVENTS_PRIOR,
+    ORDERS_RECENT,
+    ORDERS_PRIOR,
+    SPEND_RECENT,
+    SPEND_PRIOR,
+    ACTIVITY_TREND,
+    ORDER_TREND,
+    N_ACTIVE_MONTHS,
+    ACTIVE_MONTH_SHARE,
+    ORDERS_PER_ACTIVE_MONTH,
+    N_EVENTS,
+    N_VIEWS,
+    N_CARTS,
+    N_PURCHASE_LINES,
+    N_RETURN_LINES,
+    HAS_VIEWS,
+    HAS_CARTS,
+    VIEW_TO_CART,
+    CART_TO_PURCHASE,
+    VIEW_TO_PURCHASE,
+)
+
 # --- item features ----------------------------------------------------------------------------
 TITLE_TOKENS = "title_tokens"
 HAS_TITLE = "has_title"

@@ -109,7 +109,8 @@ class Backbone:
         Args:
             interactions: ``user_id, item_id, ts`` (and ``weight``) as in the feature stage's
                 interactions table; only rows with ``ts < as_of`` are read.
-            user_features: profiles with ``user_id`` and :attr:`feature_columns`; None: unknown.
+            user_features: profiles with ``user_id`` and :attr:`feature_columns` (a missing one is
+                unknown); None: all unknown.
             users: whose inputs to build, in output order.
             as_of: the time the histories end (exclusive), UTC.
 
@@ -151,16 +152,27 @@ class Backbone:
         return out.astype(str)
 
     def _features(self, user_features: pd.DataFrame | None, ids: np.ndarray) -> np.ndarray:
+        # A trained column this frame lacks is unknown (NaN: the tower's training mean): a backbone
+        # from before the stable profile columns may read a cat_share_<category> that a later
+        # day's top categories dropped, and failing would stop the night (champion, ranking).
         names = self.feature_columns
         out = np.full((len(ids), len(names)), np.nan, dtype=np.float32)
         if user_features is None or not names or not len(user_features):
             return out
-        missing = [c for c in (USER_ID, *names) if c not in user_features.columns]
-        if missing:
+        present = [c for c in names if c in user_features.columns]
+        if USER_ID not in user_features.columns or not present:
             raise ContractError(
-                f"user_features: missing column(s) {missing}; the backbone was trained on {names}"
+                f"user_features: needs {USER_ID} and at least one of the backbone's feature columns "
+                f"{names}; got {list(user_features.columns)[:10]}"
             )
-        frame = user_features.drop_duplicates(USER_ID, keep="last")
+        if len(present) < len(names):
+            log.warning(
+                "user_features: %d of the backbone's %d feature columns missing, read as unknown: %s",
+                len(names) - len(present),
+                len(names),
+                [c for c in names if c not in user_features.columns],
+            )
+        frame = user_features.drop_duplicates(USER_ID, keep="last").reindex(columns=[USER_ID, *names])
         index = pd.Index(frame[USER_ID].astype(str))
         pos = index.get_indexer(pd.Index(ids.astype(str)))
         values = frame[names].astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -18,7 +18,7 @@ from ecom_tasks.features import store as feature_store
 FEATURES_STAGE = feature_store.FEATURES
 INTERACTIONS_TABLE = feature_stage.INTERACTIONS  # user_id, item_id, ts, event_type, weight
 ITEM_FEATURES_TABLE = feature_stage.ITEM_FEATURES  # item_id, category, title, title_tokens, ...
-USER_FEATURES_TABLE = feature_stage.PROFILES  # user_id + profile columns (numeric ones are used)
+USER_FEATURES_TABLE = feature_stage.PROFILES  # user_id + profile columns (fc.STABLE_PROFILE_FEATURES used)
 # The profiles as of the last training day, written for each ds by build_training_data.
 TRAINING_PROFILES_TABLE = feature_stage.TRAINING_PROFILES
 WEIGHT = fc.WEIGHT  # an interaction's weight (by event type), used as the loss's sample weight

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ContractError, EcomError
+from ecom_tasks.features import columns as fc
 from ecom_tasks.retrieval.config import BOS, NUM_RESERVED, OOV, PAD, WEIGHT, RetrievalConfig
 
 
@@ -135,7 +136,7 @@ def build_vocabularies(
     token_list = [t for t, _ in sorted(tokens.items(), key=lambda kv: (-kv[1], kv[0]))][
         : config.title_max_tokens
     ]
-    feature_names = [] if user_features is None else numeric_feature_names(user_features)
+    feature_names = [] if user_features is None else stable_feature_names(user_features)
     return Vocabularies(
         items=[PAD, OOV, BOS, *_by_frequency(item_ids)],
         users=[PAD, OOV, *_by_frequency(interactions[USER_ID])],
@@ -145,12 +146,17 @@ def build_vocabularies(
     )
 
 
-def numeric_feature_names(user_features: pd.DataFrame) -> list[str]:
-    """The numeric profile columns (everything numeric except the user id), in frame order."""
+def stable_feature_names(user_features: pd.DataFrame) -> list[str]:
+    """The query tower's profile columns: ``STABLE_PROFILE_FEATURES`` present and numeric, in that order.
+
+    The model is trained on one day's profiles and served and evaluated with another day's; the
+    other numeric columns (``cat_share_*`` of each day's top categories, R/F/M ranks within the
+    day, category codes) change meaning or disappear from day to day (see ``features.columns``).
+    """
     return [
         c
-        for c in user_features.columns
-        if c != USER_ID
+        for c in fc.STABLE_PROFILE_FEATURES
+        if c in user_features.columns
         and pd.api.types.is_numeric_dtype(user_features[c])
         and not pd.api.types.is_bool_dtype(user_features[c])
     ]

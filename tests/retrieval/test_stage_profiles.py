@@ -52,7 +52,7 @@ def test_a_first_run_trains_with_profile_features_as_of_the_last_training_day(fi
     uri = storage.partition_uri(root, "features", TRAINING_PROFILES, DS)
     assert run["profiles_uri"] == uri and run["user_features"] > 0
     names = storage.read_json(f"{run['model_uri']}/{VOCABULARIES_FILE}")["user_feature_names"]
-    assert names == data.numeric_feature_names(storage.read_partition(uri))
+    assert names == data.stable_feature_names(storage.read_partition(uri))
     assert storage.read_json(f"{run['model_uri']}/history.json")["user_feature_names"] == names
 
 
