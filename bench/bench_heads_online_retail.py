@@ -65,6 +65,7 @@ PRETRAIN = {"holdout_days": 7, "negatives": "full", "tokens_per_batch": 1024, "v
 # Model -> metric-name prefix in metrics.json ("selected": the published model, unprefixed).
 MODEL_PREFIXES = {"head": "finetuned_", "rfm_logreg": "rfm_logreg_", "gbdt": "gbdt_", "selected": ""}
 SUMMARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "ece", "top_decile_lift")
+VALID_AUC = "valid_roc_auc"  # the validation split's ROC AUC: what selection compares
 
 
 def write_validated(root: str) -> dt.date:
@@ -120,15 +121,17 @@ def prepare(root: str, ds: dt.date, backbone_day: dt.date, epochs: int) -> dict:
 
 
 def seed_summary(task: str, runs: dict[int, dict]) -> dict:
-    """Mean, sd, min and max over split seeds of each model's test metrics, and the selections.
+    """Mean, sd, min and max over split seeds of each model's test metrics and validation ROC AUC,
+    and the selections.
 
     Args:
         runs: ``{seed: metrics.json of the task}``.
     """
     out: dict = {"seeds": list(runs), "selected": [m["selected"] for m in runs.values()]}
     for model, prefix in MODEL_PREFIXES.items():
-        for metric in SUMMARY_METRICS:
-            values = [m.get(f"{prefix}{task}_{metric}") for m in runs.values()]
+        for metric in (*SUMMARY_METRICS, VALID_AUC):
+            name = f"{prefix}valid_{task}_roc_auc" if metric == VALID_AUC else f"{prefix}{task}_{metric}"
+            values = [m.get(name) for m in runs.values()]
             values = np.array([v for v in values if v is not None], dtype=np.float64)
             if len(values):
                 out[f"{model}_{metric}"] = {
@@ -171,18 +174,20 @@ def main() -> None:
     metrics: dict = {}
     cpu = time.process_time()
     for task in args.tasks.split(","):
-        runs = {}
+        runs, head_seconds = {}, []
         for seed in seeds:
             result = fine_tune(
                 task, root, ds.isoformat(), dataclasses.replace(config, seed=seed), backbone_uri=backbone_uri
             )
             runs[seed] = storage.read_json(result["metrics_uri"])
+            head_seconds.append(result["train_seconds"]["head"])
             out[task if len(seeds) == 1 else f"{task}_seed_{seed}"] = {
                 k: v for k, v in result.items() if not k.endswith("_uri")
             }
         metrics[task] = runs[seeds[0]] if len(seeds) == 1 else runs
         if len(seeds) > 1:
             out[f"{task}_over_seeds"] = seed_summary(task, runs)
+            out[f"{task}_over_seeds"]["head_train_s"] = [round(x, 1) for x in head_seconds]
     out["metrics"] = metrics
     out["heads_cpu_s"] = round(time.process_time() - cpu, 1)
     out["total_wall_s"] = round(time.perf_counter() - t, 1)

@@ -1,4 +1,5 @@
-"""The fine-tuned head: pretrained query tower + standardised profile features -> MLP -> sigmoid.
+"""Training and inference of the fine-tuned head (the model itself: :mod:`ecom_tasks.heads.model`,
+whose names are re-exported here).
 
 Training runs in two phases (:class:`~ecom_tasks.heads.config.HeadConfig`):
 
@@ -20,67 +21,39 @@ import numpy as np
 import tensorflow as tf
 
 from ecom_tasks.heads.config import HeadConfig
-from ecom_tasks.retrieval.config import SERVING_FEATURES, SERVING_HISTORY, SERVING_USER_ID
+from ecom_tasks.heads.model import (
+    LOG_RATE,
+    LOGIT,
+    MAX_LOG_RATE,
+    MEMBER_LOG_RATES,
+    MEMBER_LOGITS,
+    PROFILE,
+    TOWER_INPUTS,
+    CustomerHead,
+    expected_orders,
+    profile_scaling,
+)
+from ecom_tasks.retrieval.config import SERVING_USER_ID
+
+__all__ = [
+    "LOGIT",
+    "LOG_RATE",
+    "MAX_LOG_RATE",
+    "MEMBER_LOGITS",
+    "MEMBER_LOG_RATES",
+    "PROFILE",
+    "TOWER_INPUTS",
+    "CustomerHead",
+    "FitReport",
+    "Labels",
+    "expected_orders",
+    "fit_head",
+    "predict_head",
+    "profile_scaling",
+    "tower_vectors",
+]
 
 log = logging.getLogger(__name__)
-
-PROFILE = "profile"  # the head's own input: raw stable profile features [b, f]
-LOGIT, LOG_RATE = "logit", "log_rate"
-TOWER_INPUTS = (SERVING_USER_ID, SERVING_HISTORY, SERVING_FEATURES)
-
-
-class CustomerHead(tf.keras.Model):
-    """Query tower (shared with the backbone) and an MLP over [query vector, profile features]."""
-
-    def __init__(
-        self, tower: tf.keras.Model, mean: np.ndarray, std: np.ndarray, config: HeadConfig, *, counts: bool
-    ) -> None:
-        super().__init__(name="customer_head")
-        self.tower = tower
-        self.profile_mean = tf.constant(mean, tf.float32)
-        self.profile_std = tf.constant(std, tf.float32)
-        self.hidden = [
-            tf.keras.layers.Dense(
-                units,
-                activation="relu",
-                kernel_initializer=tf.keras.initializers.GlorotUniform(seed=config.seed + i),
-                name=f"hidden_{i}",
-            )
-            for i, units in enumerate(config.hidden_units)
-        ]
-        self.dropout = tf.keras.layers.Dropout(config.dropout, seed=config.seed)
-        init = tf.keras.initializers.GlorotUniform(seed=config.seed + 100)
-        self.logit_layer = tf.keras.layers.Dense(1, kernel_initializer=init, name="logit")
-        self.rate_layer = (
-            tf.keras.layers.Dense(1, kernel_initializer=init, name="log_rate") if counts else None
-        )
-
-    def scale(self, profile: tf.Tensor) -> tf.Tensor:
-        """Signed log, then standardise with the training split's statistics."""
-        x = tf.cast(profile, tf.float32)
-        x = tf.sign(x) * tf.math.log1p(tf.abs(x))
-        return (x - self.profile_mean) / self.profile_std
-
-    def head(self, query: tf.Tensor, profile: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
-        """The MLP part: query vectors ``[b, d]`` and raw profile features ``[b, f]``."""
-        x = tf.concat([tf.cast(query, tf.float32), self.scale(profile)], axis=1)
-        for layer in self.hidden:
-            x = self.dropout(layer(x), training=training)
-        out = {LOGIT: self.logit_layer(x)[:, 0]}
-        if self.rate_layer is not None:
-            out[LOG_RATE] = self.rate_layer(x)[:, 0]
-        return out
-
-    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
-        query = self.tower({k: inputs[k] for k in TOWER_INPUTS}, training=training)
-        return self.head(query, inputs[PROFILE], training=training)
-
-
-def profile_scaling(profile_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation (1 where constant) of the signed-log training features."""
-    x = np.sign(profile_train) * np.log1p(np.abs(profile_train))
-    std = x.std(axis=0)
-    return x.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
 @dataclass
@@ -105,10 +78,21 @@ class FitReport:
     seconds: float = 0.0
 
 
-def _loss(out: dict[str, tf.Tensor], target: dict[str, tf.Tensor], orders_weight: float) -> tf.Tensor:
-    loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=target["y"], logits=out[LOGIT]))
-    if LOG_RATE in out and "orders" in target:
-        poisson = tf.nn.log_poisson_loss(target["orders"], out[LOG_RATE], compute_full_loss=False)
+def _loss(
+    out: dict[str, tf.Tensor], target: dict[str, tf.Tensor], orders_weight: float, *, members: bool
+) -> tf.Tensor:
+    """Cross-entropy (+ weighted Poisson loss): of each member's outputs in training (``members``,
+    averaged), of the served mean outputs for early stopping; the same with one member."""
+    logit, rate = (MEMBER_LOGITS, MEMBER_LOG_RATES) if members else (LOGIT, LOG_RATE)
+
+    def like(values: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:  # [b] -> [b, members] in training
+        return tf.broadcast_to(values[:, None], tf.shape(outputs)) if members else values
+
+    y = like(target["y"], out[logit])
+    loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=out[logit]))
+    if rate in out and "orders" in target:
+        orders = like(target["orders"], out[rate])
+        poisson = tf.nn.log_poisson_loss(orders, out[rate], compute_full_loss=False)
         loss += orders_weight * tf.reduce_mean(poisson)
     return loss
 
@@ -146,7 +130,7 @@ def _run_phase(
     @tf.function(autograph=False)
     def step(x: dict, t: dict) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            loss = _loss(apply(x, True), t, config.orders_loss_weight)
+            loss = _loss(apply(x, True), t, config.orders_loss_weight, members=True) + model.penalty()
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
@@ -155,7 +139,12 @@ def _run_phase(
         for s in range(0, n, 2048):
             idx = np.arange(s, min(n, s + 2048))
             total += float(
-                _loss(apply(_take(valid_x, idx), False), valid_t.take(idx), config.orders_loss_weight)
+                _loss(
+                    apply(_take(valid_x, idx), False),
+                    valid_t.take(idx),
+                    config.orders_loss_weight,
+                    members=False,
+                )
             ) * len(idx)
         return total / max(n, 1)
 

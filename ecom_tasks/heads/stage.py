@@ -47,7 +47,14 @@ from ecom_tasks.heads.config import (
     STABLE_FEATURES,
     HeadConfig,
 )
-from ecom_tasks.heads.network import LOG_RATE, LOGIT, PROFILE, predict_head, tower_vectors
+from ecom_tasks.heads.network import (
+    LOG_RATE,
+    LOGIT,
+    PROFILE,
+    expected_orders,
+    predict_head,
+    tower_vectors,
+)
 from ecom_tasks.heads.train import Trained, tower_inputs, train_candidates
 from ecom_tasks.publish import tables
 from ecom_tasks.publish.config import CHURN_SCORES, REPURCHASE_SCORES
@@ -150,7 +157,7 @@ def _score_now(
     if trained.selected == HEAD_MODEL:
         raw = predict_head(trained.head, inputs)
         p = trained.platt(raw[LOGIT])
-        orders = np.exp(raw[LOG_RATE]) if LOG_RATE in raw else None
+        orders = expected_orders(raw[LOG_RATE]) if LOG_RATE in raw else None
         query = tower_vectors(trained.head.tower, inputs)
 
         def predict(m: np.ndarray) -> np.ndarray:

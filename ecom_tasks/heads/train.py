@@ -32,6 +32,7 @@ from ecom_tasks.heads.network import (
     CustomerHead,
     FitReport,
     Labels,
+    expected_orders,
     fit_head,
     predict_head,
     profile_scaling,
@@ -158,7 +159,10 @@ def train_candidates(
     raw_test = predict_head(head, take(inputs, idx[TEST]))
     seconds[HEAD_MODEL] = fit.seconds
     scores = {
-        HEAD_MODEL: (platt(raw_test[LOGIT]), np.exp(raw_test[LOG_RATE]) if LOG_RATE in raw_test else None)
+        HEAD_MODEL: (
+            platt(raw_test[LOGIT]),
+            expected_orders(raw_test[LOG_RATE]) if LOG_RATE in raw_test else None,
+        )
     }
     frames = {code: examples.iloc[idx[code]].reset_index(drop=True) for code in idx}
     fitted = {}
