@@ -33,7 +33,7 @@ from ecom_tasks.retrieval.backbone import Backbone
 
 QUERY_KEYS = (SERVING_USER_ID, SERVING_HISTORY, SERVING_FEATURES)
 PAD_ID = ""
-PRIOR_SCALE = 3.0  # starting weight of the retrieval-rank prior (logit span from rank 1 to not proposed)
+PRIOR_SCALE = 1.0  # starting weight of the retrieval-rank prior (logit span from rank 1 to not proposed)
 
 
 def signed_log1p(x: np.ndarray | tf.Tensor):
