@@ -80,20 +80,25 @@ def test_frozen_phase_leaves_the_towers_alone_and_tuning_moves_them(prepared) ->
     assert head.tower.trainable  # left unfrozen for whoever uses the tower next
 
 
+def export_task_head(task: str, head: CustomerHead, platt: Platt, backbone, folder: str) -> str:
+    """Export ``head`` as the ``task`` model into ``folder`` (returned)."""
+    spec = {
+        "task": task,
+        "tower_feature_names": list(backbone.feature_columns),
+        "profile_features": list(STABLE_FEATURES),
+        "use_user_id": False,
+    }
+    export_head(head, platt, task, folder, spec)
+    return folder
+
+
 def test_exported_head_reloads_and_scores_like_the_live_one(prepared, tmp_path) -> None:
     config, inputs, backbone, x = prepared
     mean, std = profile_scaling(x["profile"])
     head = CustomerHead(backbone.query_tower, mean, std, config, counts=True)
     live = predict_head(head, x)
     platt = Platt(1.5, -0.2)
-    spec = {
-        "task": "repurchase",
-        "tower_feature_names": list(backbone.feature_columns),
-        "profile_features": list(STABLE_FEATURES),
-        "use_user_id": False,
-    }
-    folder = str(tmp_path / "champion")
-    export_head(head, platt, "repurchase", folder, spec)
+    folder = export_task_head("repurchase", head, platt, backbone, str(tmp_path / "champion"))
     p, orders = score_artifact(folder, "repurchase", inputs.examples, x[SERVING_HISTORY])
     np.testing.assert_allclose(p, platt(live[LOGIT]), atol=1e-5)
     np.testing.assert_allclose(orders, np.exp(live[LOG_RATE]), rtol=1e-4)
@@ -125,14 +130,7 @@ def test_expected_orders_stay_finite_for_a_runaway_log_rate(prepared, tmp_path) 
         warnings.simplefilter("error", RuntimeWarning)
         orders = expected_orders(live[LOG_RATE])
     np.testing.assert_allclose(orders, np.exp(MAX_LOG_RATE))
-    spec = {
-        "task": "repurchase",
-        "tower_feature_names": list(backbone.feature_columns),
-        "profile_features": list(STABLE_FEATURES),
-        "use_user_id": False,
-    }
-    folder = str(tmp_path / "runaway")
-    export_head(head, Platt(), "repurchase", folder, spec)
+    folder = export_task_head("repurchase", head, Platt(), backbone, str(tmp_path / "runaway"))
     _, served = score_artifact(folder, "repurchase", inputs.examples, x[SERVING_HISTORY])
     np.testing.assert_allclose(served, orders, rtol=1e-5)
 
@@ -156,15 +154,8 @@ def test_wide_members_train_apart_and_export_their_mean(prepared, tmp_path) -> N
     live = predict_head(head, x)
     assert live[MEMBER_LOGITS].shape == (len(y), 3)
     np.testing.assert_allclose(live[LOGIT], live[MEMBER_LOGITS].mean(axis=1), atol=1e-5)
-    spec = {
-        "task": "churn",
-        "tower_feature_names": list(backbone.feature_columns),
-        "profile_features": list(STABLE_FEATURES),
-        "use_user_id": False,
-    }
-    folder = str(tmp_path / "members")
     platt = Platt(1.2, 0.1)
-    export_head(head, platt, "churn", folder, spec)
+    folder = export_task_head("churn", head, platt, backbone, str(tmp_path / "members"))
     p, orders = score_artifact(folder, "churn", inputs.examples, x[SERVING_HISTORY])
     np.testing.assert_allclose(p, platt(live[LOGIT]), atol=1e-5)
     assert orders is None
