@@ -12,8 +12,12 @@ popularity and item-kNN are computed in the same run on the same users. Prints (
    training purchases: recall, and the speed ratio (target >= 2x) from one more epoch of each
    model alternated ``--speed-rounds`` times (the shared machine's load drifts).
 
+With ``--profiles`` the query tower also reads the customer profiles as of the last training day
+(built with the feature stage's own ``summarise`` + ``customer_profiles``, as ``pretrain_retrieval``
+reads ``training_profiles``); without it the model trains on ids and histories only.
+
 Usage: python bench/bench_retrieval_online_retail.py [--epochs 15] [--tutorial-epochs 5] [--speed-rounds 3]
-       [--skip-tutorial] [--config '{"max_history": 200}']
+       [--skip-tutorial] [--profiles] [--config '{"max_history": 200}']
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID  # noqa: E402
-from ecom_tasks.features.config import TrainingDataConfig  # noqa: E402
+from ecom_tasks.contract import CATEGORY, FIRST_SEEN, ITEM_ID, TITLE, TS, USER_ID  # noqa: E402
+from ecom_tasks.features.aggregate import summarise  # noqa: E402
+from ecom_tasks.features.config import FeatureConfig, TrainingDataConfig  # noqa: E402
+from ecom_tasks.features.profiles import customer_profiles  # noqa: E402
 from ecom_tasks.features.training import interactions as retrieval_interactions  # noqa: E402
 from ecom_tasks.retrieval import evaluate, pipeline, stage, tutorial  # noqa: E402
 from ecom_tasks.retrieval import train as fitting  # noqa: E402
 from ecom_tasks.retrieval.config import RetrievalConfig  # noqa: E402
+from ecom_tasks.retrieval.data import user_feature_matrix  # noqa: E402
 from ecom_tasks.sources.online_retail import read_online_retail  # noqa: E402
 
 log = logging.getLogger("bench_retrieval_online_retail")
@@ -86,6 +93,17 @@ def repeat_analysis(
     }
 
 
+def training_profiles(tables, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Customer profiles as of the end of the day before ``cutoff`` (the last training day)."""
+    last_train_day = (cutoff - pd.Timedelta(days=1)).date()
+    config = FeatureConfig()
+    users = tables.users[tables.users[FIRST_SEEN] < cutoff]
+    items = tables.items[tables.items[FIRST_SEEN] < cutoff] if FIRST_SEEN in tables.items else tables.items
+    profiles, _ = customer_profiles(summarise(tables.events, last_train_day, config), users, items, config)
+    log.info("profiles as of %s: %d customers", last_train_day, len(profiles))
+    return profiles
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=RETAIL_CONFIG.max_epochs)
@@ -94,6 +112,9 @@ def main() -> None:
     parser.add_argument("--speed-rounds", type=int, default=3, help="alternating epochs for the speed ratio")
     parser.add_argument(
         "--skip-tutorial", action="store_true", help="model and baselines only (for tuning runs)"
+    )
+    parser.add_argument(
+        "--profiles", action="store_true", help="query tower reads the profiles as of the last training day"
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -105,8 +126,9 @@ def main() -> None:
     end = inter[TS].max().normalize() + pd.Timedelta(days=1)
     cutoff = end - pd.Timedelta(days=config.holdout_days)
     items = tables.items[[ITEM_ID, TITLE, CATEGORY]]
+    profiles = training_profiles(tables, cutoff) if args.profiles else None
     t0 = time.perf_counter()
-    trained = stage.train_and_evaluate(inter, items, None, config, cutoff=cutoff, end=end)
+    trained = stage.train_and_evaluate(inter, items, profiles, config, cutoff=cutoff, end=end)
     fit = trained.fit
     out["cutoff"] = str(cutoff)
     out["data"] = trained.summary
@@ -118,6 +140,7 @@ def main() -> None:
         "examples_per_second": round(fit.examples_per_second, 1),
         "val_by_epoch": [round(h.get(fit.metric, float("nan")), 4) for h in fit.history],
     }
+    out["user_feature_names"] = trained.vocabs.user_feature_names
     out["metrics"] = {k: round(v, 4) for k, v in trained.metrics.items()}
     log.info("model: %s", out["model_training"])
     log.info("metrics (model and baselines): %s", out["metrics"])
@@ -144,7 +167,7 @@ def main() -> None:
         windows = pipeline.training_windows(
             trained.train_seqs, config.max_history, vocabs.bos_row, next_day=config.target == "next_day"
         )
-        feats = np.zeros((len(vocabs.users), 0), np.float32)
+        feats = user_feature_matrix(profiles, vocabs)
         out["speed"] = tutorial.interleaved_throughput(
             trained.model,
             pipeline.make_dataset(windows, feats, config),
