@@ -61,28 +61,43 @@ def _require(uri: str, what: str) -> pd.DataFrame:
     return storage.read_partition(uri)
 
 
-def profiles_reader(root: str, backbone: Backbone) -> core.ProfilesAsOf:
-    """Profiles known before an instant: the latest ``customer_profiles`` partition of an earlier day.
+def profiles_reader(root: str, backbone: Backbone, day: dt.date | None = None) -> core.ProfilesAsOf:
+    """Profiles known before an instant: the latest profiles as of the end of the day before it.
 
-    Returns None (features unknown) when the backbone uses no profile features or none exists.
+    The sources are the ``customer_profiles`` partitions and ``training_profiles`` of ``day`` (as
+    of its manifest's ``as_of``: the backbone's last training day, written by
+    ``build_training_data``, so a first run or a backfill trains on profiles as of its cutoffs
+    rather than none or older ones); ``customer_profiles`` wins a tie. An older one than the day
+    before the instant is logged (stale). None (features unknown) when the backbone uses no
+    profile features or no source is old enough.
     """
-    days = sorted(storage.as_date(d) for d in storage.list_partitions(root, FEATURES, feature_stage.PROFILES))
-    cache: dict[dt.date, pd.DataFrame] = {}
+    sources = {
+        storage.as_date(d): storage.partition_uri(root, FEATURES, feature_stage.PROFILES, d)
+        for d in storage.list_partitions(root, FEATURES, feature_stage.PROFILES)
+    }
+    if day is not None:
+        uri = storage.partition_uri(root, FEATURES, feature_stage.TRAINING_PROFILES, day)
+        manifest = storage.read_manifest(uri)
+        as_of = manifest.extra.get("as_of") if manifest is not None else None
+        if as_of:
+            sources.setdefault(storage.as_date(as_of), uri)
+    cache: dict[str, pd.DataFrame] = {}
 
     def read(instant: pd.Timestamp) -> pd.DataFrame | None:
         if not backbone.feature_columns:
             return None
         last = (instant - pd.Timedelta(days=1)).date()  # a partition of day D describes the end of D
-        usable = [d for d in days if d <= last]
+        usable = [d for d in sources if d <= last]
         if not usable:
             log.warning("no %s partition up to %s: profile features unknown", feature_stage.PROFILES, last)
             return None
-        day = usable[-1]
-        if day not in cache:
-            cache[day] = storage.read_partition(
-                storage.partition_uri(root, FEATURES, feature_stage.PROFILES, day)
-            )
-        return cache[day]
+        uri = sources[max(usable)]
+        if max(usable) < last:
+            log.warning("profiles as of %s: none of that day; using %s (%d days older)",
+                        last, uri, (last - max(usable)).days)  # fmt: skip
+        if uri not in cache:
+            cache[uri] = storage.read_partition(uri)
+        return cache[uri]
 
     return read
 
@@ -180,7 +195,7 @@ def fine_tune_ranking(
         )
     train_cutoff = end - pd.Timedelta(days=holdout)
     eval_cutoff = end - pd.Timedelta(days=config.eval_days)
-    profiles = profiles_reader(root, backbone)
+    profiles = profiles_reader(root, backbone, day)
     try:
         trained = core.train_and_evaluate(
             backbone, interactions, items, profiles, config,

@@ -4,6 +4,7 @@ the exported re-ranker, honest selection with champion scoring, and bad input.""
 from __future__ import annotations
 
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -202,3 +203,39 @@ def test_the_untrained_head_ranks_exactly_in_the_retrieval_order(backbone, inter
     np.testing.assert_array_equal(np.take_along_axis(lists.item_ids, order, axis=1), lists.item_ids)
     assert np.all(np.diff(scores, axis=1) < 0)  # strictly decreasing with the retrieval rank
     assert 0.005 < scores[:, 0].mean() < 0.1  # near the training lists' purchase rate, not 0.5
+
+
+def test_profiles_reader_takes_the_latest_profiles_including_training_profiles(tmp_path, caplog) -> None:
+    """A first run or a backfill has no customer_profiles of the backbone's last training day, only
+    build_training_data's training_profiles as of it: the ranking head trains on those (it read
+    an older partition or none, then served with today's: a train/serve skew)."""
+    root = str(tmp_path / "data")
+    ds = pd.Timestamp("2024-03-10").date()
+
+    def profiles(value: float) -> pd.DataFrame:
+        return pd.DataFrame({USER_ID: ["u1"], "recency_days": [value]})
+
+    def write(table: str, day: str, value: float, extra: dict | None = None) -> None:
+        uri = storage.partition_uri(root, "features", table, pd.Timestamp(day).date())
+        storage.write_partition(profiles(value), uri, source="test", extra=extra)
+
+    write(feature_stage.PROFILES, "2024-02-20", 1.0)
+    write(feature_stage.PROFILES, "2024-03-05", 4.0)
+    write(feature_stage.PROFILES, "2024-03-10", 3.0)
+    write(feature_stage.TRAINING_PROFILES, "2024-03-10", 2.0, {"as_of": "2024-03-03"})
+    read = profiles_reader(root, SimpleNamespace(feature_columns=["recency_days"]), ds)
+
+    def value(day: str) -> float | None:
+        frame = read(pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1))  # the end of ``day``
+        return None if frame is None else float(frame["recency_days"].iloc[0])
+
+    assert value("2024-03-10") == 3.0  # that day's own partition
+    assert value("2024-03-03") == 2.0  # the backbone's last training day: training_profiles
+    assert value("2024-03-05") == 4.0
+    with caplog.at_level("WARNING"):
+        assert value("2024-03-04") == 2.0  # nothing of that day: the latest earlier one, logged
+        assert value("2024-03-01") == 1.0
+    assert "2024-02-20" in caplog.text and "1 days older" in caplog.text
+    assert value("2024-02-01") is None
+    no_features = profiles_reader(root, SimpleNamespace(feature_columns=[]), ds)
+    assert no_features(pd.Timestamp("2024-03-11", tz="UTC")) is None
