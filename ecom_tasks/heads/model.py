@@ -69,8 +69,8 @@ class CustomerHead(tf.keras.Model):
         self.tower = tower
         self.profile_mean = tf.constant(mean, tf.float32)
         self.profile_std = tf.constant(std, tf.float32)
-        # A small linear projection of the query vector keeps the tower's share of the MLP's
-        # inputs in proportion to what 1-2k training customers can fit.
+        # Optional linear projection of the query vector (a smaller share of the MLP's inputs);
+        # off by default: on Online Retail II it lowered validation ROC AUC (bench/RESULTS.md).
         self.query_projection = (
             tf.keras.layers.Dense(
                 config.query_units,
