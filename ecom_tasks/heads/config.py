@@ -64,16 +64,14 @@ class HeadConfig:
         hidden_units / dropout: the head's MLP over [query vector, standardised profile features].
         wide: add a linear path from the standardised profile features straight to the logit (and
             the log rate) beside the MLP (wide & deep).
-        l2: L2 penalty on the head's kernels (MLP, projection, outputs, wide path; not the towers).
-        query_units: a linear projection of the query vector to this many units before it joins
-            the profile features (0: the query vector as it is).
-        query_dropout: dropout on the (projected) query vector in training.
+        l2: L2 penalty on the head's kernels (MLP, outputs, wide path; not the towers).
         members: MLPs (each ``hidden_units``, own initialisation) whose logits are averaged, each
             trained on its own loss: a seed ensemble, less dependent on one fit's initialisation.
             Defaults chosen on Online Retail II by the mean validation ROC AUC over 5 split seeds
             (bench/RESULTS.md, issue 5, session 4): 5 members, the wide path and patience 10 gave
             churn 0.7522 / repurchase 0.7235 against 0.7483 / 0.7210 for one MLP without them;
-            ``l2``, the query projection and query dropout did not help there (off by default).
+            ``l2`` did not help there (off by default), nor did a projected or dropped-out query
+            vector (not kept).
         batch_size: examples per step.
         frozen_epochs / frozen_learning_rate: phase 1, towers frozen (only the MLP learns).
         tuned_epochs / tuned_learning_rate: phase 2, towers unfrozen at a lower rate (0 epochs
@@ -100,8 +98,6 @@ class HeadConfig:
     dropout: float = 0.3
     wide: bool = True
     l2: float = 0.0
-    query_units: int = 0
-    query_dropout: float = 0.0
     members: int = 5
     batch_size: int = 64
     frozen_epochs: int = 40
@@ -132,7 +128,7 @@ class HeadConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"HeadConfig.{name}: must be a positive integer, got {value!r}")
-        for name in ("frozen_epochs", "tuned_epochs", "patience", "query_units"):
+        for name in ("frozen_epochs", "tuned_epochs", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"HeadConfig.{name}: must be an integer >= 0, got {value!r}")
@@ -156,9 +152,8 @@ class HeadConfig:
             raise ConfigError(
                 f"HeadConfig.hidden_units: positive layer sizes needed, got {self.hidden_units!r}"
             )
-        for name in ("dropout", "query_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"HeadConfig.{name}: must be in [0, 1), got {getattr(self, name)!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"HeadConfig.dropout: must be in [0, 1), got {self.dropout!r}")
         if not self.l2 >= 0:
             raise ConfigError(f"HeadConfig.l2: must be >= 0, got {self.l2!r}")
         if self.orders_loss_weight < 0:

@@ -30,7 +30,7 @@ from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.heads.baselines import Platt, TabularModel
 from ecom_tasks.heads.config import CHURN, HEAD_SPEC_FILE, PICKLE_FILE, SAVED_MODEL_DIR, SMOKE_INPUT_FILE
-from ecom_tasks.heads.network import LOG_RATE, LOGIT, MAX_LOG_RATE, PROFILE, CustomerHead
+from ecom_tasks.heads.model import LOG_RATE, LOGIT, MAX_LOG_RATE, PROFILE, CustomerHead
 from ecom_tasks.publish.tables import CHURN_RISK, EXPECTED_ORDERS, REPURCHASE_PROPENSITY
 from ecom_tasks.retrieval.config import OOV, SERVING_FEATURES, SERVING_HISTORY, SERVING_USER_ID
 

@@ -1,11 +1,11 @@
 """The fine-tuned head's Keras model: pretrained query tower + profile features -> MLP members.
 
-Shape (:class:`~ecom_tasks.heads.config.HeadConfig`): the query vector (optionally projected)
-joins the signed-log standardised profile features; ``members`` MLPs (:class:`Member`) each turn
-them into a logit, a linear ``wide`` path from the profile features is added to each, and the
-head outputs the members' mean. Training (:mod:`ecom_tasks.heads.network`) fits each member on its
-own loss: a seed ensemble, since with ~1k training customers one early-stopped MLP's fit varies
-with its initialisation and batch order, and the average of a few varies less.
+Shape (:class:`~ecom_tasks.heads.config.HeadConfig`): the query vector joins the signed-log
+standardised profile features; ``members`` MLPs (:class:`Member`) each turn them into a logit, a
+linear ``wide`` path from the profile features is added to each, and the head outputs the members'
+mean. Training (:mod:`ecom_tasks.heads.network`) fits each member on its own loss: a seed ensemble,
+since with ~1k training customers one early-stopped MLP's fit varies with its initialisation and
+batch order, and the average of a few varies less.
 """
 
 from __future__ import annotations
@@ -69,18 +69,6 @@ class CustomerHead(tf.keras.Model):
         self.tower = tower
         self.profile_mean = tf.constant(mean, tf.float32)
         self.profile_std = tf.constant(std, tf.float32)
-        # Optional linear projection of the query vector (a smaller share of the MLP's inputs);
-        # off by default: on Online Retail II it lowered validation ROC AUC (bench/RESULTS.md).
-        self.query_projection = (
-            tf.keras.layers.Dense(
-                config.query_units,
-                kernel_initializer=tf.keras.initializers.GlorotUniform(seed=config.seed + 200),
-                name="query_projection",
-            )
-            if config.query_units
-            else None
-        )
-        self.query_dropout = tf.keras.layers.Dropout(config.query_dropout, seed=config.seed + 1)
         self.members = [Member(config, i, counts=counts) for i in range(config.members)]
         self.counts = counts
         # Wide path: the scaled profile features straight to each output (wide & deep), so the
@@ -106,11 +94,8 @@ class CustomerHead(tf.keras.Model):
 
     def head(self, query: tf.Tensor, profile: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
         """The MLP part: query vectors ``[b, d]`` and raw profile features ``[b, f]``."""
-        q = tf.cast(query, tf.float32)
-        if self.query_projection is not None:
-            q = self.query_projection(q)
         scaled = self.scale(profile)
-        x = tf.concat([self.query_dropout(q, training=training), scaled], axis=1)
+        x = tf.concat([tf.cast(query, tf.float32), scaled], axis=1)
         logits, rates = zip(*(member(x, training=training) for member in self.members), strict=True)
         # Training fits each member on its own (a loss per member); the output is their mean.
         out = {MEMBER_LOGITS: tf.stack(logits, axis=1)}
@@ -126,7 +111,7 @@ class CustomerHead(tf.keras.Model):
 
     def penalty(self) -> tf.Tensor:
         """L2 on the head's kernels (not the tower's, not biases): ``l2 * sum(w**2)``."""
-        layers = [self.query_projection, self.wide_logit, self.wide_rate]
+        layers = [self.wide_logit, self.wide_rate]
         kernels = [layer.kernel for layer in layers if layer is not None and layer.built]
         kernels += [k for member in self.members for k in member.kernels()]
         if not self.l2 or not kernels:

@@ -1,5 +1,4 @@
-"""Training and inference of the fine-tuned head (the model itself: :mod:`ecom_tasks.heads.model`,
-whose names are re-exported here).
+"""Training and inference of the fine-tuned head (the model itself: :mod:`ecom_tasks.heads.model`).
 
 Training runs in two phases (:class:`~ecom_tasks.heads.config.HeadConfig`):
 
@@ -24,34 +23,13 @@ from ecom_tasks.heads.config import HeadConfig
 from ecom_tasks.heads.model import (
     LOG_RATE,
     LOGIT,
-    MAX_LOG_RATE,
     MEMBER_LOG_RATES,
     MEMBER_LOGITS,
     PROFILE,
     TOWER_INPUTS,
     CustomerHead,
-    expected_orders,
-    profile_scaling,
 )
 from ecom_tasks.retrieval.config import SERVING_USER_ID
-
-__all__ = [
-    "LOGIT",
-    "LOG_RATE",
-    "MAX_LOG_RATE",
-    "MEMBER_LOGITS",
-    "MEMBER_LOG_RATES",
-    "PROFILE",
-    "TOWER_INPUTS",
-    "CustomerHead",
-    "FitReport",
-    "Labels",
-    "expected_orders",
-    "fit_head",
-    "predict_head",
-    "profile_scaling",
-    "tower_vectors",
-]
 
 log = logging.getLogger(__name__)
 

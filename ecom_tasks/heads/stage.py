@@ -47,14 +47,8 @@ from ecom_tasks.heads.config import (
     STABLE_FEATURES,
     HeadConfig,
 )
-from ecom_tasks.heads.network import (
-    LOG_RATE,
-    LOGIT,
-    PROFILE,
-    expected_orders,
-    predict_head,
-    tower_vectors,
-)
+from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, expected_orders
+from ecom_tasks.heads.network import predict_head, tower_vectors
 from ecom_tasks.heads.train import Trained, tower_inputs, train_candidates
 from ecom_tasks.publish import tables
 from ecom_tasks.publish.config import CHURN_SCORES, REPURCHASE_SCORES

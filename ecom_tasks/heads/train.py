@@ -25,18 +25,8 @@ from ecom_tasks.heads import metrics as hm
 from ecom_tasks.heads.baselines import Platt, TabularModel, fit_baseline
 from ecom_tasks.heads.config import BASELINES, HEAD_MODEL, REPURCHASE, STABLE_FEATURES, HeadConfig
 from ecom_tasks.heads.data import TEST, TRAIN, VALID, feature_matrix
-from ecom_tasks.heads.network import (
-    LOG_RATE,
-    LOGIT,
-    PROFILE,
-    CustomerHead,
-    FitReport,
-    Labels,
-    expected_orders,
-    fit_head,
-    predict_head,
-    profile_scaling,
-)
+from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, CustomerHead, expected_orders, profile_scaling
+from ecom_tasks.heads.network import FitReport, Labels, fit_head, predict_head
 from ecom_tasks.retrieval.backbone import Backbone
 from ecom_tasks.retrieval.config import OOV, SERVING_FEATURES, SERVING_USER_ID
 

@@ -119,12 +119,17 @@ class RankingHead(tf.keras.Model):
         )
 
     def pair_features(
-        self, inputs: dict[str, tf.Tensor], training: bool = False, query: tf.Tensor | None = None
+        self,
+        inputs: dict[str, tf.Tensor],
+        rank_feature: tf.Tensor,
+        training: bool = False,
+        query: tf.Tensor | None = None,
     ) -> tf.Tensor:
         """``[b, c, n_features]``: the MLP's input for every (user, candidate) pair.
 
-        ``query``: precomputed query vectors ``[b, d]`` (while the towers are frozen they never
-        change, so the query tower need not run at every step).
+        ``rank_feature``: :meth:`rank_feature` of ``inputs`` (the prior reads it too). ``query``:
+        precomputed query vectors ``[b, d]`` (while the towers are frozen they never change, so
+        the query tower need not run at every step).
         """
         if query is None:
             tower_training = bool(training and self.towers_trainable)
@@ -134,7 +139,6 @@ class RankingHead(tf.keras.Model):
         c = tf.shape(rows)[1]
         q = tf.tile(query[:, None, :], [1, c, 1])
         cosine = tf.reduce_sum(q * items, axis=-1, keepdims=True)
-        rank_feature = self.rank_feature(inputs)
         proposed = tf.cast(inputs[SERVING_RETRIEVAL_RANK] > 0, tf.float32)
         history = self.item_tower.item_lookup(inputs[SERVING_HISTORY])  # [b, n], oldest first
         real_hist = history > 1  # neither padding nor unknown
@@ -176,10 +180,11 @@ class RankingHead(tf.keras.Model):
     def call(
         self, inputs: dict[str, tf.Tensor], training: bool = False, query: tf.Tensor | None = None
     ) -> tf.Tensor:
-        x = self.pair_features(inputs, training=training, query=query)
+        rank_feature = self.rank_feature(inputs)
+        x = self.pair_features(inputs, rank_feature, training=training, query=query)
         for layer in self.hidden:
             x = self.dropout(layer(x), training=training)
-        prior = self.prior_bias - self.prior_scale * self.rank_feature(inputs)
+        prior = self.prior_bias - self.prior_scale * rank_feature
         return prior + tf.squeeze(self.out(x), axis=-1)
 
 

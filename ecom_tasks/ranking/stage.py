@@ -48,6 +48,7 @@ from ecom_tasks.ranking.config import (
 from ecom_tasks.ranking.outputs import recommendations, write_recommendations
 from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.config import HISTORY_FILE as BACKBONE_HISTORY
+from ecom_tasks.retrieval.inputs import profile_sources
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +65,13 @@ def _require(uri: str, what: str) -> pd.DataFrame:
 def profiles_reader(root: str, backbone: Backbone, day: dt.date | None = None) -> core.ProfilesAsOf:
     """Profiles known before an instant: the latest profiles as of the end of the day before it.
 
-    The sources are the ``customer_profiles`` partitions and ``training_profiles`` of ``day`` (as
-    of its manifest's ``as_of``: the backbone's last training day, written by
-    ``build_training_data``, so a first run or a backfill trains on profiles as of its cutoffs
-    rather than none or older ones); ``customer_profiles`` wins a tie. An older one than the day
-    before the instant is logged (stale). None (features unknown) when the backbone uses no
+    The sources are :func:`~ecom_tasks.retrieval.inputs.profile_sources` of ``day``: with its
+    ``training_profiles`` (as of the backbone's last training day) a first run or a backfill
+    trains on profiles as of its cutoffs rather than none or older ones. An older one than the
+    day before the instant is logged (stale). None (features unknown) when the backbone uses no
     profile features or no source is old enough.
     """
-    sources = {
-        storage.as_date(d): storage.partition_uri(root, FEATURES, feature_stage.PROFILES, d)
-        for d in storage.list_partitions(root, FEATURES, feature_stage.PROFILES)
-    }
-    if day is not None:
-        uri = storage.partition_uri(root, FEATURES, feature_stage.TRAINING_PROFILES, day)
-        manifest = storage.read_manifest(uri)
-        as_of = manifest.extra.get("as_of") if manifest is not None else None
-        if as_of:
-            sources.setdefault(storage.as_date(as_of), uri)
+    sources = profile_sources(root, day)
     cache: dict[str, pd.DataFrame] = {}
 
     def read(instant: pd.Timestamp) -> pd.DataFrame | None:

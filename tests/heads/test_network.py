@@ -14,18 +14,16 @@ from ecom_tasks.heads import data
 from ecom_tasks.heads.baselines import Platt
 from ecom_tasks.heads.config import SAVED_MODEL_DIR, STABLE_FEATURES
 from ecom_tasks.heads.export import export_head, score_artifact
-from ecom_tasks.heads.network import (
+from ecom_tasks.heads.model import (
     LOG_RATE,
     LOGIT,
     MAX_LOG_RATE,
     MEMBER_LOGITS,
     CustomerHead,
-    Labels,
     expected_orders,
-    fit_head,
-    predict_head,
     profile_scaling,
 )
+from ecom_tasks.heads.network import Labels, fit_head, predict_head
 from ecom_tasks.heads.train import take, tower_inputs
 from ecom_tasks.publish.tables import EXPECTED_ORDERS
 from ecom_tasks.retrieval.backbone import load_backbone

@@ -128,8 +128,6 @@ def test_active_customers_and_features() -> None:
         ({"hidden_units": ()}, "HeadConfig.hidden_units"),
         ({"active_days": 0}, "HeadConfig.active_days"),
         ({"l2": -1e-3}, "HeadConfig.l2"),
-        ({"query_units": -1}, "HeadConfig.query_units"),
-        ({"query_dropout": 1.0}, "HeadConfig.query_dropout"),
     ],
 )
 def test_bad_config_names_the_parameter(overrides: dict, message: str) -> None:

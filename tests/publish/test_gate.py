@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ecom_tasks.errors import ConfigError
@@ -80,8 +82,6 @@ def test_must_beat_the_best_baseline() -> None:
 
 
 def test_a_gate_without_baselines_has_no_baseline_check() -> None:
-    import dataclasses
-
     churn = dataclasses.replace(CONFIG.for_model("churn"), baselines=())
     config = GateConfig(models=(churn,))
     candidate = {"churn_roc_auc": 0.74, "churn_ece": 0.03}  # below the best baseline (0.75)
