@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from ecom_tasks.assets import OUTPUT_ASSETS
+from ecom_tasks.assets import output_assets
 
 
 def _alert(context: dict[str, Any]) -> None:
@@ -29,7 +29,7 @@ def _alert(context: dict[str, Any]) -> None:
 @dag(
     dag_id="ecom_exports",
     # Any one of them (`|`): a list would wait until every table had a new version.
-    schedule=functools.reduce(operator.or_, OUTPUT_ASSETS.values()),
+    schedule=functools.reduce(operator.or_, output_assets().values()),
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,

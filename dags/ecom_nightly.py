@@ -4,29 +4,37 @@
 The shop's nightly machine learning:
 
 check_params -> ingest -> validate -> build_features -> build_training_data -> train_enabled
--> pretrain_retrieval -> gate_retrieval -> publish_retrieval
-                      -> fine_tune_{ranking,churn,repurchase} (in parallel) -> gate_<head> -> publish_<head>
+-> one task group per registered model (`ecom_tasks/stages.py`): train -> gate -> publish,
+   placed after its upstream (the training data, or the model it starts from)
 
-A manual trigger's parameters are checked first (nothing is written when one is wrong);
+A manual trigger's parameters are checked first (nothing is written when one is wrong), and
+`check_params` decides the day the run processes once; every task reads it from there.
 `skip_training` stops after the features and reports. A blocked gate shows red and publishes
 nothing; a gate of a backfilled day older than the champion is skipped (kept, not promoted) unless
-`force_publish` is set. Publication emits the `ecom_model_*` / `ecom_output_*` assets.
+`force_publish` is set. Publication emits the `ecom_model_*` / `ecom_output_*` assets. An error a
+retry cannot fix (a bad file or parameter, a contract violation, a blocked gate) fails its task at
+once; other failures are retried with back-off.
 
-Each task calls exactly one function of the `ecom_tasks` package; this file only wires them.
-The logical date `ds` is the day being processed: its data interval is that whole UTC day.
+Each task calls exactly one function of the `ecom_tasks` package; this file only wires them and
+names no model: the registry does.
 Outputs live under `$ECOM_DATA_ROOT/{stage}/{table}/ds=YYYY-MM-DD/`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from ecom_tasks.assets import MODELS, published_assets
+from ecom_tasks.assets import published_assets
+from ecom_tasks.errors import is_permanent
+from ecom_tasks.params import form_fields
+from ecom_tasks.stages import ModelStage, registered
 
 # Parse-time code stays light: no pandas/tensorflow/great_expectations/mlflow imports here.
 # A data-interval timetable on UTC midnights: each run's interval is exactly the UTC day D (the data
@@ -34,9 +42,20 @@ from ecom_tasks.assets import MODELS, published_assets
 # date ranges (--from-date/--to-date) include both ends. Another cron moves the intervals with it.
 SCHEDULE = CronDataIntervalTimetable(os.environ.get("ECOM_NIGHTLY_CRON", "0 0 * * *"), timezone="UTC")
 
-TF_POOL = "tensorflow"  # one slot per worker: at most one TensorFlow training task at a time
 TRAINING_TIMEOUT = dt.timedelta(hours=4)
-HEADS = tuple(m for m in MODELS if m != "retrieval")  # fine-tuned from the retrieval towers
+
+
+@contextlib.contextmanager
+def _fail_fast() -> Iterator[None]:
+    """An error a retry cannot fix fails the task at once; anything else is retried."""
+    try:
+        yield
+    except AirflowSkipException:
+        raise
+    except Exception as exc:
+        if is_permanent(exc):
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+        raise
 
 
 def _alert(context: dict[str, Any]) -> None:
@@ -55,78 +74,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "on_failure_callback": _alert,
 }
 
-PARAMS = {
-    "source": Param(
-        "synthetic",
-        type="string",
-        enum=["synthetic", "online_retail", "sequence", "landing"],
-        description="Where the data comes from: the built-in synthetic shop, a UCI Online Retail file "
-        "(CSV, CSV.gz or xlsx), an ordered sequence file (Amazon Beauty style) or a landing folder.",
-    ),
-    "source_path": Param(
-        None,
-        type=["null", "string"],
-        description="File or folder of a file source (required unless source is synthetic).",
-    ),
-    "attributes_path": Param(
-        None,
-        type=["null", "string"],
-        description="Optional item-attributes JSON for the sequence source.",
-    ),
-    "history_days": Param(
-        None,
-        type=["null", "integer"],
-        minimum=1,
-        description="Land at most this many days ending at the run's date (empty: all of the source).",
-    ),
-    "synthetic_users": Param(2000, type="integer", minimum=1, description="Synthetic shop: number of users."),
-    "synthetic_items": Param(400, type="integer", minimum=1, description="Synthetic shop: number of items."),
-    "synthetic_start_date": Param(
-        "2024-01-01",
-        type="string",
-        format="date",
-        description="Synthetic shop: the day it opens (its history starts here).",
-    ),
-    "seed": Param(42, type="integer", description="Random seed of the synthetic shop and of training."),
-    "start_date": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        description="First day of data to land (empty: history_days, or all of the source).",
-    ),
-    "end_date": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        description="Last day to process, e.g. the end of last month (empty: the run's logical date).",
-    ),
-    "epochs": Param(
-        None,
-        type=["null", "integer"],
-        minimum=1,
-        maximum=500,
-        description="Most training epochs (early stopping may end sooner; empty: the configured default).",
-    ),
-    "embedding_size": Param(
-        None,
-        type=["null", "integer"],
-        minimum=8,
-        maximum=512,
-        description="Embedding size of the retrieval towers (a multiple of its attention heads; "
-        "empty: the default).",
-    ),
-    "force_publish": Param(
-        False,
-        type="boolean",
-        description="Let this run's models replace a champion trained on newer data "
-        "(recorded in the blessing).",
-    ),
-    "skip_training": Param(
-        False,
-        type="boolean",
-        description="Only rebuild data, features and reports: no training, gates or publication.",
-    ),
-}
+# The trigger form: defaults, schema and descriptions come from ecom_tasks.params (one place).
+PARAMS = {name: Param(**fields) for name, fields in form_fields().items()}
 
 
 def _data_root() -> str:
@@ -143,11 +92,9 @@ def _scheduled_day(context: dict[str, Any]) -> dt.date:
     return (context["dag_run"].run_after - dt.timedelta(days=1)).date()
 
 
-def _run_date(context: dict[str, Any]) -> str:
-    """The day this run processes: the `end_date` parameter when set, else the scheduled day."""
-    from ecom_tasks.nightly import run_day
-
-    return run_day(context["params"], _scheduled_day(context))
+def _ds(context: dict[str, Any]) -> str:
+    """The day this run processes, as `check_params` decided it (one decision for the whole run)."""
+    return context["ti"].xcom_pull(task_ids="check_params")["ds"]
 
 
 @dag(
@@ -168,17 +115,16 @@ def ecom_nightly() -> None:
         """Refuse a wrong manual trigger (naming the parameter) before any task writes anything."""
         from ecom_tasks.nightly import check_run
 
-        try:
+        with _fail_fast():
             return check_run(context["params"], _scheduled_day(context))
-        except ValueError as exc:  # ConfigError: a wrong parameter does not get better on retry
-            raise AirflowFailException(str(exc)) from exc
 
     @task
     def ingest(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Land the source's days up to the run's date as raw partitions."""
         from ecom_tasks.ingest import IngestConfig, ingest
 
-        return ingest(_data_root(), _run_date(context), IngestConfig.from_params(context["params"]))
+        with _fail_fast():
+            return ingest(_data_root(), plan["ds"], IngestConfig.from_params(context["params"]))
 
     @task
     def validate(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
@@ -189,21 +135,24 @@ def ecom_nightly() -> None:
         # File sources land closed days (Saturdays, holidays) as explicit empty partitions; an empty
         # day from the built-in shop is an outage.
         config = ValidationConfig(allow_empty_events=context["params"]["source"] != "synthetic")
-        return validate_landed(_data_root(), _run_date(context), config)
+        with _fail_fast():
+            return validate_landed(_data_root(), _ds(context), config)
 
     @task
     def build_features(validated: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Customer profiles, item features, behaviour analytics and their report, as of the run's date."""
         from ecom_tasks.features.stage import build_features
 
-        return build_features(_data_root(), _run_date(context))
+        with _fail_fast():
+            return build_features(_data_root(), _ds(context))
 
     @task
     def build_training_data(features: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Point-in-time training examples and retrieval interactions."""
         from ecom_tasks.features.stage import build_training_data
 
-        return build_training_data(_data_root(), _run_date(context))
+        with _fail_fast():
+            return build_training_data(_data_root(), _ds(context))
 
     @task.short_circuit
     def train_enabled(training_data: dict[str, Any], **context: Any) -> bool:
@@ -212,22 +161,18 @@ def ecom_nightly() -> None:
 
         return should_train(context["params"])
 
-    @task(pool=TF_POOL, execution_timeout=TRAINING_TIMEOUT)
-    def pretrain_retrieval(**context: Any) -> dict[str, Any]:
-        """Two-tower retrieval pretraining, warm-started from the champion and scored against it."""
-        from ecom_tasks.nightly import pretrain
+    def train(stage: ModelStage) -> Any:
+        pool = {"pool": stage.pool} if stage.pool else {}
 
-        return pretrain(_data_root(), _run_date(context), context["params"])
+        @task(task_id=stage.task_id, execution_timeout=TRAINING_TIMEOUT, doc_md=stage.description, **pool)
+        def train_model(upstream: Any, **context: Any) -> dict[str, Any]:
+            """Train the model and its baselines, scored against the current champion."""
+            from ecom_tasks.nightly import train
 
-    def fine_tune(model: str) -> Any:
-        @task(task_id=f"fine_tune_{model}", pool=TF_POOL, execution_timeout=TRAINING_TIMEOUT)
-        def fine_tune_head(pretrained: dict[str, Any], **context: Any) -> dict[str, Any]:
-            """Fine-tune a task head from the pretrained towers, against baselines and the champion."""
-            from ecom_tasks.nightly import fine_tune
+            with _fail_fast():
+                return train(_data_root(), _ds(context), stage.name, context["params"])
 
-            return fine_tune(_data_root(), _run_date(context), model, context["params"])
-
-        return fine_tune_head
+        return train_model
 
     def gate_and_publish(model: str, trained: Any) -> None:
         @task(task_id=f"gate_{model}", retries=0)
@@ -237,7 +182,7 @@ def ecom_nightly() -> None:
             from ecom_tasks.publish.blessing import GateBlockedError
 
             try:
-                return gate(_data_root(), _run_date(context), model, context["params"])
+                return gate(_data_root(), _ds(context), model, context["params"])
             except GateBlockedError as exc:
                 # An older day than the champion's can never be promoted (without force_publish),
                 # whatever else failed: kept with its blessing, skipped rather than red.
@@ -250,7 +195,8 @@ def ecom_nightly() -> None:
             """Register, check that it serves from the registry, move `champion` and the outputs pointer."""
             from ecom_tasks.nightly import publish
 
-            result = publish(_data_root(), _run_date(context), model, context["params"])
+            with _fail_fast():
+                result = publish(_data_root(), _ds(context), model, context["params"])
             if not result["promoted"]:  # no asset event: the champion did not change
                 raise AirflowSkipException(f"registered as version {result['version']}, not promoted: "
                                            f"{result['reason']}")  # fmt: skip
@@ -264,11 +210,12 @@ def ecom_nightly() -> None:
 
     # Training data reuses the feature state that build_features stores, so it runs after it.
     training_data = build_training_data(build_features(validate(ingest(check_params()))))
-    retrieval = pretrain_retrieval()
-    train_enabled(training_data) >> retrieval
-    gate_and_publish("retrieval", retrieval)
-    for head in HEADS:
-        gate_and_publish(head, fine_tune(head)(retrieval))
+    enabled = train_enabled(training_data)
+    trained: dict[str, Any] = {}
+    for stage in registered():  # upstreams first: each group starts after what it builds on
+        with TaskGroup(group_id=stage.name, prefix_group_id=False, tooltip=stage.description):
+            trained[stage.name] = train(stage)(trained[stage.after] if stage.after else enabled)
+            gate_and_publish(stage.name, trained[stage.name])
 
 
 ecom_nightly()

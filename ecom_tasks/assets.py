@@ -1,7 +1,7 @@
 """Airflow assets that ``ecom_nightly`` publishes and other DAGs schedule on.
 
 Imported by the DAG files at parse time, so it imports nothing heavy: ``airflow.sdk`` and the
-publication config (plain dataclasses), whose model list it follows.
+stage registry (plain dataclasses), whose models and output tables it follows.
 
 - ``ecom_model_<model>``: a new champion of ``<model>`` was promoted in the MLflow registry;
 - ``ecom_output_<table>``: the outputs pointer now designates a new version of ``<table>``.
@@ -13,20 +13,27 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-from ecom_tasks.publish.config import DEFAULT_MODELS
+from ecom_tasks import stages
 
-MODELS = tuple(spec.name for spec in DEFAULT_MODELS)
-# The batch output tables each model's publication moves.
-OUTPUT_TABLES = {spec.name: spec.output_tables for spec in DEFAULT_MODELS if spec.output_tables}
 
-MODEL_ASSETS = {m: Asset(name=f"ecom_model_{m}", uri=f"ecom://models/{m}", group="ml-model") for m in MODELS}
-OUTPUT_ASSETS = {
-    t: Asset(name=f"ecom_output_{t}", uri=f"ecom://outputs/{t}")
-    for tables in OUTPUT_TABLES.values()
-    for t in tables
-}
+def model_asset(model: str) -> Asset:
+    return Asset(name=f"ecom_model_{model}", uri=f"ecom://models/{model}", group="ml-model")
+
+
+def output_asset(table: str) -> Asset:
+    return Asset(name=f"ecom_output_{table}", uri=f"ecom://outputs/{table}")
+
+
+def output_assets() -> dict[str, Asset]:
+    """Every registered model's output tables, by table name."""
+    return {
+        table: output_asset(table)
+        for stage in stages.registered()
+        for table in stage.publication.output_tables
+    }
 
 
 def published_assets(model: str) -> list[Asset]:
     """The assets a publication of ``model`` updates: the model and its output tables."""
-    return [MODEL_ASSETS[model], *(OUTPUT_ASSETS[t] for t in OUTPUT_TABLES.get(model, ()))]
+    tables = stages.get(model).publication.output_tables
+    return [model_asset(model), *(output_asset(t) for t in tables)]

@@ -25,19 +25,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecom_tasks import storage
-from ecom_tasks.errors import ConfigError
+from ecom_tasks import catalog, stages, storage
 from ecom_tasks.ingest import IngestConfig
 from ecom_tasks.params import RunParams
-from ecom_tasks.publish.config import DEFAULT_MODELS
 
 log = logging.getLogger(__name__)
-
-MODELS_STAGE = "models"
-RUN_RECORD = "_run.json"  # the training task's fingerprint and result, written last
-RETRIEVAL = "retrieval"
-MODELS = tuple(spec.name for spec in DEFAULT_MODELS)
-HEADS = tuple(m for m in MODELS if m != RETRIEVAL)  # fine-tuned from the retrieval towers, in parallel
 
 
 def run_day(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> str:
@@ -45,48 +37,10 @@ def run_day(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> str:
     return RunParams.from_mapping(params).run_date(scheduled).isoformat()
 
 
-def retrieval_config(run: RunParams):  # -> RetrievalConfig (imported lazily: it pulls in pandas)
-    """The nightly retrieval configuration with the run's ``epochs``, ``embedding_size`` and ``seed``."""
-    from ecom_tasks.retrieval.config import RetrievalConfig
-
-    base = RetrievalConfig()
-    changes: dict[str, Any] = {"seed": run.seed}
-    if run.epochs:
-        changes["max_epochs"] = run.epochs
-    if run.embedding_size:
-        if run.embedding_size % base.num_heads:
-            raise ConfigError(
-                f"embedding_size: {run.embedding_size} is not a multiple of the retrieval model's "
-                f"{base.num_heads} attention heads"
-            )
-        changes["embedding_dim"] = run.embedding_size
-    return dataclasses.replace(base, **changes)
-
-
-def head_config(model: str, run: RunParams):  # -> HeadConfig | RankingConfig (imported lazily)
-    """The fine-tuning configuration of ``model`` with the run's ``epochs`` (a cap on each phase) and seed."""
-    if model == "ranking":
-        from ecom_tasks.ranking.config import RankingConfig
-
-        base = RankingConfig()
-        schedule = base.schedule
-        if run.epochs:
-            schedule = dataclasses.replace(
-                schedule,
-                frozen_epochs=min(schedule.frozen_epochs, run.epochs),
-                unfrozen_epochs=min(schedule.unfrozen_epochs, run.epochs),
-            )
-        return dataclasses.replace(base, schedule=schedule, seed=run.seed)
-    if model not in HEADS:
-        raise ConfigError(f"model: {model!r} is not one of the fine-tuned heads {list(HEADS)}")
-    from ecom_tasks.heads.config import HeadConfig
-
-    base = HeadConfig()
-    changes: dict[str, Any] = {"seed": run.seed}
-    if run.epochs:
-        changes["frozen_epochs"] = min(base.frozen_epochs, run.epochs)
-        changes["tuned_epochs"] = min(base.tuned_epochs, run.epochs)
-    return dataclasses.replace(base, **changes)
+def stage_config(model: str, params: Mapping[str, Any] | RunParams | None) -> Any:
+    """The typed configuration of ``model``'s stage for a run's parameters (from the registry)."""
+    run = params if isinstance(params, RunParams) else RunParams.from_mapping(params)
+    return stages.get(model).make_config(run)
 
 
 def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dict[str, Any]:
@@ -98,10 +52,11 @@ def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dic
     run = RunParams.from_mapping(params)
     day = run.run_date(scheduled)
     IngestConfig.from_params(params)
+    models: list[str] = []
     if not run.skip_training:
-        retrieval_config(run)
-        for model in HEADS:
-            head_config(model, run)
+        for stage in stages.registered():
+            stage.make_config(run)
+            models.append(stage.name)
         publish_config()  # a broken $ECOM_GATE_CONFIG is refused before anything is written
     plan = {
         "ds": day.isoformat(),
@@ -109,6 +64,7 @@ def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dic
         "source_path": run.source_path,
         "start_date": run.start_date,
         "train": not run.skip_training,
+        "models": models,
         "force_publish": run.force_publish,
     }
     if run.force_publish:
@@ -126,14 +82,14 @@ def should_train(params: Mapping[str, Any] | None) -> bool:
 
 
 def model_folder(root: str, model: str, ds: str) -> str:
-    return storage.partition_uri(root, MODELS_STAGE, model, ds)
+    return storage.partition_uri(root, catalog.MODELS, model, ds)
 
 
 def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> str:
     from ecom_tasks.publish import tracking
 
     record = {
-        "inputs": tracking.input_hashes(root, ds, ("features",)),
+        "inputs": tracking.input_hashes(root, ds, (catalog.FEATURES,)),
         "upstream": {m: _recorded(model_folder(root, m, ds)).get("fingerprint") for m in upstream},
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else repr(config),
         "code": tracking.code_version(),
@@ -142,7 +98,7 @@ def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> 
 
 
 def _recorded(folder: str) -> dict[str, Any]:
-    path = Path(folder.removeprefix("file://")) / RUN_RECORD
+    path = Path(folder.removeprefix("file://")) / catalog.RUN_RECORD
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -187,57 +143,42 @@ def reuse_or_train(
         if snapshot:
             shutil.rmtree(snapshot, ignore_errors=True)
     result = {**result, "champion": champion, "reused": False}
-    storage.write_json({"fingerprint": fingerprint, "result": result}, f"{folder}/{RUN_RECORD}")
+    storage.write_json({"fingerprint": fingerprint, "result": result}, f"{folder}/{catalog.RUN_RECORD}")
     return result
 
 
 def _score_self_as_champion(folder: str, model: str) -> None:
     """The champion is this very output: its score on the held-out data is the candidate's own."""
-    from ecom_tasks.publish.config import CHAMPION_METRICS_FILE, METRICS_FILE
-    from ecom_tasks.publish.gate import GateConfig
     from ecom_tasks.publish.stage import read_metrics
 
     path = Path(folder.removeprefix("file://"))
-    if (path / CHAMPION_METRICS_FILE).exists() or not (path / METRICS_FILE).exists():
+    if (path / catalog.CHAMPION_METRICS_FILE).exists() or not (path / catalog.METRICS_FILE).exists():
         return
-    baselines = GateConfig().for_model(model).baselines
-    metrics, _ = read_metrics(str(path / METRICS_FILE))
+    # The configured gate's baseline prefixes (a gate file may name others than the defaults).
+    baselines = publish_config().gate.for_model(model).baselines
+    metrics, _ = read_metrics(str(path / catalog.METRICS_FILE))
     own = {k: v for k, v in metrics.items() if not k.startswith(baselines)}
-    storage.write_json(own, str(path / CHAMPION_METRICS_FILE))
+    storage.write_json(own, str(path / catalog.CHAMPION_METRICS_FILE))
 
 
-def pretrain(root: str, ds: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Pretrain the retrieval model for ``ds``, warm-started from the champion and scored against it."""
-    from ecom_tasks.retrieval.stage import pretrain_retrieval
+def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Train ``model`` for ``ds`` with its registered train function, unless its output is already right.
 
+    The champion's folder (when there is one) is passed as ``champion_uri``: the train function
+    warm-starts from it where it can and scores it on the candidate's held-out data.
+    """
+    stage = stages.get(model)
     root = storage.data_root(root)
-    config = retrieval_config(RunParams.from_mapping(params))
+    config = stage.make_config(RunParams.from_mapping(params))
+    function = stage.train_function()
 
-    def train(champion: str | None) -> dict[str, Any]:
-        return pretrain_retrieval(root, ds, config, warm_start_uri=champion, champion_uri=champion)
+    def fit(champion: str | None) -> dict[str, Any]:
+        return function(root, ds, config, champion)
 
-    return reuse_or_train(root, ds, RETRIEVAL, config, train)
-
-
-def fine_tune(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Fine-tune the task head ``model`` on this run's pretrained towers, scored against its champion."""
-    root = storage.data_root(root)
-    config = head_config(model, RunParams.from_mapping(params))
-    if model == "ranking":
-        from ecom_tasks.ranking.stage import fine_tune_ranking
-
-        def train(champion: str | None) -> dict[str, Any]:
-            return fine_tune_ranking(root, ds, config, champion_uri=champion)
-    else:
-        from ecom_tasks.heads.stage import fine_tune as fine_tune_head
-
-        def train(champion: str | None) -> dict[str, Any]:
-            return fine_tune_head(model, root, ds, config, champion_uri=champion)
-
-    return reuse_or_train(root, ds, model, config, train, upstream=(RETRIEVAL,))
+    return reuse_or_train(root, ds, model, config, fit, upstream=stage.upstream)
 
 
-def publish_config():  # -> PublishConfig (imported lazily: it pulls in MLflow's config)
+def publish_config():  # -> PublishConfig
     """The publication configuration, with the gate thresholds of ``$ECOM_GATE_CONFIG`` when set."""
     from ecom_tasks.publish.config import PublishConfig
     from ecom_tasks.publish.gate_file import gate_config_from_env

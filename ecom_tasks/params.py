@@ -1,7 +1,10 @@
 """Run parameters: what a DAG run (scheduled, manual or backfill) may set, parsed and checked once.
 
-The DAG's ``Param`` form validates types by JSON schema; this module checks what a schema cannot
-(does the path exist, is the window ordered) and names the offending parameter when it refuses.
+Every parameter is declared once, in :data:`FORM`: its default, its JSON schema and the
+description the trigger form shows. The DAG's ``Param`` form is built from it, so the form, the
+defaults of :class:`RunParams` and README cannot disagree. The form validates types by JSON schema;
+this module checks what a schema cannot (does the path exist, is the window ordered) and names the
+offending parameter when it refuses. Light: the DAG file imports it at parse time.
 """
 
 from __future__ import annotations
@@ -12,27 +15,79 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ecom_tasks import catalog
 from ecom_tasks.errors import ConfigError
-from ecom_tasks.sources import base
 
-# Defaults live here, in one place; the DAG's Param form is built from them.
-DEFAULTS: dict[str, Any] = {
-    "source": base.SYNTHETIC,
-    "source_path": None,
-    "attributes_path": None,
-    "history_days": None,
-    "synthetic_users": 2000,
-    "synthetic_items": 400,
-    "synthetic_start_date": "2024-01-01",
-    "seed": 42,
-    "start_date": None,
-    "end_date": None,
-    "epochs": None,
-    "embedding_size": None,
-    "force_publish": False,
-    "skip_training": False,
-}
 EMBEDDING_SIZES = (8, 512)  # inclusive bounds of ``embedding_size``
+_DATE = {"type": ["null", "string"], "format": "date"}
+
+# name -> (default, JSON schema, description): the trigger form and RunParams' defaults.
+FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
+    "source": (
+        catalog.SYNTHETIC,
+        {"type": "string", "enum": list(catalog.SOURCES)},
+        "Where the data comes from: the built-in synthetic shop, a UCI Online Retail file "
+        "(CSV, CSV.gz or xlsx), an ordered sequence file (Amazon Beauty style) or a landing folder.",
+    ),
+    "source_path": (
+        None,
+        {"type": ["null", "string"]},
+        "File or folder of a file source (required unless source is synthetic).",
+    ),
+    "attributes_path": (
+        None,
+        {"type": ["null", "string"]},
+        "Optional item-attributes JSON for the sequence source.",
+    ),
+    "history_days": (
+        None,
+        {"type": ["null", "integer"], "minimum": 1},
+        "Land at most this many days ending at the run's date (empty: all of the source).",
+    ),
+    "synthetic_users": (2000, {"type": "integer", "minimum": 1}, "Synthetic shop: number of users."),
+    "synthetic_items": (400, {"type": "integer", "minimum": 1}, "Synthetic shop: number of items."),
+    "synthetic_start_date": (
+        "2024-01-01",
+        {"type": "string", "format": "date"},
+        "Synthetic shop: the day it opens (its history starts here).",
+    ),
+    "seed": (42, {"type": "integer"}, "Random seed of the synthetic shop and of training."),
+    "start_date": (None, _DATE, "First day of data to land (empty: history_days, or all of the source)."),
+    "end_date": (
+        None,
+        _DATE,
+        "Last day to process, e.g. the end of last month (empty: the run's logical date).",
+    ),
+    "epochs": (
+        None,
+        {"type": ["null", "integer"], "minimum": 1, "maximum": 500},
+        "Most training epochs (early stopping may end sooner; empty: the configured default).",
+    ),
+    "embedding_size": (
+        None,
+        {"type": ["null", "integer"], "minimum": EMBEDDING_SIZES[0], "maximum": EMBEDDING_SIZES[1]},
+        "Embedding size of the retrieval towers (a multiple of its attention heads; empty: the default).",
+    ),
+    "force_publish": (
+        False,
+        {"type": "boolean"},
+        "Let this run's models replace a champion trained on newer data (recorded in the blessing).",
+    ),
+    "skip_training": (
+        False,
+        {"type": "boolean"},
+        "Only rebuild data, features and reports: no training, gates or publication.",
+    ),
+}
+DEFAULTS: dict[str, Any] = {name: default for name, (default, _, _) in FORM.items()}
+
+
+def form_fields() -> dict[str, dict[str, Any]]:
+    """Each parameter as keyword arguments of Airflow's ``Param``: default, schema and description."""
+    return {
+        name: {"default": default, **schema, "description": description}
+        for name, (default, schema, description) in FORM.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -55,9 +110,11 @@ class RunParams:
     skip_training: bool = DEFAULTS["skip_training"]
 
     def __post_init__(self) -> None:
-        if self.source not in base.SOURCES:
-            raise ConfigError(f"source: unknown source {self.source!r}; expected one of {list(base.SOURCES)}")
-        if self.source != base.SYNTHETIC:
+        if self.source not in catalog.SOURCES:
+            raise ConfigError(
+                f"source: unknown source {self.source!r}; expected one of {list(catalog.SOURCES)}"
+            )
+        if self.source != catalog.SYNTHETIC:
             if not self.source_path:
                 raise ConfigError(f"source_path: required when source is {self.source!r}")
             if "://" not in self.source_path and not os.path.exists(self.source_path):

@@ -9,11 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ecom_tasks import alerts, exports, nightly, storage
+from ecom_tasks import alerts, exports, nightly, stages, storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.params import RunParams
 from ecom_tasks.publish import outputs
-from ecom_tasks.publish.config import DEFAULT_MODELS
 
 DAY = "2024-03-31"
 
@@ -54,7 +53,7 @@ def test_the_processed_day_is_end_date_or_the_logical_day() -> None:
 
 
 def test_epochs_and_embedding_size_reach_the_training_config() -> None:
-    config = nightly.retrieval_config(RunParams(epochs=3, embedding_size=32, seed=5))
+    config = nightly.stage_config("retrieval", RunParams(epochs=3, embedding_size=32, seed=5))
     assert (config.max_epochs, config.embedding_dim, config.seed) == (3, 32, 5)
 
 
@@ -139,7 +138,7 @@ def _collect(alert: dict) -> None:
 
 
 def test_exports_follow_the_pointer_and_skip_unchanged_tables(data_root: str) -> None:
-    spec = next(s for s in DEFAULT_MODELS if s.name == "churn")
+    spec = stages.get("churn").publication
     for day, risk in (("2024-03-30", 0.2), (DAY, 0.7)):
         frame = pd.DataFrame({"user_id": ["u1", "u2"], "churn_risk": [risk, 0.1]})
         outputs.write_output(data_root, "churn_scores", day, frame, source="test")

@@ -6,7 +6,7 @@ stage reads, the model folders it writes and the stable profile features the mod
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ecom_tasks.errors import ConfigError
@@ -162,6 +162,16 @@ class HeadConfig:
             raise ConfigError(
                 f"HeadConfig.calibration: {self.calibration!r} is not one of {list(CALIBRATIONS)}"
             )
+
+    @classmethod
+    def from_run(cls, run: Any) -> HeadConfig:
+        """The nightly configuration with a run's ``epochs`` (a cap on each phase) and ``seed``."""
+        base = cls()
+        changes: dict[str, Any] = {"seed": run.seed}
+        if run.epochs:
+            changes["frozen_epochs"] = min(base.frozen_epochs, run.epochs)
+            changes["tuned_epochs"] = min(base.tuned_epochs, run.epochs)
+        return replace(base, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-able dict (recorded beside the model)."""

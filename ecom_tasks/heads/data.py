@@ -39,6 +39,8 @@ SPLIT_NAMES = ("train", "validation", "test")
 class HeadDataError(EcomError, ValueError):
     """The labelled data cannot train or evaluate a head; the message names the partition."""
 
+    retryable = False  # the same data and parameters give the same answer on every try
+
 
 @dataclass
 class HeadInputs:

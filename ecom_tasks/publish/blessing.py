@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 class NotBlessedError(EcomError):
     """Publication was asked for a candidate without a positive blessing."""
 
+    retryable = False  # the same data and parameters give the same answer on every try
+
     def __init__(self, message: str, blessing: Blessing | None = None) -> None:
         super().__init__(message)
         self.blessing = blessing

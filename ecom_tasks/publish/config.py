@@ -17,80 +17,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ecom_tasks import catalog, stages
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish.gate import GateConfig
+from ecom_tasks.publish.specs import DEFAULT_ARTIFACTS, FLAVORS, ModelSpec
 
-MODELS_STAGE = "models"
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.json"  # the training stage's record (config, cutoff), logged when present
-CHAMPION_METRICS_FILE = "champion_metrics.json"
-BLESSING_FILE = "blessing.json"
-SMOKE_INPUT_FILE = "smoke_input.json"
-CARD_MARKDOWN = "model_card.md"
-CARD_HTML = "model_card.html"
+__all__ = ["DEFAULT_ARTIFACTS", "FLAVORS", "ModelSpec", "PublishConfig"]
 
-OUTPUTS_STAGE = "outputs"
-RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
-CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
-REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
+# The names publication reads and writes, from the catalog (where every name under the root lives).
+MODELS_STAGE = catalog.MODELS
+METRICS_FILE = catalog.METRICS_FILE
+HISTORY_FILE = catalog.HISTORY_FILE
+CHAMPION_METRICS_FILE = catalog.CHAMPION_METRICS_FILE
+BLESSING_FILE = catalog.BLESSING_FILE
+SMOKE_INPUT_FILE = catalog.SMOKE_INPUT_FILE
+CARD_MARKDOWN = catalog.CARD_MARKDOWN
+CARD_HTML = catalog.CARD_HTML
+OUTPUTS_STAGE = catalog.OUTPUTS
+RECOMMENDATIONS = catalog.RECOMMENDATIONS
+CHURN_SCORES = catalog.CHURN_SCORES
+REPURCHASE_SCORES = catalog.REPURCHASE_SCORES
 
 CHAMPION = "champion"  # the registry alias consumers load: models:/<name>@champion
-FLAVORS = ("auto", "tensorflow", "pickle", "callable")
-DEFAULT_ARTIFACTS = ("saved_model", "model", "model.pkl", "model.joblib")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Where one model's candidate lives and how to wrap it for serving.
-
-    Attributes:
-        name: the pipeline's name for the model (``retrieval``, ``churn`` ...).
-        registered_name: its name in the MLflow Model Registry (default ``ecom_<name>``).
-        stage / table: the candidate's folder is ``{root}/{stage}/{table}/ds=<ds>`` (table defaults
-            to ``name``).
-        artifacts: candidate artifact names inside that folder; the first one present is published.
-        flavor: ``tensorflow`` (SavedModel directory), ``pickle`` (a pickled/joblib model, or a
-            directory holding ``model.pkl``), ``callable`` (any directory, opened by ``loader``) or
-            ``auto`` (detected from the artifact).
-        loader: ``"module:function"`` taking the artifact path and returning an object with
-            ``predict`` (flavor ``callable`` only).
-        signature: the SavedModel signature served (flavor ``tensorflow``).
-        output_tables: batch output tables whose "current" pointer follows this model's champion.
-        input_stages: stages whose partitions for ``ds`` are the model's inputs (hashed for lineage).
-    """
-
-    name: str
-    registered_name: str = ""
-    stage: str = MODELS_STAGE
-    table: str = ""
-    artifacts: tuple[str, ...] = DEFAULT_ARTIFACTS
-    flavor: str = "auto"
-    loader: str | None = None
-    signature: str = "serving_default"
-    output_tables: tuple[str, ...] = ()
-    input_stages: tuple[str, ...] = ("features",)
-
-    def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ConfigError(f"ModelSpec.name: {self.name!r} is not a valid model name")
-        if self.flavor not in FLAVORS:
-            raise ConfigError(f"ModelSpec({self.name}).flavor: {self.flavor!r} is not one of {list(FLAVORS)}")
-        if self.flavor == "callable" and not (self.loader and ":" in self.loader):
-            raise ConfigError(f"ModelSpec({self.name}).loader: flavor 'callable' needs 'module:function'")
-        if not self.artifacts:
-            raise ConfigError(f"ModelSpec({self.name}).artifacts: give at least one artifact name")
-        if not self.registered_name:
-            object.__setattr__(self, "registered_name", f"ecom_{self.name}")
-        if not self.table:
-            object.__setattr__(self, "table", self.name)
-
-
-DEFAULT_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("retrieval", artifacts=("saved_model",), flavor="tensorflow"),
-    ModelSpec("ranking", output_tables=(RECOMMENDATIONS,)),
-    ModelSpec("churn", output_tables=(CHURN_SCORES,)),
-    ModelSpec("repurchase", output_tables=(REPURCHASE_SCORES,)),
-)
+def _registered_models() -> tuple[ModelSpec, ...]:
+    return tuple(stage.publication for stage in stages.registered())
 
 
 @dataclass(frozen=True)
@@ -107,7 +59,7 @@ class PublishConfig:
     """
 
     gate: GateConfig = field(default_factory=GateConfig)
-    models: tuple[ModelSpec, ...] = DEFAULT_MODELS
+    models: tuple[ModelSpec, ...] = field(default_factory=_registered_models)
     experiment: str = "ecom_nightly"
     require_outputs: bool = False
     lock_timeout_s: float = 300.0

@@ -19,83 +19,24 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecom_tasks import stages
 from ecom_tasks.errors import ConfigError
+from ecom_tasks.publish.specs import ModelGate, Threshold
+
+__all__ = ["Blessing", "Check", "GateConfig", "ModelGate", "Threshold", "evaluate_gate", "split_metrics"]
 
 PASS, FAIL, FORCED = "pass", "fail", "forced"
-# Metric names ending like these are errors or losses: lower is better.
-LOWER_IS_BETTER = ("log_loss", "ece", "loss", "rmse", "mae", "error")
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """An absolute bound on one metric: ``minimum <= value <= maximum`` (either may be None)."""
-
-    metric: str
-    minimum: float | None = None
-    maximum: float | None = None
-
-
-@dataclass(frozen=True)
-class ModelGate:
-    """The gate of one model.
-
-    Attributes:
-        model: the model's name (``retrieval``, ``ranking``, ``churn``, ``repurchase``).
-        thresholds: absolute bounds.
-        compare: metrics compared with the champion and with the baselines.
-        baselines: metric-name prefixes of the baselines in ``metrics.json`` (``popularity_`` ...);
-            empty: no ``beats_baselines`` check (a gate file can turn it off for tiny test sets).
-        regression_tolerance: relative slack against the champion (0.02: may be 2% worse).
-        baseline_margin: relative margin the candidate must beat the best baseline by (0: a tie passes).
-    """
-
-    model: str
-    thresholds: tuple[Threshold, ...] = ()
-    compare: tuple[str, ...] = ()
-    baselines: tuple[str, ...] = ()
-    regression_tolerance: float = 0.02
-    baseline_margin: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("regression_tolerance", "baseline_margin"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not 0 <= value < 1:
-                raise ConfigError(f"ModelGate({self.model}).{name}: must be in [0, 1), got {value!r}")
-
-
-DEFAULT_GATES: tuple[ModelGate, ...] = (
-    ModelGate(
-        "retrieval",
-        thresholds=(Threshold("recall_at_20", minimum=0.02), Threshold("ndcg_at_10", minimum=0.005)),
-        compare=("recall_at_20", "ndcg_at_10"),
-        baselines=("popularity_", "itemknn_"),
-    ),
-    ModelGate(
-        "ranking",
-        thresholds=(Threshold("ranking_ndcg_at_10", minimum=0.01),),
-        compare=("ranking_ndcg_at_10",),
-        baselines=("retrieval_",),
-    ),
-    ModelGate(
-        "churn",
-        thresholds=(Threshold("churn_roc_auc", minimum=0.6), Threshold("churn_ece", maximum=0.1)),
-        compare=("churn_roc_auc",),
-        baselines=("rfm_logreg_", "gbdt_"),
-    ),
-    ModelGate(
-        "repurchase",
-        thresholds=(Threshold("repurchase_roc_auc", minimum=0.6), Threshold("repurchase_ece", maximum=0.1)),
-        compare=("repurchase_roc_auc",),
-        baselines=("rfm_logreg_", "gbdt_"),
-    ),
-)
+def _registered_gates() -> tuple[ModelGate, ...]:
+    return tuple(stage.gate for stage in stages.registered())
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """Gates of every model; ``require_champion_eval``: a champion that exists must have been scored."""
 
-    models: tuple[ModelGate, ...] = DEFAULT_GATES
+    models: tuple[ModelGate, ...] = field(default_factory=_registered_gates)
     require_champion_eval: bool = True
 
     def for_model(self, model: str) -> ModelGate:
@@ -155,11 +96,6 @@ class Blessing:
         return cls(checks=checks, **keep)
 
 
-def lower_is_better(metric: str) -> bool:
-    """Whether smaller values of ``metric`` are better (losses, calibration errors)."""
-    return metric.endswith(LOWER_IS_BETTER)
-
-
 def _number(metrics: Mapping[str, Any] | None, metric: str) -> float | None:
     if not metrics or metric not in metrics:
         return None
@@ -190,7 +126,7 @@ def _regression_check(
     metric: str, value: float | None, champion: Mapping[str, Any] | None, gate: ModelGate,
     champion_exists: bool, require_eval: bool,
 ) -> Check:  # fmt: skip
-    name, lower = f"no_regression:{metric}", lower_is_better(metric)
+    name, lower = f"no_regression:{metric}", gate.lower_is_better(metric)
     comparator = "<=" if lower else ">="
     if champion is None:
         if champion_exists and require_eval:
@@ -212,7 +148,7 @@ def _regression_check(
 def _baseline_check(
     metric: str, value: float | None, baselines: Mapping[str, Mapping[str, Any]], gate: ModelGate
 ) -> Check:
-    name, lower = f"beats_baselines:{metric}", lower_is_better(metric)
+    name, lower = f"beats_baselines:{metric}", gate.lower_is_better(metric)
     comparator = "<=" if lower else ">="
     scored = {b: v for b, m in baselines.items() if (v := _number(m, metric)) is not None}
     if not scored:

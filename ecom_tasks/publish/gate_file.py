@@ -1,7 +1,7 @@
 """Gate thresholds from a YAML (or JSON) file, so operators tune them without changing code.
 
 ``$ECOM_GATE_CONFIG`` names the file the nightly gates read; without it the defaults of
-:data:`ecom_tasks.publish.gate.DEFAULT_GATES` apply. A file only lists what it changes::
+:mod:`the stage registry <ecom_tasks.stages>` apply. A file only lists what it changes::
 
     require_champion_eval: true          # a champion that exists must have been scored
     models:
@@ -12,10 +12,17 @@
         regression_tolerance: 0.01       # may be 1% worse than the champion
       retrieval:
         baselines: [popularity_]         # compare with popularity only
+      repurchase:
+        metrics: {repurchase_brier: lower}   # a direction for a metric the registry does not declare
+        thresholds:
+          repurchase_brier: {max: 0.2}
 
-Per model the keys are ``thresholds``, ``compare``, ``baselines``, ``regression_tolerance`` and
-``baseline_margin`` (see :class:`~ecom_tasks.publish.gate.ModelGate`); a model not listed keeps its
-defaults. An unknown model, key or bound is refused with an error naming the file and the key.
+Per model the keys are ``thresholds``, ``compare``, ``baselines``, ``regression_tolerance``,
+``baseline_margin`` and ``metrics`` (see :class:`~ecom_tasks.publish.specs.ModelGate`); a model not
+listed keeps its defaults. ``metrics`` adds or changes metric directions (``higher`` or ``lower`` is
+better) over the ones the model declares. An unknown model, key, bound, direction or metric (a
+threshold or comparison on a metric with no declared direction) is refused with an error naming
+the file and the key.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from ecom_tasks.errors import ConfigError
-from ecom_tasks.publish.gate import DEFAULT_GATES, GateConfig, ModelGate, Threshold
+from ecom_tasks.publish.gate import GateConfig
+from ecom_tasks.publish.specs import DIRECTIONS, ModelGate, Threshold
 
 ENV = "ECOM_GATE_CONFIG"
-_MODEL_KEYS = {"thresholds", "compare", "baselines", "regression_tolerance", "baseline_margin"}
+_MODEL_KEYS = {"thresholds", "compare", "baselines", "regression_tolerance", "baseline_margin", "metrics"}
 _BOUNDS = {"min": "minimum", "max": "maximum"}
 
 
@@ -67,6 +75,13 @@ def _model_gate(where: str, base: ModelGate, raw: Any) -> ModelGate:
     for key in ("regression_tolerance", "baseline_margin"):
         if key in raw:
             changes[key] = raw[key]
+    if "metrics" in raw:
+        value = raw["metrics"]
+        if not isinstance(value, Mapping) or not all(v in DIRECTIONS for v in value.values()):
+            raise ConfigError(
+                f"{where}.metrics: expected a mapping of metric -> one of {list(DIRECTIONS)}, got {value!r}"
+            )
+        changes["metrics"] = {**base.metrics, **{str(k): v for k, v in value.items()}}
     try:
         return dataclasses.replace(base, **changes)
     except ConfigError as exc:
@@ -94,7 +109,7 @@ def load_gate_config(path: str | os.PathLike[str]) -> GateConfig:
     raw = raw or {}
     if not isinstance(raw, Mapping) or set(raw) - {"models", "require_champion_eval"}:
         raise ConfigError(f"{file}: expected the keys 'models' and/or 'require_champion_eval' at the top")
-    gates = {g.model: g for g in DEFAULT_GATES}
+    gates = {g.model: g for g in GateConfig().models}
     for model, settings in (raw.get("models") or {}).items():
         if model not in gates:
             raise ConfigError(f"{file}: models.{model}: unknown model; known: {sorted(gates)}")

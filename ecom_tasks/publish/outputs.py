@@ -21,14 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from ecom_tasks import storage
+from ecom_tasks import catalog, storage
 from ecom_tasks.contract import ITEM_ID, TITLE
 from ecom_tasks.errors import EcomError
 from ecom_tasks.publish.config import OUTPUTS_STAGE, ModelSpec
 
 log = logging.getLogger(__name__)
 
-POINTER_FILE = "current.json"
+POINTER_FILE = catalog.POINTER_FILE
 
 
 class OutputsMissingError(EcomError):

@@ -10,7 +10,7 @@ purchases of the last ``eval_days`` (evaluation, against the retrieval order on 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ecom_tasks.errors import ConfigError
@@ -134,6 +134,19 @@ class RankingConfig:
             )
         if not isinstance(self.schedule, FreezeSchedule):
             raise ConfigError(f"RankingConfig.schedule: expected a FreezeSchedule, got {self.schedule!r}")
+
+    @classmethod
+    def from_run(cls, run: Any) -> RankingConfig:
+        """The nightly configuration with a run's ``epochs`` (a cap on each phase) and ``seed``."""
+        base = cls()
+        schedule = base.schedule
+        if run.epochs:
+            schedule = replace(
+                schedule,
+                frozen_epochs=min(schedule.frozen_epochs, run.epochs),
+                unfrozen_epochs=min(schedule.unfrozen_epochs, run.epochs),
+            )
+        return replace(base, schedule=schedule, seed=run.seed)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-able dict (recorded beside the model)."""

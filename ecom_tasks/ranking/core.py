@@ -49,6 +49,8 @@ Scorer = Callable[[data.Lists], np.ndarray]
 class RankingDataError(EcomError, ValueError):
     """Nothing to learn from: no training lists or no purchase among them; the message says where."""
 
+    retryable = False  # the same data and parameters give the same answer on every try
+
 
 @dataclass
 class Trained:

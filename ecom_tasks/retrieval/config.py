@@ -6,7 +6,7 @@ reads, the artifacts it writes and the input/output names of the exported SavedM
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ecom_tasks.errors import ConfigError
@@ -179,6 +179,26 @@ class RetrievalConfig:
             raise ConfigError(
                 f"RetrievalConfig.patience: must be a non-negative integer, got {self.patience!r}"
             )
+
+    @classmethod
+    def from_run(cls, run: Any) -> RetrievalConfig:
+        """The nightly configuration with a run's ``epochs``, ``embedding_size`` and ``seed``.
+
+        Raises:
+            ConfigError: naming ``embedding_size`` when it is not a multiple of the attention heads.
+        """
+        base = cls()
+        changes: dict[str, Any] = {"seed": run.seed}
+        if run.epochs:
+            changes["max_epochs"] = run.epochs
+        if run.embedding_size:
+            if run.embedding_size % base.num_heads:
+                raise ConfigError(
+                    f"embedding_size: {run.embedding_size} is not a multiple of the retrieval model's "
+                    f"{base.num_heads} attention heads"
+                )
+            changes["embedding_dim"] = run.embedding_size
+        return replace(base, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-able dict (recorded beside the model)."""

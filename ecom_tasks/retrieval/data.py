@@ -26,6 +26,8 @@ from ecom_tasks.retrieval.config import BOS, NUM_RESERVED, OOV, PAD, WEIGHT, Ret
 class TrainingDataError(EcomError, ValueError):
     """The training window holds nothing to learn from; the message says which window."""
 
+    retryable = False  # the same data and parameters give the same answer on every try
+
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 

@@ -298,3 +298,8 @@ def pretrain_retrieval(
         result["champion_recall_at_20"] = _clean(trained.champion_metrics).get("recall_at_20")
     log.info("retrieval pretraining for %s: %s", day, result)
     return result
+
+
+def train_stage(root: str, ds: str, config: RetrievalConfig, champion_uri: str | None) -> dict:
+    """The registry's train function: pretrain warm-started from the champion and scored against it."""
+    return pretrain_retrieval(root, ds, config, warm_start_uri=champion_uri, champion_uri=champion_uri)

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 class VocabularyTooLargeError(EcomError, MemoryError):
     """The embedding tables would not fit in the memory budget; raised before training starts."""
 
+    retryable = False  # the same data and parameters give the same answer on every try
+
 
 def available_memory_bytes() -> int | None:
     """``MemAvailable`` of this machine (Linux), or None where it cannot be read."""

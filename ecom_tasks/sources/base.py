@@ -9,11 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-SYNTHETIC = "synthetic"
-ONLINE_RETAIL = "online_retail"
-SEQUENCE = "sequence"
-LANDING = "landing"
-SOURCES: tuple[str, ...] = (SYNTHETIC, ONLINE_RETAIL, SEQUENCE, LANDING)
+# Re-exported: the adapters and ingest name the sources through this module.
+from ecom_tasks.catalog import LANDING, ONLINE_RETAIL, SEQUENCE, SOURCES, SYNTHETIC  # noqa: F401
 
 
 @dataclass

@@ -13,11 +13,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ecom_tasks import stages
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import blessing as blessings
 from ecom_tasks.publish import outputs
 from ecom_tasks.publish.config import BLESSING_FILE, CARD_HTML, ModelSpec, PublishConfig
-from ecom_tasks.publish.gate import Blessing, lower_is_better
+from ecom_tasks.publish.gate import Blessing
+from ecom_tasks.publish.specs import ModelGate
 from ecom_tasks.ui.cache import TableCache
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
 from ecom_tasks.ui.files import days_with_file, local_folder, safe_file
@@ -49,11 +51,11 @@ def gate_history(root: str, spec: ModelSpec, limit: int) -> list[Blessing]:
     return found
 
 
-def _best_baseline(b: Blessing, metric: str) -> tuple[str | None, float | None]:
+def _best_baseline(b: Blessing, metric: str, lower: bool) -> tuple[str | None, float | None]:
     values = [(name, m[metric]) for name, m in b.baselines.items() if metric in m]
     if not values:
         return None, None
-    pick = min if lower_is_better(metric) else max
+    pick = min if lower else max
     return pick(values, key=lambda nv: nv[1])
 
 
@@ -71,17 +73,18 @@ def _decision(b: Blessing, metrics: list[str]) -> dict[str, Any]:
     }
 
 
-def _comparison(b: Blessing, metrics: list[str]) -> list[dict[str, Any]]:
+def _comparison(b: Blessing, metrics: list[str], gate: ModelGate) -> list[dict[str, Any]]:
     rows = []
-    for metric in metrics:
-        name, value = _best_baseline(b, metric)
+    for metric in metrics:  # the gate's key metrics: each has a declared direction
+        lower = gate.lower_is_better(metric)
+        name, value = _best_baseline(b, metric, lower)
         rows.append({
             "metric": metric,
             "champion": b.metrics.get(metric),
             "previous_champion": (b.champion_metrics or {}).get(metric),
             "best_baseline": value,
             "best_baseline_name": name,
-            "lower_is_better": lower_is_better(metric),
+            "lower_is_better": lower,
         })  # fmt: skip
     return rows
 
@@ -127,6 +130,7 @@ def models_overview(
     pointer = outputs.read_pointer(root)
     listing = registry_versions(root, cache, config, publish) if registry else {"versions": [], "error": None}
     result = []
+    titles = {stage.name: stage.title for stage in stages.registered()}  # each model's UI section
     for spec in publish.models:
         metrics = key_metrics(spec, publish)
         history = gate_history(root, spec, config.gate_history)
@@ -147,10 +151,13 @@ def models_overview(
                 "ds": ds,
                 "data_window": (b.lineage.get("data_window") if b else None) or {},
                 "card": card,
-                "comparison": _comparison(b, metrics) if b else [],
+                "comparison": _comparison(b, metrics, publish.gate.for_model(spec.name))
+                if b and metrics
+                else [],
             }
         result.append({
             "model": spec.name,
+            "title": titles.get(spec.name, spec.name),
             "registered_name": spec.registered_name,
             "key_metrics": metrics,
             "champion": champion,

@@ -34,6 +34,8 @@ class ValidationFailed(EcomError):  # noqa: N818 - the name the DAG and other st
         summary_uri: where the full summary was written, if it was.
     """
 
+    retryable = False  # the same data and parameters give the same answer on every try
+
     def __init__(self, ds: dt.date, failures: list[str], summary_uri: str | None = None) -> None:
         self.ds = ds
         self.failures = list(failures)

@@ -38,6 +38,8 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
     ),
 }
 TRAINING_TASKS = {"pretrain_retrieval", "fine_tune_ranking", "fine_tune_churn", "fine_tune_repurchase"}
+# The ecom_tasks modules a DAG file may import at parse time: declarations, nothing heavy.
+PARSE_TIME = {"ecom_tasks.assets", "ecom_tasks.stages", "ecom_tasks.params", "ecom_tasks.errors"}
 EXPECTED_TASKS = {t for edge in EXPECTED_EDGES for t in edge}
 
 
@@ -51,6 +53,7 @@ def dagbag():
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert "ecom_nightly" in dagbag.dags
+    assert "ecom_exports" in dagbag.dags
 
 
 def test_nightly_shape(dagbag):
@@ -69,6 +72,31 @@ def test_nightly_shape(dagbag):
         assert t.on_failure_callback, t.task_id
         assert (t.pool == "tensorflow") == (t.task_id in TRAINING_TASKS), t.task_id
     assert dag.on_failure_callback
+
+
+def test_dags_name_no_model():
+    """The models come from the registry: no DAG file spells a model's name."""
+    from ecom_tasks import stages
+
+    for path in DAGS.glob("*.py"):
+        text = path.read_text()
+        for name in stages.names():
+            assert f'"{name}"' not in text and f"'{name}'" not in text and f"_{name}" not in text, (
+                f"{path.name} names the model {name!r}"
+            )
+
+
+def test_each_model_is_a_task_group_after_its_upstream(dagbag):
+    from ecom_tasks import stages
+
+    dag = dagbag.dags["ecom_nightly"]
+    for stage in stages.registered():
+        group = dag.task_group_dict[stage.name]
+        assert {t.task_id for t in group.children.values()} == {
+            stage.task_id, f"gate_{stage.name}", f"publish_{stage.name}"
+        }  # fmt: skip
+        upstream = stages.get(stage.after).task_id if stage.after else "train_enabled"
+        assert dag.get_task(stage.task_id).upstream_task_ids == {upstream}
 
 
 def test_publication_emits_assets_and_exports_run_on_them(dagbag):
@@ -93,15 +121,18 @@ def test_publication_emits_assets_and_exports_run_on_them(dagbag):
     }
 
 
-def test_params_have_descriptions_and_defaults(dagbag):
+def test_the_trigger_form_is_the_one_declaration_of_the_run_parameters(dagbag):
+    from ecom_tasks.params import DEFAULTS, FORM, RunParams
+
     params = dagbag.dags["ecom_nightly"].params
+    assert set(params) == set(FORM) == set(DEFAULTS), "every run parameter is in the trigger form"
+    for key, (default, schema, description) in FORM.items():
+        param = params.get_param(key)
+        assert param.value == default == getattr(RunParams(), key), key
+        assert param.description == description and description, key
+        assert {k: param.schema[k] for k in schema} == schema, key
     assert params["source"] == "synthetic"
     assert params["force_publish"] is False and params["skip_training"] is False
-    from ecom_tasks.params import DEFAULTS
-
-    assert set(DEFAULTS) <= set(params), "every run parameter is in the trigger form"
-    for key in params:
-        assert params.get_param(key).description, f"param {key} has no description"
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)
@@ -115,16 +146,16 @@ def test_dag_files_import_nothing_heavy_at_top_level(path):
             names = [node.module]
         for name in names:
             assert name.split(".")[0] not in HEAVY, f"{path.name} imports {name} at top level"
-            if name.startswith("ecom_tasks"):  # only the light asset definitions at parse time
-                assert name == "ecom_tasks.assets", f"{path.name} imports {name} at parse time"
+            if name.startswith("ecom_tasks"):  # only the light declarations at parse time
+                assert name in PARSE_TIME, f"{path.name} imports {name} at parse time"
 
 
-def test_assets_module_is_light():
+def test_what_dags_import_at_parse_time_is_light():
     """What the DAG files import at parse time loads no pandas, TensorFlow, MLflow or GE."""
     import subprocess
     import sys
 
-    code = "import sys, ecom_tasks.assets; print(' '.join(sorted(sys.modules)))"
+    code = f"import sys, {', '.join(sorted(PARSE_TIME))}; print(' '.join(sorted(sys.modules)))"
     loaded = set(
         subprocess.run(
             [sys.executable, "-c", code], check=True, capture_output=True, text=True

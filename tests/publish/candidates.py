@@ -31,7 +31,11 @@ FAKE_SPEC = ModelSpec(
     output_tables=(FAKE_SCORES,),
 )  # fmt: skip
 FAKE_GATE = ModelGate(
-    FAKE, thresholds=(Threshold("auc", minimum=0.5),), compare=("auc",), baselines=("pop_",)
+    FAKE,
+    thresholds=(Threshold("auc", minimum=0.5),),
+    compare=("auc",),
+    baselines=("pop_",),
+    metrics={"auc": "higher"},
 )
 CONFIG = PublishConfig(
     gate=GateConfig(models=(*GateConfig().models, FAKE_GATE)),

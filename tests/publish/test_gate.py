@@ -120,14 +120,28 @@ def test_split_metrics_by_baseline_prefix() -> None:
     assert baselines == {"popularity": {"recall_at_10": 0.1}, "itemknn": {"recall_at_10": 0.15}}
 
 
-def test_lower_is_better_metrics_compare_the_other_way() -> None:
-    cfg = GateConfig(models=(ModelGate("m", (Threshold("log_loss", maximum=1.0),), ("log_loss",), ("b_",)),))
-    ok = evaluate_gate("m", {"log_loss": 0.4}, {"log_loss": 0.41}, {"b": {"log_loss": 0.5}}, cfg,
-                       ds="2024-01-02", champion_ds="2024-01-01")  # fmt: skip
-    assert ok.blessed
-    bad = evaluate_gate("m", {"log_loss": 0.6}, {"log_loss": 0.4}, {"b": {"log_loss": 0.5}}, cfg,
-                        ds="2024-01-02", champion_ds="2024-01-01")  # fmt: skip
-    assert set(bad.failing) == {"no_regression:log_loss", "beats_baselines:log_loss"}
+@pytest.mark.parametrize("direction", ["lower", "higher"])
+def test_a_metric_compares_the_way_its_model_declares(direction: str) -> None:
+    # "wape" says nothing about its direction in its name: the declaration decides.
+    gate = ModelGate("m", (), ("wape",), ("b_",), metrics={"wape": direction})
+    cfg = GateConfig(models=(gate,))
+
+    def failing(value: float) -> set[str]:
+        return set(evaluate_gate("m", {"wape": value}, {"wape": 0.4}, {"b": {"wape": 0.5}}, cfg,
+                                 ds="2024-01-02", champion_ds="2024-01-01").failing)  # fmt: skip
+
+    worse_both, better_both = (0.6, 0.3) if direction == "lower" else (0.3, 0.6)
+    assert failing(better_both) == set()
+    assert failing(worse_both) == {"no_regression:wape", "beats_baselines:wape"}
+
+
+def test_a_gate_on_a_metric_without_a_direction_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"ModelGate\(m\)\.compare: unknown metric 'wape'"):
+        ModelGate("m", compare=("wape",))
+    with pytest.raises(ConfigError, match=r"thresholds: unknown metric 'auc'"):
+        ModelGate("m", thresholds=(Threshold("auc", minimum=0.5),), metrics={"wape": "lower"})
+    with pytest.raises(ConfigError, match="direction 'down'"):
+        ModelGate("m", metrics={"wape": "down"})
 
 
 def test_config_errors_name_the_parameter() -> None:

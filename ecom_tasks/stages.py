@@ -1,0 +1,241 @@
+"""The model-stage registry: every model the nightly trains, gates and publishes, declared once.
+
+One :class:`ModelStage` per model names its train function and its typed config class (dotted
+paths, imported only inside the task, so nothing heavy is imported when Airflow parses the DAG),
+what it runs after (the training data, or another model), its Airflow pool, its gate (metrics with
+their direction, thresholds, baseline prefixes), its artifact and flavor, its output tables and
+its section on the UI page. The DAG (``dags/ecom_nightly.py``) builds one task group per entry,
+``train -> gate -> publish``, placed after its upstream; the trigger-form check, training reuse,
+gates, publication, assets, the UI and ``ecom models`` all read the same entries.
+
+Adding a model: a package with its train function and config class, one entry in :data:`STAGES`,
+its tests. A model kept outside this package (or a test's toy model) is registered without
+editing this file by naming its entry in ``$ECOM_MODEL_STAGES`` (``package.module:NAME``, comma
+separated; ``NAME`` is a :class:`ModelStage` or a tuple of them).
+
+The contract of a train function::
+
+    def train(root: str, ds: str, config: MyConfig, champion_uri: str | None) -> dict
+
+It writes its candidate into ``{root}/models/<name>/ds=<ds>/`` (the artifact, ``metrics.json``
+with the candidate's and the baselines' metrics on the held-out data and, when ``champion_uri``
+is given, ``champion_metrics.json``: the champion scored on the same held-out data through
+:func:`ecom_tasks.publish.champion.score_champion`), writes its output tables, and returns a
+small dict for XCom. The config class has ``from_run(run: RunParams)``, the configuration a
+run's parameters (``epochs``, ``embedding_size``, ``seed``) select, raising ``ConfigError``
+naming the parameter when they do not fit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ecom_tasks import catalog
+from ecom_tasks.errors import ConfigError
+from ecom_tasks.publish.specs import ModelGate, ModelSpec, Threshold, directions
+
+ENV = "ECOM_MODEL_STAGES"
+TF_POOL = "tensorflow"  # one slot by default: at most one TensorFlow training task at a time
+
+
+@dataclass(frozen=True)
+class ModelStage:
+    """One model of the nightly: how it is trained, gated, published and shown.
+
+    Attributes:
+        name: the model's name (folders ``models/<name>/ds=D``, registry ``ecom_<name>``).
+        train: ``"module:function"``, the train function (see the module docstring).
+        config: ``"module:Class"``, its frozen config class, with ``from_run(run)``.
+        gate: thresholds, comparisons and baselines, with every gated metric's direction.
+        publication: the artifact names, flavor, serving signature and output tables.
+        after: the model whose output this one starts from (its train task runs after that
+            model's), or None: after the training data only.
+        pool: the Airflow pool of the train task (``tensorflow`` for TensorFlow training), or None
+            for the default pool.
+        task_id: the train task's id (default ``train_<name>``).
+        title: the model's heading on the UI page.
+        description: one line for the DAG's docs and the UI.
+    """
+
+    name: str
+    train: str
+    config: str
+    gate: ModelGate
+    publication: ModelSpec
+    after: str | None = None
+    pool: str | None = None
+    task_id: str = ""
+    title: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for key in ("train", "config"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or value.count(":") != 1:
+                raise ConfigError(f"ModelStage({self.name}).{key}: expected 'module:name', got {value!r}")
+        if self.gate.model != self.name or self.publication.name != self.name:
+            raise ConfigError(
+                f"ModelStage({self.name}): its gate and publication must be declared for {self.name!r}"
+            )
+        if not self.task_id:
+            object.__setattr__(self, "task_id", f"train_{self.name}")
+        if not self.title:
+            object.__setattr__(self, "title", self.name.replace("_", " ").capitalize())
+
+    def train_function(self) -> Any:
+        """The train function (imports its module: call it inside a task, not at parse time)."""
+        return _import(self.train, f"ModelStage({self.name}).train")
+
+    def config_class(self) -> type:
+        return _import(self.config, f"ModelStage({self.name}).config")
+
+    def make_config(self, run: Any) -> Any:
+        """The stage's configuration for a run's parameters (``RunParams``)."""
+        return self.config_class().from_run(run)
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        """The models this one's output depends on (part of its training fingerprint)."""
+        return (self.after,) if self.after else ()
+
+
+def _import(path: str, where: str) -> Any:
+    module, _, name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{where}: cannot import {path!r}: {exc}") from None
+
+
+_RETRIEVAL_KS = (10, 20, 50)  # the retrieval stage's METRIC_KS (its config imports pandas)
+
+
+def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ()) -> ModelStage:
+    """The churn and repurchase heads: the same package, trainer and gate shape."""
+    metrics = directions(
+        higher=(f"{task}_roc_auc", f"{task}_pr_auc", f"{task}_top_decile_lift"),
+        lower=(f"{task}_log_loss", f"{task}_ece", *extra_lower),
+    )
+    return ModelStage(
+        name=task,
+        train=f"ecom_tasks.heads.stage:fine_tune_{task}",
+        config="ecom_tasks.heads.config:HeadConfig",
+        after="retrieval",
+        pool=TF_POOL,
+        task_id=f"fine_tune_{task}",
+        title=title,
+        description=f"{title}: a head fine-tuned on the retrieval towers, against RFM logistic "
+        "regression and gradient boosting",
+        gate=ModelGate(
+            task,
+            thresholds=(Threshold(f"{task}_roc_auc", minimum=0.6), Threshold(f"{task}_ece", maximum=0.1)),
+            compare=(f"{task}_roc_auc",),
+            baselines=("rfm_logreg_", "gbdt_"),
+            metrics=metrics,
+        ),
+        publication=ModelSpec(task, output_tables=(output,)),
+    )
+
+
+STAGES: tuple[ModelStage, ...] = (
+    ModelStage(
+        name="retrieval",
+        train="ecom_tasks.retrieval.stage:train_stage",
+        config="ecom_tasks.retrieval.config:RetrievalConfig",
+        pool=TF_POOL,
+        task_id="pretrain_retrieval",
+        title="Retrieval (two towers)",
+        description="Two-tower retrieval pretraining (TFRS), warm-started from the champion",
+        gate=ModelGate(
+            "retrieval",
+            thresholds=(Threshold("recall_at_20", minimum=0.02), Threshold("ndcg_at_10", minimum=0.005)),
+            compare=("recall_at_20", "ndcg_at_10"),
+            baselines=("popularity_", "itemknn_"),
+            metrics=directions(
+                higher=tuple(f"{m}_at_{k}" for m in ("recall", "ndcg", "hr") for k in _RETRIEVAL_KS)
+            ),
+        ),
+        publication=ModelSpec("retrieval", artifacts=(catalog.SAVED_MODEL_DIR,), flavor="tensorflow"),
+    ),
+    ModelStage(
+        name="ranking",
+        train="ecom_tasks.ranking.stage:fine_tune_ranking",
+        config="ecom_tasks.ranking.config:RankingConfig",
+        after="retrieval",
+        pool=TF_POOL,
+        task_id="fine_tune_ranking",
+        title="Recommendations (ranking)",
+        description="Ranking head re-ranking the retrieval candidates, against the retrieval order",
+        gate=ModelGate(
+            "ranking",
+            thresholds=(Threshold("ranking_ndcg_at_10", minimum=0.01),),
+            compare=("ranking_ndcg_at_10",),
+            baselines=("retrieval_",),
+            metrics=directions(higher=("ranking_ndcg_at_10", "ranking_recall_at_10")),
+        ),
+        publication=ModelSpec("ranking", output_tables=(catalog.RECOMMENDATIONS,)),
+    ),
+    _head("churn", catalog.CHURN_SCORES, "Churn risk"),
+    _head("repurchase", catalog.REPURCHASE_SCORES, "Repurchase propensity", ("repurchase_orders_mae",)),
+)
+
+
+def _extra_stages() -> tuple[ModelStage, ...]:
+    found: list[ModelStage] = []
+    for path in filter(None, (p.strip() for p in os.environ.get(ENV, "").split(","))):
+        value = _import(path, ENV)
+        entries = value if isinstance(value, tuple | list) else (value,)
+        for entry in entries:
+            if not isinstance(entry, ModelStage):
+                raise ConfigError(f"{ENV}: {path!r} is not a ModelStage (got {type(entry).__name__})")
+            found.append(entry)
+    return tuple(found)
+
+
+def registered() -> tuple[ModelStage, ...]:
+    """Every model stage, built-ins then ``$ECOM_MODEL_STAGES``, upstreams before their dependants.
+
+    Raises:
+        ConfigError: a duplicate name or task id, an unknown or cyclic ``after``.
+    """
+    stages = STAGES + _extra_stages()
+    by_name: dict[str, ModelStage] = {}
+    task_ids: set[str] = set()
+    for stage in stages:
+        if stage.name in by_name:
+            raise ConfigError(f"model stage {stage.name!r} is registered twice")
+        if stage.task_id in task_ids:
+            raise ConfigError(f"model stage {stage.name!r}: task id {stage.task_id!r} is already used")
+        by_name[stage.name] = stage
+        task_ids.add(stage.task_id)
+    ordered: list[ModelStage] = []
+    placed: set[str] = set()
+    pending = list(stages)
+    while pending:
+        ready = [s for s in pending if s.after is None or s.after in placed]
+        if not ready:
+            stuck = pending[0]
+            if stuck.after not in by_name:
+                raise ConfigError(
+                    f"model stage {stuck.name!r}: after={stuck.after!r} is not a registered model"
+                )
+            raise ConfigError(f"model stages {[s.name for s in pending]}: their 'after' form a cycle")
+        ordered += ready
+        placed |= {s.name for s in ready}
+        pending = [s for s in pending if s.name not in placed]
+    return tuple(ordered)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(s.name for s in registered())
+
+
+def get(name: str) -> ModelStage:
+    """The stage of model ``name``; :class:`ConfigError` naming the registered ones otherwise."""
+    for stage in registered():
+        if stage.name == name:
+            return stage
+    raise ConfigError(f"model: unknown model {name!r}; registered: {list(names())}")
