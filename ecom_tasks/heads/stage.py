@@ -34,7 +34,6 @@ from ecom_tasks.features import columns as fc
 from ecom_tasks.heads import data, explain, export, report
 from ecom_tasks.heads import metrics as hm
 from ecom_tasks.heads.config import (
-    CHAMPION_METRICS_FILE,
     CHURN,
     DEFAULT_CONFIG,
     EXAMPLES_TABLE,
@@ -50,6 +49,7 @@ from ecom_tasks.heads.config import (
 from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, expected_orders
 from ecom_tasks.heads.network import predict_head, tower_vectors
 from ecom_tasks.heads.train import Trained, tower_inputs, train_candidates
+from ecom_tasks.publish import champion as champions
 from ecom_tasks.publish import tables
 from ecom_tasks.publish.config import CHURN_SCORES, REPURCHASE_SCORES
 from ecom_tasks.publish.outputs import write_output
@@ -197,14 +197,16 @@ def fine_tune(
     os.makedirs(out, exist_ok=True)
     test = np.flatnonzero(inp.split == data.TEST)
     model_metrics = dict(trained.model_metrics)
-    if champion_uri:
-        test_frame = ex.iloc[test].reset_index(drop=True)
-        p_c, o_c = export.score_artifact(champion_uri, task, test_frame, train_in[SERVING_HISTORY][test])
-        champ = hm.clean(_evaluate(task, trained, p_c, o_c, config))
-        storage.write_json(champ, f"{out}/{CHAMPION_METRICS_FILE}")
+    test_frame = ex.iloc[test].reset_index(drop=True)
+
+    def score(uri: str) -> dict:
+        p_c, o_c = export.score_artifact(uri, task, test_frame, train_in[SERVING_HISTORY][test])
+        return _evaluate(task, trained, p_c, o_c, config)
+
+    champ = champions.evaluate(champion_uri, score)
+    champions.record(out, champ)
+    if champ is not None:
         model_metrics["champion"] = champ
-    elif os.path.exists(f"{out}/{CHAMPION_METRICS_FILE}"):
-        os.remove(f"{out}/{CHAMPION_METRICS_FILE}")  # a rerun without a champion must not keep a stale one
     if trained.selected == HEAD_MODEL:
         spec = {
             "task": task,

@@ -30,10 +30,10 @@ from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import stage as feature_stage
 from ecom_tasks.features import store as feature_store
+from ecom_tasks.publish import champion as champions
 from ecom_tasks.ranking import core, data, export
 from ecom_tasks.ranking.config import (
     BACKBONE_TABLE,
-    CHAMPION_METRICS_FILE,
     HISTORY_FILE,
     METRICS_FILE,
     MODEL_TABLE,
@@ -194,9 +194,10 @@ def fine_tune_ranking(
         )  # fmt: skip
     except core.RankingDataError as exc:
         raise core.RankingDataError(f"{inter_uri}: {exc}") from None
-    champion = None
-    if champion_uri:  # before anything is written: the champion may be this ds's earlier output
-        champion = _clean(champion_metrics(champion_uri, trained.eval_lists, profiles(eval_cutoff)))
+    # Before anything is written: the champion may be this ds's earlier output.
+    champion = champions.evaluate(
+        champion_uri, lambda uri: champion_metrics(uri, trained.eval_lists, profiles(eval_cutoff))
+    )
     out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
     os.makedirs(out, exist_ok=True)
     n_features = len(backbone.feature_columns)
@@ -222,10 +223,7 @@ def fine_tune_ranking(
     }
     metrics |= {SELECTED: trained.selected, "selection": trained.reason}
     storage.write_json(metrics, f"{out}/{METRICS_FILE}")
-    if champion is not None:
-        storage.write_json(champion, f"{out}/{CHAMPION_METRICS_FILE}")
-    elif os.path.exists(f"{out}/{CHAMPION_METRICS_FILE}"):
-        os.remove(f"{out}/{CHAMPION_METRICS_FILE}")  # a rerun without a champion must not keep a stale one
+    champions.record(out, champion)
     version = model_version(
         day, trained.selected, config, storage.read_manifest(inter_uri).content_hash, folder
     )

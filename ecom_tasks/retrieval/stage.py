@@ -30,12 +30,12 @@ import pandas as pd
 from ecom_tasks import storage
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ConfigError
+from ecom_tasks.publish import champion as champions
 from ecom_tasks.retrieval import backbone, data, evaluate, export, inputs, pipeline, train, warmstart
 from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.baselines import evaluate_baselines
 from ecom_tasks.retrieval.champion import champion_metrics
 from ecom_tasks.retrieval.config import (
-    CHAMPION_METRICS_FILE,
     FEATURES_STAGE,
     HISTORY_FILE,
     INTERACTIONS_TABLE,
@@ -190,10 +190,6 @@ def train_and_evaluate(
     return Trained(model, vocabs, fit, metrics, summary, test, train_seqs, champ)
 
 
-def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {k: (None if v is None or not np.isfinite(v) else round(float(v), 6)) for k, v in metrics.items()}
-
-
 def _load_champion(uri: str) -> Backbone | None:
     # A champion written before tower_state.npz existed cannot be rebuilt; the gate then sees no
     # champion figures (and says so) rather than the night failing. Anything else missing fails.
@@ -255,14 +251,11 @@ def pretrain_retrieval(
     warmstart.save_weights(trained.model, f"{out}/{WEIGHTS_FILE}")
     backbone.save_tower_state(trained.model, f"{out}/{TOWER_STATE_FILE}")
     storage.write_json(trained.vocabs.to_dict(), f"{out}/{VOCABULARIES_FILE}")
-    metrics = _clean(trained.metrics)
+    metrics = champions.clean(trained.metrics)
     storage.write_json(metrics, f"{out}/{METRICS_FILE}")
-    champion_uri_out = None
-    if trained.champion_metrics is not None:
-        champion_uri_out = f"{out}/{CHAMPION_METRICS_FILE}"
-        storage.write_json(_clean(trained.champion_metrics), champion_uri_out)
-    elif os.path.exists(f"{out}/{CHAMPION_METRICS_FILE}"):
-        os.remove(f"{out}/{CHAMPION_METRICS_FILE}")  # a rerun without a champion: no stale figures
+    # The champion was scored inside train_and_evaluate, on the candidate's own held-out users.
+    scored = None if trained.champion_metrics is None else champions.clean(trained.champion_metrics)
+    champion_uri_out = champions.record(out, scored)
     fit = trained.fit
     history = {
         "ds": day.isoformat(),
@@ -295,7 +288,7 @@ def pretrain_retrieval(
         "champion_metrics_uri": champion_uri_out,
     }
     if trained.champion_metrics is not None:
-        result["champion_recall_at_20"] = _clean(trained.champion_metrics).get("recall_at_20")
+        result["champion_recall_at_20"] = champions.clean(trained.champion_metrics).get("recall_at_20")
     log.info("retrieval pretraining for %s: %s", day, result)
     return result
 

@@ -14,6 +14,7 @@ import pytest
 from tests.small_shop import SMALL_SHOP, SMALL_SHOP_GATES
 
 PROJECT = Path(__file__).resolve().parents[2]
+TOY_ENTRY = "tests.toy_stage.entry:STAGE"
 RUN_DS = "2024-01-21"
 
 
@@ -53,6 +54,10 @@ def make_airflow_env(tmp: Path) -> AirflowEnv:
             "ECOM_DATA_ROOT": str(data_root),
             "MLFLOW_TRACKING_URI": f"sqlite:///{data_root}/mlflow/mlflow.db",
             "ECOM_GATE_CONFIG": str(SMALL_SHOP_GATES),
+            # A model registered from outside the package rides along (tests/toy_stage): the DAG,
+            # the check, the gate and publication must follow the registry.
+            "ECOM_MODEL_STAGES": TOY_ENTRY,
+            "PYTHONPATH": str(PROJECT),
             "TF_USE_LEGACY_KERAS": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",

@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 
 from ecom_tasks import contract as c
-from ecom_tasks import storage
+from ecom_tasks import stages, storage
+from tests.toy_stage.entry import STAGE as TOY_STAGE
 
 from .conftest import RUN_DS, SMALL_SHOP
 
 pytestmark = pytest.mark.slow
-PUBLISHED_MODELS = (
-    "retrieval",
-    "ranking",
-    "churn",
-    "repurchase",
-)  # every model ecom_nightly trains, gates and publishes
+# Every model ecom_nightly trains, gates and publishes: the registry's, and the toy model the
+# harness registers through $ECOM_MODEL_STAGES.
+PUBLISHED_MODELS = (*(stage.name for stage in stages.STAGES), TOY_STAGE.name)
 
 
 def _manifests(root: Path) -> dict[str, str]:
@@ -87,11 +85,14 @@ def test_every_landed_day_was_validated_and_features_built(nightly_run):
 
 def test_models_were_trained_gated_and_published(nightly_run, monkeypatch):
     from ecom_tasks.publish import outputs
+    from ecom_tasks.publish.config import PublishConfig
     from ecom_tasks.publish.stage import champion_info
 
     env, _ = nightly_run
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env.env["MLFLOW_TRACKING_URI"])
+    monkeypatch.setenv(stages.ENV, env.env[stages.ENV])
     root = str(env.data_root)
+    config = PublishConfig()
     for model in PUBLISHED_MODELS:
         folder = env.data_root / "models" / model / f"ds={RUN_DS}"
         metrics = json.loads((folder / "metrics.json").read_text())
@@ -104,6 +105,21 @@ def test_models_were_trained_gated_and_published(nightly_run, monkeypatch):
         for name, value in metrics.items():  # the card shows the logged figures
             if isinstance(value, float) and name in blessing["metrics"]:
                 assert f"{value:.4f}" in card, name
-        champion = champion_info(root, model)
+        champion = champion_info(root, model, config)
         assert champion is not None and champion["ds"] == RUN_DS, (model, champion)
-        assert outputs.read_pointer(root)["models"][model]["version"] == champion["version"]
+        pointer = outputs.read_pointer(root)
+        assert pointer["models"][model]["version"] == champion["version"]
+        for table in config.model(model).output_tables:  # its batch outputs, pointed at
+            assert pointer["tables"][table]["ds"] == RUN_DS and pointer["tables"][table]["model"] == model
+            manifest = storage.read_manifest(outputs.output_uri(root, table, RUN_DS))
+            assert manifest is not None and manifest.row_count > 0, table
+
+
+def test_the_toy_model_ran_in_its_own_group_outside_the_tensorflow_pool(nightly_run):
+    env, proc = nightly_run
+    log = proc.stdout + proc.stderr
+    for task in (TOY_STAGE.task_id, f"gate_{TOY_STAGE.name}", f"publish_{TOY_STAGE.name}"):
+        assert task in log, task
+    folder = env.data_root / "models" / TOY_STAGE.name / f"ds={RUN_DS}"
+    checks = {c["name"]: c for c in json.loads((folder / "blessing.json").read_text())["checks"]}
+    assert checks["beats_baselines:basket_value_mae"]["comparator"] == "<="  # lower is better
