@@ -59,3 +59,4 @@ CARD_HTML = "model_card.html"
 # Under outputs/: which version of each table is current.
 POINTER_FILE = "current.json"
 ALERTS_FILE = f"{ALERTS}/alerts.jsonl"
+EVALUATION_FILE = "evaluation.parquet"  # per-example test results of the candidate, baselines, champion

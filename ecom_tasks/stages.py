@@ -58,6 +58,8 @@ class ModelStage:
         task_id: the train task's id (default ``train_<name>``).
         title: the model's heading on the UI page.
         description: one line for the DAG's docs and the UI.
+        test_unit: what one held-out example is (``customers``, ``users`` ...), named in the gate's
+            noise intervals.
     """
 
     name: str
@@ -70,6 +72,7 @@ class ModelStage:
     task_id: str = ""
     title: str = ""
     description: str = ""
+    test_unit: str = "test examples"
 
     def __post_init__(self) -> None:
         for key in ("train", "config"):
@@ -127,6 +130,7 @@ def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ())
         pool=TF_POOL,
         task_id=f"fine_tune_{task}",
         title=title,
+        test_unit="test customers",
         description=f"{title}: a head fine-tuned on the retrieval towers, against RFM logistic "
         "regression and gradient boosting",
         gate=ModelGate(
@@ -148,6 +152,7 @@ STAGES: tuple[ModelStage, ...] = (
         pool=TF_POOL,
         task_id="pretrain_retrieval",
         title="Retrieval (two towers)",
+        test_unit="held-out users",
         description="Two-tower retrieval pretraining (TFRS), warm-started from the champion",
         gate=ModelGate(
             "retrieval",
@@ -168,6 +173,7 @@ STAGES: tuple[ModelStage, ...] = (
         pool=TF_POOL,
         task_id="fine_tune_ranking",
         title="Recommendations (ranking)",
+        test_unit="evaluation users",
         description="Ranking head re-ranking the retrieval candidates, against the retrieval order",
         gate=ModelGate(
             "ranking",

@@ -34,6 +34,7 @@ from ecom_tasks.features import columns as fc
 from ecom_tasks.heads import data, explain, export, report
 from ecom_tasks.heads import metrics as hm
 from ecom_tasks.heads.config import (
+    BASELINES,
     CHURN,
     DEFAULT_CONFIG,
     EXAMPLES_TABLE,
@@ -48,9 +49,9 @@ from ecom_tasks.heads.config import (
 )
 from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, expected_orders
 from ecom_tasks.heads.network import predict_head, tower_vectors
-from ecom_tasks.heads.train import Trained, tower_inputs, train_candidates
+from ecom_tasks.heads.train import FINETUNED_PREFIX, Trained, tower_inputs, train_candidates
 from ecom_tasks.publish import champion as champions
-from ecom_tasks.publish import tables
+from ecom_tasks.publish import evaluation, tables
 from ecom_tasks.publish.config import CHURN_SCORES, REPURCHASE_SCORES
 from ecom_tasks.publish.outputs import write_output
 from ecom_tasks.retrieval.config import SERVING_HISTORY, WEIGHTS_FILE
@@ -199,14 +200,18 @@ def fine_tune(
     model_metrics = dict(trained.model_metrics)
     test_frame = ex.iloc[test].reset_index(drop=True)
 
+    champion_p: list[np.ndarray] = []
+
     def score(uri: str) -> dict:
         p_c, o_c = export.score_artifact(uri, task, test_frame, train_in[SERVING_HISTORY][test])
+        champion_p.append(p_c)
         return _evaluate(task, trained, p_c, o_c, config)
 
     champ = champions.evaluate(champion_uri, score)
     champions.record(out, champ)
     if champ is not None:
         model_metrics["champion"] = champ
+    evaluation.write(out, _test_scores(task, trained, champion_p[0] if champ is not None else None))
     if trained.selected == HEAD_MODEL:
         spec = {
             "task": task,
@@ -316,6 +321,24 @@ def fine_tune(
     }
     log.info("%s head for %s: %s", task, ds_text, {k: v for k, v in result.items() if not k.endswith("uri")})
     return result
+
+
+def _test_scores(task: str, trained: Trained, champion_p: np.ndarray | None) -> pd.DataFrame:
+    """Each test customer's label and every model's probability, for the gate's paired bootstrap.
+
+    Unprefixed scores are the published (selected) model's, as the unprefixed metrics are.
+    """
+    metric = f"{task}_roc_auc"
+    frame = pd.DataFrame({evaluation.LABEL: trained.y_test.astype(np.float64)})
+    frame[evaluation.score_column(metric)] = trained.test_scores[trained.selected][0]
+    for name in BASELINES:
+        frame[evaluation.score_column(metric, f"{name}_")] = trained.test_scores[name][0]
+    frame[evaluation.score_column(metric, FINETUNED_PREFIX)] = trained.test_scores[HEAD_MODEL][0]
+    if champion_p is not None:
+        frame[evaluation.score_column(metric, evaluation.CHAMPION_PREFIX)] = np.asarray(
+            champion_p, np.float64
+        )
+    return frame
 
 
 def _evaluate(

@@ -45,10 +45,25 @@ def _metrics_table(b: Blessing) -> Table:
     return header, rows
 
 
+def _interval(c: Any) -> str:
+    """The candidate's gain over the model it is compared with, as a 95% interval (or "-")."""
+    if not c.interval:
+        return "-"
+    low, high = c.interval
+    return f"{low:+.4f} to {high:+.4f}"
+
+
 def _checks_table(b: Blessing) -> Table:
-    header = ["check", "value", "rule", "outcome", "detail"]
+    header = ["check", "value", "rule", "outcome", "gain interval (95%, positive = better)", "detail"]
     rows = [
-        [c.name, fmt(c.value), f"{c.comparator} {fmt(c.threshold)}", c.outcome.upper(), c.detail]
+        [
+            c.name,
+            fmt(c.value),
+            f"{c.comparator} {fmt(c.threshold)}",
+            c.outcome.upper(),
+            _interval(c),
+            c.detail,
+        ]
         for c in b.checks
     ]
     return header, rows

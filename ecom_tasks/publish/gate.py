@@ -6,8 +6,17 @@ A challenger is blessed only when every check passes (TFX Evaluator style):
 - ``no_regression:<metric>``: no worse than the current champion evaluated on the same held-out
   data in the same run, within a relative tolerance (passes as "no champion yet" on the first run);
 - ``beats_baselines:<metric>``: at least as good as the best baseline scored in the same run;
+  when the stage published a baseline (chosen on validation over the others, ``selected`` in
+  ``metrics.json``), it is not blocked for the baselines it was chosen over;
 - ``backfill``: a candidate for an older ``ds`` than the champion's training ``ds`` is refused
   unless ``force`` is set, and then the check says ``forced``.
+
+Both comparisons know noise when the stage kept its per-example test results
+(:mod:`~ecom_tasks.publish.evaluation`): a paired bootstrap over the same test examples gives the
+interval of the candidate's gain, and the check blocks only when the whole interval is a loss
+beyond the tolerance (or margin). The interval and the decision are in the check (``interval``,
+``detail``). Without per-example results the point estimates are compared, and the detail says so.
+Metric directions are the model's declarations, never guessed from a name.
 
 No I/O here: :mod:`ecom_tasks.publish.stage` reads the metrics and writes the blessing.
 """
@@ -26,6 +35,17 @@ from ecom_tasks.publish.specs import ModelGate, Threshold
 __all__ = ["Blessing", "Check", "GateConfig", "ModelGate", "Threshold", "evaluate_gate", "split_metrics"]
 
 PASS, FAIL, FORCED = "pass", "fail", "forced"
+CHAMPION_PREFIX = "champion_"  # the champion's per-example columns (see publish.evaluation)
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """How the gate measures noise: bootstrap resamples, interval level, seed, and the examples' unit."""
+
+    resamples: int = 1000
+    level: float = 0.95
+    seed: int = 0
+    unit: str = "test examples"
 
 
 def _registered_gates() -> tuple[ModelGate, ...]:
@@ -57,6 +77,7 @@ class Check:
     threshold: float | str | None
     outcome: str
     detail: str = ""
+    interval: list[float] | None = None  # the gain's bootstrap interval (positive: candidate better)
 
     @property
     def passed(self) -> bool:
@@ -122,9 +143,50 @@ def _threshold_checks(gate: ModelGate, metrics: Mapping[str, Any]) -> list[Check
     return checks
 
 
+def _compare(examples: Any, metric: str, other_prefix: str, lower: bool, noise: NoiseConfig) -> Any:
+    """The paired bootstrap of the candidate against ``other_prefix`` on ``metric``, or None."""
+    if examples is None:
+        return None
+    from ecom_tasks.publish import evaluation
+    from ecom_tasks.publish.noise import paired_bootstrap
+
+    mine, theirs = evaluation.sampler(examples, metric), evaluation.sampler(examples, metric, other_prefix)
+    if mine is None or theirs is None or not len(examples):
+        return None
+    return paired_bootstrap(
+        mine, theirs, len(examples), lower_is_better=lower, resamples=noise.resamples, level=noise.level,
+        seed=noise.seed,
+    )  # fmt: skip
+
+
+def _judge(
+    name: str, metric: str, value: float | None, bound: float, allowed: float, lower: bool,
+    comparison: Any, against: str, unit: str,
+) -> Check:  # fmt: skip
+    """Pass unless the candidate is worse than ``bound``: beyond noise when a comparison is given.
+
+    ``allowed`` is the loss the check tolerates (tolerance or margin, >= 0 is a gain required).
+    """
+    comparator = "<=" if lower else ">="
+    if value is None:
+        return Check(name, metric, None, comparator, bound, FAIL, "metric missing in the candidate's metrics")
+    point_ok = value <= bound if lower else value >= bound
+    if comparison is None or not math.isfinite(comparison.high):
+        detail = f"{against}; point estimates (no per-example test results to measure noise)"
+        return Check(name, metric, value, comparator, bound, PASS if point_ok else FAIL, detail)
+    ok = comparison.high >= allowed  # blocked only when even the interval's best end is too low
+    if ok and not point_ok:
+        verdict = "worse on this test split, but within noise"
+    else:
+        verdict = "not worse beyond noise" if ok else "worse beyond noise"
+    detail = f"{against}; {comparison.describe(unit)}: {verdict}"
+    interval = [round(comparison.low, 6), round(comparison.high, 6)]
+    return Check(name, metric, value, comparator, bound, PASS if ok else FAIL, detail, interval)
+
+
 def _regression_check(
     metric: str, value: float | None, champion: Mapping[str, Any] | None, gate: ModelGate,
-    champion_exists: bool, require_eval: bool,
+    champion_exists: bool, require_eval: bool, examples: Any = None, noise: NoiseConfig | None = None,
 ) -> Check:  # fmt: skip
     name, lower = f"no_regression:{metric}", gate.lower_is_better(metric)
     comparator = "<=" if lower else ">="
@@ -137,17 +199,18 @@ def _regression_check(
     base = _number(champion, metric)
     if base is None:
         return Check(name, metric, value, comparator, None, FAIL, "metric missing in the champion's metrics")
-    bound = base + abs(base) * gate.regression_tolerance * (1 if lower else -1)
-    if value is None:
-        return Check(name, metric, None, comparator, bound, FAIL, "metric missing in the candidate's metrics")
-    ok = value <= bound if lower else value >= bound
-    detail = f"champion {base:.4f}, tolerance {gate.regression_tolerance:.0%}"
-    return Check(name, metric, value, comparator, bound, PASS if ok else FAIL, detail)
+    slack = abs(base) * gate.regression_tolerance
+    bound = base + slack * (1 if lower else -1)
+    noise = noise or NoiseConfig()
+    comparison = _compare(examples, metric, CHAMPION_PREFIX, lower, noise)
+    against = f"champion {base:.4f}, tolerance {gate.regression_tolerance:.0%}"
+    return _judge(name, metric, value, bound, -slack, lower, comparison, against, noise.unit)
 
 
 def _baseline_check(
-    metric: str, value: float | None, baselines: Mapping[str, Mapping[str, Any]], gate: ModelGate
-) -> Check:
+    metric: str, value: float | None, baselines: Mapping[str, Mapping[str, Any]], gate: ModelGate,
+    examples: Any = None, noise: NoiseConfig | None = None, selected: str | None = None,
+) -> Check:  # fmt: skip
     name, lower = f"beats_baselines:{metric}", gate.lower_is_better(metric)
     comparator = "<=" if lower else ">="
     scored = {b: v for b, m in baselines.items() if (v := _number(m, metric)) is not None}
@@ -156,11 +219,20 @@ def _baseline_check(
         return Check(name, metric, value, comparator, None, FAIL, detail)
     best_name = (min if lower else max)(scored, key=scored.__getitem__)
     best = scored[best_name]
-    bound = best + abs(best) * gate.baseline_margin * (-1 if lower else 1)
-    if value is None:
-        return Check(name, metric, None, comparator, bound, FAIL, "metric missing in the candidate's metrics")
-    ok = value <= bound if lower else value >= bound
-    return Check(name, metric, value, comparator, bound, PASS if ok else FAIL, f"best baseline: {best_name}")
+    margin = abs(best) * gate.baseline_margin
+    bound = best + margin * (-1 if lower else 1)
+    if selected in baselines and value is not None:
+        others = sorted(set(scored) - {selected})
+        detail = (
+            f"the published model is the baseline {selected}, chosen on the validation split over "
+            f"{', '.join(others) or 'the other candidates'}: a baseline is not blocked for the baselines "
+            f"it was chosen over (best on test: {best_name} {best:.4f})"
+        )
+        return Check(name, metric, value, comparator, bound, PASS, detail)
+    noise = noise or NoiseConfig()
+    comparison = _compare(examples, metric, f"{best_name}_", lower, noise)
+    against = f"best baseline: {best_name} {best:.4f}"
+    return _judge(name, metric, value, bound, margin, lower, comparison, against, noise.unit)
 
 
 def _backfill_check(ds: str, champion_ds: str | None, force: bool) -> Check:
@@ -206,6 +278,9 @@ def evaluate_gate(
     champion_ds: str | None,
     champion_version: str | None = None,
     force: bool = False,
+    examples: Any = None,
+    selected: str | None = None,
+    noise: NoiseConfig | None = None,
 ) -> Blessing:
     """Run every check of ``model_name``'s gate and return the :class:`Blessing`.
 
@@ -216,6 +291,10 @@ def evaluate_gate(
         ds: the candidate's logical date; ``champion_ds``: the champion's (None: no champion).
         champion_version: the registry version of the champion, recorded for lineage.
         force: let an older ``ds`` replace a newer champion (recorded as ``forced``).
+        examples: the per-example test results (a DataFrame, see
+            :mod:`~ecom_tasks.publish.evaluation`); None: point estimates only.
+        selected: the model the stage published when it chose among its candidate and baselines.
+        noise: bootstrap settings.
     """
     gate = config.for_model(model_name)
     exists = champion_ds is not None or champion_version is not None
@@ -223,10 +302,12 @@ def evaluate_gate(
     for metric in gate.compare:
         value = _number(candidate_metrics, metric)
         checks.append(
-            _regression_check(metric, value, champion_metrics, gate, exists, config.require_champion_eval)
+            _regression_check(
+                metric, value, champion_metrics, gate, exists, config.require_champion_eval, examples, noise
+            )
         )
         if gate.baselines:
-            checks.append(_baseline_check(metric, value, baseline_metrics, gate))
+            checks.append(_baseline_check(metric, value, baseline_metrics, gate, examples, noise, selected))
     checks.append(_backfill_check(ds, champion_ds, force))
     return Blessing(
         model=model_name,

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ecom_tasks import storage
+from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import blessing as blessings
-from ecom_tasks.publish import card, outputs, registry, tracking
+from ecom_tasks.publish import card, evaluation, outputs, registry, tracking
 from ecom_tasks.publish.config import (
     CHAMPION_METRICS_FILE,
     HISTORY_FILE,
@@ -28,7 +29,7 @@ from ecom_tasks.publish.config import (
     ModelSpec,
     PublishConfig,
 )
-from ecom_tasks.publish.gate import Blessing, evaluate_gate, split_metrics
+from ecom_tasks.publish.gate import Blessing, NoiseConfig, evaluate_gate, split_metrics
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,15 @@ def _training_record(folder: str) -> dict[str, Any]:
     if raw.get("cutoff"):
         out["data_window"] = {"holdout_start": raw["cutoff"]}
     return out
+
+
+def _test_unit(model_name: str) -> str:
+    from ecom_tasks import stages
+
+    try:
+        return stages.get(model_name).test_unit
+    except ConfigError:  # a model configured for publication only (tests, tools)
+        return NoiseConfig().unit
 
 
 def champion_info(root: str, model_name: str, config: PublishConfig | None = None) -> dict[str, str] | None:
@@ -152,9 +162,12 @@ def gate_model(
     client = tracking.configure(root)
     current = registry.champion(client, spec.registered_name)
     champion_ds = current.tags.get(registry.TAG_DS) if current is not None else None
+    examples = evaluation.read(folder)  # per-example test results: comparisons that know noise
+    selected = other.get("selected") if isinstance(other.get("selected"), str) else None
     verdict = evaluate_gate(
         model_name, candidate, champion_metrics, baselines, cfg.gate, ds=day, champion_ds=champion_ds,
         champion_version=None if current is None else str(current.version), force=force,
+        examples=examples, selected=selected, noise=NoiseConfig(unit=_test_unit(model_name)),
     )  # fmt: skip
 
     inputs = tracking.input_hashes(root, day, spec.input_stages)

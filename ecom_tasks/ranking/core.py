@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ import pandas as pd
 
 from ecom_tasks.contract import ITEM_ID, PRICE, TS, USER_ID
 from ecom_tasks.errors import EcomError
+from ecom_tasks.publish import evaluation
 from ecom_tasks.ranking import data, train
 from ecom_tasks.ranking.config import (
     METRIC_K,
@@ -63,6 +64,7 @@ class Trained:
     selected: str
     reason: str
     summary: dict[str, Any]
+    per_list: dict[str, np.ndarray] = field(default_factory=dict)  # evaluation users' figures
 
     def scorer(self) -> Scorer:
         """Scores of the selected re-ranker (the head, or the identity ``1 / retrieval_rank``)."""
@@ -148,8 +150,9 @@ def train_and_evaluate(
     prices = item_prices(backbone, items)
     head = build_head(backbone, config, prices, fit_part.inputs[SERVING_FEATURES], base_rate)
     fit = train.fit(head, fit_part, val_part, config)
-    metrics = score_metrics(eval_lists, identity_scores(eval_lists), "retrieval_")
-    head_metrics = score_metrics(eval_lists, train.predict(head, eval_lists), "head_")
+    with evaluation.recording() as per_list:  # each evaluation user's figures, for the gate
+        metrics = score_metrics(eval_lists, identity_scores(eval_lists), "retrieval_")
+        head_metrics = score_metrics(eval_lists, train.predict(head, eval_lists), "head_")
     # Chosen on the held-out training users, so that the evaluation window's figures stay unbiased.
     valid_head = score_metrics(val_part, train.predict(head, val_part), "head_") if len(val_part) else {}
     valid_order = score_metrics(val_part, identity_scores(val_part), "retrieval_") if len(val_part) else {}
@@ -159,6 +162,7 @@ def train_and_evaluate(
     metrics |= head_metrics
     metrics |= {f"valid_{k}": v for k, v in (valid_head | valid_order).items()}
     metrics |= {f"ranking_{k[len(prefix) :]}": v for k, v in chosen.items()}
+    per_list |= {f"ranking_{k[len(prefix) :]}": per_list[k] for k in chosen}
     summary = {
         "train_users": len(train_lists),
         "train_positives": positives,
@@ -170,7 +174,7 @@ def train_and_evaluate(
         else None,
     }
     log.info("ranking: %s; %s", reason, summary)
-    return Trained(head, fit, eval_lists, metrics, selected, reason, summary)
+    return Trained(head, fit, eval_lists, metrics, selected, reason, summary, per_list)
 
 
 def select(

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ecom_tasks.publish import evaluation
 from ecom_tasks.ranking.config import METRIC_K
 
 
@@ -40,10 +41,12 @@ def list_metrics(
     discount = 1.0 / np.log2(np.arange(k) + 2.0)
     ideal = np.concatenate([[0.0], np.cumsum(discount)])
     ndcg, recall = [], []
-    for items, wanted in zip(ranked, targets, strict=True):
+    counted = []  # the lists with targets, whose figures the means are made of
+    for row, (items, wanted) in enumerate(zip(ranked, targets, strict=True)):
         tset = {t for t in wanted if t}
         if not tset:
             continue
+        counted.append(row)
         top = list(items)[:k]
         hits = np.array([bool(i) and i in tset for i in top] + [False] * (k - len(top)))
         # An item listed twice counts once: later copies are not hits.
@@ -54,6 +57,10 @@ def list_metrics(
             seen.add(item)
         ndcg.append(float((hits * discount).sum() / ideal[min(len(tset), k)]))
         recall.append(hits.sum() / len(tset))
+    for name, values in ((f"{prefix}ndcg_at_{k}", ndcg), (f"{prefix}recall_at_{k}", recall)):
+        every = np.full(len(ranked), np.nan)  # lists without targets do not count (NaN)
+        every[counted] = values
+        evaluation.record(name, every)  # kept when a recording is active (the evaluation lists)
     nan = float("nan")
     return {
         f"{prefix}ndcg_at_{k}": float(np.mean(ndcg)) if ndcg else nan,

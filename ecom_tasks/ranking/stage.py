@@ -31,6 +31,7 @@ from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import stage as feature_stage
 from ecom_tasks.features import store as feature_store
 from ecom_tasks.publish import champion as champions
+from ecom_tasks.publish import evaluation
 from ecom_tasks.ranking import core, data, export
 from ecom_tasks.ranking.config import (
     BACKBONE_TABLE,
@@ -144,6 +145,18 @@ def model_version(
     return f"{day.isoformat()}-{selected}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
+def _per_list(per_list: dict[str, np.ndarray], champion: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Each evaluation user's figures under metrics.json's names (the retrieval order as the
+    ``retrieval_`` baseline of ``ranking_*``), for the gate's paired bootstrap."""
+    columns = dict(per_list)
+    columns |= {f"retrieval_{k}": v for k, v in per_list.items() if k.startswith("ranking_")}
+    for k in list(columns):
+        if k.startswith("retrieval_ranking_"):
+            columns[k] = per_list[k.replace("retrieval_ranking_", "retrieval_")]
+    columns |= {evaluation.CHAMPION_PREFIX + k: v for k, v in champion.items()}
+    return pd.DataFrame(columns)
+
+
 def fine_tune_ranking(
     root: str, ds: str, config: RankingConfig = DEFAULT_CONFIG, champion_uri: str | None = None
 ) -> dict:
@@ -195,9 +208,10 @@ def fine_tune_ranking(
     except core.RankingDataError as exc:
         raise core.RankingDataError(f"{inter_uri}: {exc}") from None
     # Before anything is written: the champion may be this ds's earlier output.
-    champion = champions.evaluate(
-        champion_uri, lambda uri: champion_metrics(uri, trained.eval_lists, profiles(eval_cutoff))
-    )
+    with evaluation.recording() as champion_per_list:
+        champion = champions.evaluate(
+            champion_uri, lambda uri: champion_metrics(uri, trained.eval_lists, profiles(eval_cutoff))
+        )
     out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
     os.makedirs(out, exist_ok=True)
     n_features = len(backbone.feature_columns)
@@ -224,6 +238,7 @@ def fine_tune_ranking(
     metrics |= {SELECTED: trained.selected, "selection": trained.reason}
     storage.write_json(metrics, f"{out}/{METRICS_FILE}")
     champions.record(out, champion)
+    evaluation.write(out, _per_list(trained.per_list, champion_per_list if champion else {}))
     version = model_version(
         day, trained.selected, config, storage.read_manifest(inter_uri).content_hash, folder
     )

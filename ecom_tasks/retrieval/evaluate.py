@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecom_tasks.publish import evaluation
 from ecom_tasks.retrieval.config import METRIC_KS, RetrievalConfig
 from ecom_tasks.retrieval.data import Sequences, Vocabularies, history_windows
 
@@ -69,11 +70,16 @@ def ranking_metrics(
     for k in ks:
         h = hits[:, :k]
         n_hit = h.sum(axis=1)
-        out[f"{prefix}recall_at_{k}"] = float(np.mean(n_hit / sizes))
-        out[f"{prefix}ndcg_at_{k}"] = float(
-            np.mean((h * discount[:k]).sum(axis=1) / ideal[np.minimum(sizes, k).astype(int)])
-        )
-        out[f"{prefix}hr_at_{k}"] = float(np.mean(n_hit > 0))
+        per_user = {
+            f"{prefix}recall_at_{k}": n_hit / sizes,
+            f"{prefix}ndcg_at_{k}": (h * discount[:k]).sum(axis=1) / ideal[np.minimum(sizes, k).astype(int)],
+            f"{prefix}hr_at_{k}": (n_hit > 0).astype(np.float64),
+        }
+        for name, values in per_user.items():
+            out[name] = float(np.mean(values))
+            every = np.full(len(targets), np.nan)  # users without targets do not count (NaN)
+            every[keep] = values
+            evaluation.record(name, every)  # kept when a recording is active (the test split)
     return out
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ecom_tasks import storage
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import champion as champions
+from ecom_tasks.publish import evaluation
 from ecom_tasks.retrieval import backbone, data, evaluate, export, inputs, pipeline, train, warmstart
 from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.baselines import evaluate_baselines
@@ -69,6 +70,7 @@ class Trained:
     test: evaluate.EvalSet  # the held-out users the metrics are computed on
     train_seqs: data.Sequences  # what the model trained on (validation items held out)
     champion_metrics: dict[str, float] | None = None  # the champion on the same users and targets
+    per_user: dict[str, np.ndarray] = field(default_factory=dict)  # test users' figures, champion's too
 
 
 def catalogue(items: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -151,32 +153,35 @@ def train_and_evaluate(
     model = train.build_model(vocabs, config, cat, feats, windows)
     warm_stats = warmstart.warm_start(model, warm[0], warm[1], vocabs) if warm else None
     fit = train.fit(model, windows, feats, config, vocabs, validation)
+    per_user: dict[str, np.ndarray] = {}
     if len(test):
-        metrics = train.evaluate_model(model, test, vocabs)
-        metrics.update(
-            evaluate_baselines(
-                [s - vocabs.first_item_row for s in train_seqs.items],
-                test.histories,
-                test.targets,
-                vocabs.num_items,
-                exclusions=test.exclusions,
+        with evaluation.recording() as per_user:  # each held-out user's figures, for the gate
+            metrics = train.evaluate_model(model, test, vocabs)
+            metrics.update(
+                evaluate_baselines(
+                    [s - vocabs.first_item_row for s in train_seqs.items],
+                    test.histories,
+                    test.targets,
+                    vocabs.num_items,
+                    exclusions=test.exclusions,
+                )
             )
-        )
     else:
         log.warning("no user has interactions both before and after %s: nothing to evaluate", cutoff)
         metrics = {}
     champ = None
     if champion is not None:
         user_ids = [str(targets.index[i]) for i in keep]
-        champ = champion_metrics(
-            champion,
-            history,
-            user_features,
-            user_ids,
-            [list(targets.iloc[i]) for i in keep],
-            cutoff,
-            exclude_history=config.eval_exclude_history,
-        )
+        with evaluation.recording() as champion_per_user:
+            champ = champion_metrics(
+                champion,
+                history,
+                user_features,
+                user_ids,
+                [list(targets.iloc[i]) for i in keep],
+                cutoff,
+                exclude_history=config.eval_exclude_history,
+            )
     summary = {
         "train_interactions": len(history),
         "eval_window_interactions": len(window),
@@ -187,7 +192,9 @@ def train_and_evaluate(
         "validation_users": len(validation),
         "warm_start": warm_stats,
     }
-    return Trained(model, vocabs, fit, metrics, summary, test, train_seqs, champ)
+    if champ is not None:
+        per_user |= {evaluation.CHAMPION_PREFIX + k: v for k, v in champion_per_user.items()}
+    return Trained(model, vocabs, fit, metrics, summary, test, train_seqs, champ, per_user)
 
 
 def _load_champion(uri: str) -> Backbone | None:
@@ -256,6 +263,10 @@ def pretrain_retrieval(
     # The champion was scored inside train_and_evaluate, on the candidate's own held-out users.
     scored = None if trained.champion_metrics is None else champions.clean(trained.champion_metrics)
     champion_uri_out = champions.record(out, scored)
+    if trained.per_user:
+        evaluation.write(out, pd.DataFrame(trained.per_user))
+    else:
+        evaluation.remove(out)
     fit = trained.fit
     history = {
         "ds": day.isoformat(),

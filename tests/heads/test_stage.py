@@ -172,3 +172,26 @@ def test_backbone_of_the_cutoff_is_preferred(tmp_path) -> None:
     os.makedirs(folder)
     open(f"{folder}/weights.npz", "wb").close()
     assert choose_backbone(root, storage.as_date(DS), cutoff_end) == folder
+
+
+def test_per_example_scores_reproduce_every_compared_metric(shop_root: str, churn: dict) -> None:
+    """The gate's bootstrap resamples these: on all examples they give metrics.json's figures."""
+    import numpy as np
+
+    from ecom_tasks.publish import evaluation
+
+    folder = churn["model_uri"]
+    frame = evaluation.read(folder)
+    metrics = storage.read_json(f"{folder}/{METRICS_FILE}")
+    champion = storage.read_json(f"{folder}/{CHAMPION_METRICS_FILE}")
+    everyone = np.arange(len(frame))
+    assert len(frame) == metrics["test_customers"]
+    for prefix, expected in [
+        ("", metrics["churn_roc_auc"]),
+        ("rfm_logreg_", metrics["rfm_logreg_churn_roc_auc"]),
+        ("gbdt_", metrics["gbdt_churn_roc_auc"]),
+        ("champion_", champion["churn_roc_auc"]),
+    ]:
+        assert evaluation.sampler(frame, "churn_roc_auc", prefix)(everyone) == pytest.approx(
+            expected, abs=1e-6
+        )

@@ -14,6 +14,7 @@ from ecom_tasks import storage
 from ecom_tasks.contract import EVENT_TYPE, ITEM_ID, PURCHASE, TITLE, TS, USER_ID, VIEW
 from ecom_tasks.errors import ConfigError, ContractError
 from ecom_tasks.features import stage as feature_stage
+from ecom_tasks.publish import evaluation
 from ecom_tasks.publish.gate import GateConfig, evaluate_gate, split_metrics
 from ecom_tasks.publish.tables import MODEL_VERSION, RANK, RETRIEVAL_RANK, SCORE
 from ecom_tasks.ranking import core, data, export, outputs, train
@@ -130,6 +131,14 @@ def test_honest_selection_publishes_the_identity_and_scores_the_champion(
     # the champion (the first run's head) on the same held-out lists scores what it scored then
     first_metrics = storage.read_json(first["metrics_uri"])
     assert champion["ranking_ndcg_at_10"] == pytest.approx(first_metrics["ranking_ndcg_at_10"], abs=1e-4)
+    # The gate's bootstrap resamples the evaluation users: on all of them, the recorded figures.
+    frame = evaluation.read(run["model_uri"])
+    users = np.arange(len(frame))
+    assert len(frame) == run["eval_users"]
+    for prefix, expected in [("", metrics), ("retrieval_", metrics), ("champion_", champion)]:
+        value = evaluation.sampler(frame, "ranking_ndcg_at_10", prefix)(users)
+        key = "ranking_ndcg_at_10" if prefix != "retrieval_" else "retrieval_ranking_ndcg_at_10"
+        assert value == pytest.approx(expected[key], abs=1e-6), prefix
     published = storage.read_partition(run["recommendations_uri"])
     assert (published[RANK] == published[RETRIEVAL_RANK]).all()  # the retrieval order itself
     np.testing.assert_allclose(published[SCORE], 1.0 / published[RANK])

@@ -12,6 +12,7 @@ from ecom_tasks import storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import columns as fc
+from ecom_tasks.publish import evaluation
 from ecom_tasks.retrieval import export
 from ecom_tasks.retrieval.config import (
     FEATURES_STAGE,
@@ -65,6 +66,13 @@ def test_stage_writes_model_metrics_and_history(shop, run) -> None:
     assert history["summary"]["train_interactions"] == 48 * 6
     assert storage.read_json(f"{out}/{VOCABULARIES_FILE}")["user_feature_names"] == [fc.RECENCY_DAYS]
     assert run["recall_at_20"] == metrics["recall_at_20"] and not run["warm_started"]
+    # The gate's bootstrap resamples the held-out users: on all of them, the recorded figures.
+    frame = evaluation.read(out)
+    assert len(frame) == run["eval_users"]
+    for name in ("recall_at_20", "popularity_ndcg_at_10", "itemknn_recall_at_20"):
+        assert evaluation.sampler(frame, name)(np.arange(len(frame))) == pytest.approx(
+            metrics[name], abs=1e-6
+        )
 
 
 def test_saved_model_answers_known_and_unseen_users_and_excludes(run) -> None:

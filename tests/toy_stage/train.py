@@ -20,6 +20,7 @@ from ecom_tasks import catalog, storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.features.columns import FREQUENCY, MONETARY
 from ecom_tasks.publish import champion as champions
+from ecom_tasks.publish import evaluation
 from ecom_tasks.publish.outputs import write_output
 from tests.toy_stage.entry import NAME, OUTPUT_TABLE
 
@@ -81,10 +82,18 @@ def train(root: str, ds: str, config: ToyConfig, champion_uri: str | None) -> di
     storage.write_json(metrics, f"{out}/{catalog.METRICS_FILE}")
     storage.write_json({FREQUENCY: [1.0, 2.0]}, f"{out}/{catalog.SMOKE_INPUT_FILE}")
 
+    errors = {
+        f"{NAME}_mae": np.abs(y[test] - model.predict({FREQUENCY: x[test]})),
+        f"mean_{NAME}_mae": np.abs(y[test] - y[~test].mean()),
+    }
+
     def score(uri: str) -> dict[str, float]:
-        return _metrics(y[test], load(f"{uri}/model").predict({FREQUENCY: x[test]}))
+        predicted = load(f"{uri}/model").predict({FREQUENCY: x[test]})
+        errors[f"champion_{NAME}_mae"] = np.abs(y[test] - predicted)
+        return _metrics(y[test], predicted)
 
     champions.record(out, champions.evaluate(champion_uri, score))
+    evaluation.write(out, pd.DataFrame(errors))  # per customer: the gate's paired bootstrap
     frame = pd.DataFrame({USER_ID: users.to_numpy(), "predicted_spend": model.predict({FREQUENCY: x})})
     table = write_output(root, OUTPUT_TABLE, ds, frame, source=f"toy.{NAME}")
     return {"ds": ds, "model_uri": out, "output_uri": table, **metrics}
