@@ -49,7 +49,7 @@ from ecom_tasks.heads.config import (
 )
 from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, expected_orders
 from ecom_tasks.heads.network import predict_head, tower_vectors
-from ecom_tasks.heads.train import Trained, tower_inputs, train_candidates
+from ecom_tasks.heads.train import Trained, evaluate, tower_inputs, train_candidates
 from ecom_tasks.publish import tables
 from ecom_tasks.publish.config import CHURN_SCORES, REPURCHASE_SCORES
 from ecom_tasks.publish.outputs import write_output
@@ -200,7 +200,7 @@ def fine_tune(
     if champion_uri:
         test_frame = ex.iloc[test].reset_index(drop=True)
         p_c, o_c = export.score_artifact(champion_uri, task, test_frame, train_in[SERVING_HISTORY][test])
-        champ = hm.clean(_evaluate(task, trained, p_c, o_c, config))
+        champ = hm.clean(evaluate(task, trained.y_test, p_c, trained.orders_test, o_c, config))
         storage.write_json(champ, f"{out}/{CHAMPION_METRICS_FILE}")
         model_metrics["champion"] = champ
     elif os.path.exists(f"{out}/{CHAMPION_METRICS_FILE}"):
@@ -314,12 +314,3 @@ def fine_tune(
     }
     log.info("%s head for %s: %s", task, ds_text, {k: v for k, v in result.items() if not k.endswith("uri")})
     return result
-
-
-def _evaluate(
-    task: str, trained: Trained, p: np.ndarray, orders: np.ndarray | None, config: HeadConfig
-) -> dict:
-    out = hm.binary_metrics(trained.y_test, p, task, bins=config.ece_bins)
-    if trained.orders_test is not None and orders is not None:
-        out |= hm.orders_metrics(trained.orders_test, orders, task)
-    return out
