@@ -17,8 +17,6 @@ then (see :mod:`ecom_tasks.ranking.core` for the windows):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 
@@ -30,6 +28,7 @@ from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import stage as feature_stage
 from ecom_tasks.features import store as feature_store
+from ecom_tasks.publish.outputs import candidate_version
 from ecom_tasks.ranking import core, data, export
 from ecom_tasks.ranking.config import (
     BACKBONE_TABLE,
@@ -136,14 +135,6 @@ def champion_metrics(champion_uri: str, lists: data.Lists, profiles: pd.DataFram
     return out
 
 
-def model_version(
-    day: dt.date, selected: str, config: RankingConfig, data_hash: str, backbone_uri: str
-) -> str:
-    """``<ds>-<selected>-<hash>``: the hash covers the inputs and configuration that made the model."""
-    key = json.dumps([config.to_dict(), data_hash, os.path.basename(backbone_uri), selected], sort_keys=True)
-    return f"{day.isoformat()}-{selected}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
 def fine_tune_ranking(
     root: str, ds: str, config: RankingConfig = DEFAULT_CONFIG, champion_uri: str | None = None
 ) -> dict:
@@ -172,9 +163,8 @@ def fine_tune_ranking(
         )
     inter_uri = storage.partition_uri(root, FEATURES, feature_stage.INTERACTIONS, day)
     interactions = _require(inter_uri, feature_stage.INTERACTIONS)
-    items = _require(
-        storage.partition_uri(root, FEATURES, feature_stage.ITEM_FEATURES, day), feature_stage.ITEM_FEATURES
-    )
+    items_uri = storage.partition_uri(root, FEATURES, feature_stage.ITEM_FEATURES, day)
+    items = _require(items_uri, feature_stage.ITEM_FEATURES)
     if champion_uri:
         _champion_model(champion_uri)  # fail before training, not after
     backbone = load_backbone(folder)
@@ -226,9 +216,10 @@ def fine_tune_ranking(
         storage.write_json(champion, f"{out}/{CHAMPION_METRICS_FILE}")
     elif os.path.exists(f"{out}/{CHAMPION_METRICS_FILE}"):
         os.remove(f"{out}/{CHAMPION_METRICS_FILE}")  # a rerun without a champion must not keep a stale one
-    version = model_version(
-        day, trained.selected, config, storage.read_manifest(inter_uri).content_hash, folder
-    )
+    version = candidate_version(
+        MODEL_TABLE, day.isoformat(), trained.selected,
+        config=config.to_dict(), backbone_uri=folder, input_uris=[inter_uri, items_uri],
+    )  # fmt: skip
     frame = recommendations(
         backbone, interactions, items, profiles(end), trained.scorer(), config, end=end, model_version=version
     )
