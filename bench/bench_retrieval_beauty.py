@@ -43,8 +43,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import retrieval_tutorial as tutorial  # noqa: E402  (from bench/: a script's folder is on sys.path)
+
 from ecom_tasks.contract import ITEM_ID, TS, USER_ID  # noqa: E402
-from ecom_tasks.retrieval import data, evaluate, export, pipeline, train, tutorial  # noqa: E402
+from ecom_tasks.retrieval import data, evaluate, export, pipeline, train  # noqa: E402
 from ecom_tasks.retrieval.baselines import evaluate_baselines  # noqa: E402
 from ecom_tasks.retrieval.config import WEIGHT, RetrievalConfig  # noqa: E402
 

@@ -40,12 +40,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import retrieval_tutorial as tutorial  # noqa: E402  (from bench/: a script's folder is on sys.path)
+
 from ecom_tasks.contract import CATEGORY, FIRST_SEEN, ITEM_ID, TITLE, TS, USER_ID  # noqa: E402
 from ecom_tasks.features.aggregate import summarise  # noqa: E402
 from ecom_tasks.features.config import FeatureConfig, TrainingDataConfig  # noqa: E402
 from ecom_tasks.features.profiles import customer_profiles  # noqa: E402
 from ecom_tasks.features.training import interactions as retrieval_interactions  # noqa: E402
-from ecom_tasks.retrieval import evaluate, pipeline, stage, tutorial  # noqa: E402
+from ecom_tasks.retrieval import evaluate, pipeline, stage  # noqa: E402
 from ecom_tasks.retrieval import train as fitting  # noqa: E402
 from ecom_tasks.retrieval.config import RetrievalConfig  # noqa: E402
 from ecom_tasks.retrieval.data import user_feature_matrix  # noqa: E402

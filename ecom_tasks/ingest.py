@@ -89,12 +89,6 @@ class IngestConfig:
         )
 
 
-def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The data interval ``[day 00:00 UTC, day+1 00:00 UTC)`` of a logical date."""
-    start = pd.Timestamp(day, tz="UTC")
-    return start, start + pd.Timedelta(days=1)
-
-
 @dataclass(frozen=True)
 class LandingDay:
     """One day to land and its tables."""

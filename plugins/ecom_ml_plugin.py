@@ -1,5 +1,5 @@
 """The "E-commerce ML" page of the Airflow UI: models, gates, data quality, behaviour analytics
-and a customer explorer (GitHub issue 8).
+and a customer explorer.
 
 Wiring only: the FastAPI app lives in ``ecom_ui.app`` (mounted by the api-server under
 ``/ecom``), the queries in ``ecom_tasks.ui``. The external view puts the page in the UI's

@@ -5,8 +5,8 @@ The month rhythm reads the unbounded ``customer_months`` state table, so it need
 own and stays incremental with the rest of the running state. On Online Retail II (cutoff
 2010-09-10, 1,898 active customers) the three month columns raised the churn ROC AUC of a logistic
 regression on the stable profile features by +0.003..+0.006 and of gradient boosting by
-+0.001..+0.003 (bench/RESULTS.md, issue 5): regular monthly buyers come back more often than
-customers with the same number of orders bunched into one or two months.
++0.001..+0.003 (bench/RESULTS.md, "Churn features and split seeds"): regular monthly buyers come
+back more often than customers with the same number of orders bunched into one or two months.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ active users) are counts of de-duplicated packed keys, never ``nunique`` on stri
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from ecom_tasks.features.encode import (
     DAY_US,
     HOUR_US,
     NAT,
+    Encoded,
     day_us,
     dense_codes,
     group_max_us,
@@ -35,33 +35,6 @@ from ecom_tasks.features.encode import (
 )
 from ecom_tasks.features.state import FeatureState, window_start_us
 from ecom_tasks.features.summaries import PURCHASE
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Events as integer arrays (one entry per event; unknown event types already dropped)."""
-
-    et: np.ndarray
-    user: np.ndarray  # -1 = anonymous
-    users: pd.array
-    item: np.ndarray
-    items: pd.array
-    ts: np.ndarray  # int64 microseconds
-    day: np.ndarray  # days since the epoch
-    hour: np.ndarray  # UTC hour 0..23
-    weekday: np.ndarray  # 0 = Monday
-    qty: np.ndarray
-    price: np.ndarray
-    value: np.ndarray  # quantity * unit price (negative for returns)
-    session: np.ndarray
-    order: np.ndarray  # order code per purchase line, -1 for other events
-    order_id: np.ndarray  # per event: code of its order id in ``order_ids`` (-1: none)
-    order_ids: pd.array
-    buy: np.ndarray  # row numbers of purchase lines
-    ret: np.ndarray  # row numbers of returns
-    o_user: np.ndarray  # per order: user code (-1 = anonymous), timestamp (earliest line), day
-    o_ts: np.ndarray
-    o_day: np.ndarray
 
 
 def encode(events: pd.DataFrame, end_us: int) -> Encoded:

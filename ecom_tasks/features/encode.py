@@ -9,6 +9,7 @@ integer keys, then count", which is what keeps the RFM aggregation close to Duck
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,36 @@ DAY_US = 24 * HOUR_US
 NAT = np.iinfo(np.int64).min  # how NaT looks as int64
 _INT_MAX = np.iinfo(np.int64).max
 _PACK_LIMIT = 2**62
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Events as integer arrays, as :func:`ecom_tasks.features.aggregate.encode` builds them.
+
+    One entry per event; unknown event types are already dropped.
+    """
+
+    et: np.ndarray
+    user: np.ndarray  # -1 = anonymous
+    users: pd.array
+    item: np.ndarray
+    items: pd.array
+    ts: np.ndarray  # int64 microseconds
+    day: np.ndarray  # days since the epoch
+    hour: np.ndarray  # UTC hour 0..23
+    weekday: np.ndarray  # 0 = Monday
+    qty: np.ndarray
+    price: np.ndarray
+    value: np.ndarray  # quantity * unit price (negative for returns)
+    session: np.ndarray
+    order: np.ndarray  # order code per purchase line, -1 for other events
+    order_id: np.ndarray  # per event: code of its order id in ``order_ids`` (-1: none)
+    order_ids: pd.array
+    buy: np.ndarray  # row numbers of purchase lines
+    ret: np.ndarray  # row numbers of returns
+    o_user: np.ndarray  # per order: user code (-1 = anonymous), timestamp (earliest line), day
+    o_ts: np.ndarray
+    o_day: np.ndarray
 
 
 def string_codes(values: pd.Series, *, sort: bool = True) -> tuple[np.ndarray, pd.array]:

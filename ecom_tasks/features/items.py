@@ -125,13 +125,6 @@ def item_features(
     return frame
 
 
-def popularity_columns(windows: tuple[int, ...]) -> list[str]:
-    """Names of the popularity columns for ``windows`` (purchases, views, carts per window)."""
-    return [
-        f"{prefix}{w}d" for w in windows for prefix in (fc.PURCHASES_PREFIX, fc.VIEWS_PREFIX, fc.CARTS_PREFIX)
-    ]
-
-
 def _popularity(
     state: FeatureState, ids: pd.array, as_of: int, windows: tuple[int, ...]
 ) -> dict[str, np.ndarray]:

@@ -6,8 +6,6 @@ distinct counts (orders, sessions, active users) are counts of de-duplicated pac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
@@ -17,6 +15,7 @@ from ecom_tasks.features.encode import (
     DAY_US,
     HOUR_US,
     SECOND_US,
+    Encoded,
     dense_codes,
     group_fmax,
     group_fmin,
@@ -28,9 +27,6 @@ from ecom_tasks.features.encode import (
     to_ts,
 )
 from ecom_tasks.features.state import HOUR_COLS, KEYS, WEEKDAY_COLS, typed_frame
-
-if TYPE_CHECKING:
-    from ecom_tasks.features.aggregate import Encoded
 
 VIEW, CART, PURCHASE, RETURN = range(4)  # positions in contract.EVENT_TYPES
 _TYPE_COLUMNS = (

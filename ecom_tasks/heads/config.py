@@ -68,8 +68,8 @@ class HeadConfig:
         members: MLPs (each ``hidden_units``, own initialisation) whose logits are averaged, each
             trained on its own loss: a seed ensemble, less dependent on one fit's initialisation.
             Defaults chosen on Online Retail II by the mean validation ROC AUC over 5 split seeds
-            (bench/RESULTS.md, issue 5, session 4): 5 members, the wide path and patience 10 gave
-            churn 0.7522 / repurchase 0.7235 against 0.7483 / 0.7210 for one MLP without them;
+            (bench/RESULTS.md, "A stronger fine-tuned head"): 5 members, the wide path and patience 10
+            gave churn 0.7522 / repurchase 0.7235 against 0.7483 / 0.7210 for one MLP without them;
             ``l2`` did not help there (off by default), nor did a projected or dropped-out query
             vector (not kept).
         batch_size: examples per step.

@@ -116,7 +116,7 @@ def _tower_features(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
 
 
 def _profile(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    # A feature this code no longer computes reads as 0 for an older champion.
+    # An older champion may name a profile feature this code does not compute: it reads as 0.
     cols = [
         frame[c].astype("float64").to_numpy(na_value=0.0) if c in frame else np.zeros(len(frame))
         for c in names

@@ -1,6 +1,6 @@
 """Metrics of the customer heads, and the reliability plot.
 
-Names follow the issue: ``<task>_roc_auc``, ``<task>_pr_auc``, ``<task>_log_loss``, ``<task>_ece``
+One naming scheme for both tasks: ``<task>_roc_auc``, ``<task>_pr_auc``, ``<task>_log_loss``, ``<task>_ece``
 and ``<task>_top_decile_lift`` (task ``churn`` or ``repurchase``); the expected-orders output adds
 ``repurchase_orders_mae``. Baselines prefix the same names (``rfm_logreg_churn_roc_auc``).
 """

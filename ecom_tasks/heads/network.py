@@ -75,8 +75,14 @@ def _loss(
     return loss
 
 
-def _take(inputs: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, tf.Tensor]:
-    return {k: tf.constant(v[idx]) for k, v in inputs.items()}
+def take(inputs: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows ``idx`` of every input array (a split, or a batch)."""
+    return {k: v[idx] for k, v in inputs.items()}
+
+
+def _tensors(inputs: dict[str, np.ndarray]) -> dict[str, tf.Tensor]:
+    # The step is a tf.function: like Labels.take, this hands it tensors, traced by shape and dtype.
+    return {k: tf.constant(v) for k, v in inputs.items()}
 
 
 def _run_phase(
@@ -118,7 +124,7 @@ def _run_phase(
             idx = np.arange(s, min(n, s + 2048))
             total += float(
                 _loss(
-                    apply(_take(valid_x, idx), False),
+                    apply(_tensors(take(valid_x, idx)), False),
                     valid_t.take(idx),
                     config.orders_loss_weight,
                     members=False,
@@ -132,7 +138,7 @@ def _run_phase(
     for epoch in range(epochs):
         order = rng.permutation(n)
         losses = [
-            float(step(_take(train_x, order[s : s + size]), train_t.take(order[s : s + size])))
+            float(step(_tensors(take(train_x, order[s : s + size])), train_t.take(order[s : s + size])))
             for s in range(0, n - size + 1, size)
         ]
         current = valid_loss()

@@ -17,8 +17,6 @@ The two functions share nothing mutable, so the DAG runs them in parallel.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -27,7 +25,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import __version__, storage
+from ecom_tasks import storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import columns as fc
@@ -49,11 +47,11 @@ from ecom_tasks.heads.config import (
 )
 from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, expected_orders
 from ecom_tasks.heads.network import predict_head, tower_vectors
-from ecom_tasks.heads.train import FINETUNED_PREFIX, Trained, tower_inputs, train_candidates
+from ecom_tasks.heads.train import FINETUNED_PREFIX, Trained, evaluate, tower_inputs, train_candidates
 from ecom_tasks.publish import champion as champions
 from ecom_tasks.publish import evaluation, tables
 from ecom_tasks.publish.config import CHURN_SCORES, REPURCHASE_SCORES
-from ecom_tasks.publish.outputs import write_output
+from ecom_tasks.publish.outputs import candidate_version, write_output
 from ecom_tasks.retrieval.config import SERVING_HISTORY, WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
@@ -128,19 +126,6 @@ def choose_backbone(root: str, ds: dt.date, cutoff_end: pd.Timestamp) -> str:
     return data.backbone_uri(root, ds)
 
 
-def _model_version(
-    task: str, ds: str, selected: str, inputs: data.HeadInputs, config: HeadConfig, backbone: str
-) -> str:
-    """``<task>-<ds>-<selected>-<hash of the inputs, backbone, configuration and code version>``."""
-    # The backbone by its "retrieval/ds=D" part, so moving the data root keeps the version.
-    key = [task, ds, __version__, config.to_dict(), "/".join(backbone.rstrip("/").split("/")[-2:])]
-    h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
-    for uri in sorted(inputs.uris.values()):
-        manifest = storage.read_manifest(uri)
-        h.update((manifest.content_hash if manifest else uri).encode())
-    return f"{task}-{ds}-{selected}-{h.hexdigest()[:10]}"
-
-
 def _score_now(
     trained: Trained,
     inputs: dict[str, np.ndarray],
@@ -199,13 +184,12 @@ def fine_tune(
     test = np.flatnonzero(inp.split == data.TEST)
     model_metrics = dict(trained.model_metrics)
     test_frame = ex.iloc[test].reset_index(drop=True)
-
     champion_p: list[np.ndarray] = []
 
     def score(uri: str) -> dict:
         p_c, o_c = export.score_artifact(uri, task, test_frame, train_in[SERVING_HISTORY][test])
         champion_p.append(p_c)
-        return _evaluate(task, trained, p_c, o_c, config)
+        return evaluate(task, trained.y_test, p_c, trained.orders_test, o_c, config)
 
     champ = champions.evaluate(champion_uri, score)
     champions.record(out, champ)
@@ -226,7 +210,14 @@ def fine_tune(
         artifact = export.export_baseline(trained.baselines[trained.selected], out)
     storage.write_json(metrics, f"{out}/{METRICS_FILE}")
     # Score every active customer as of ds, with features as of ds.
-    version = _model_version(task, ds_text, trained.selected, inp, config, bb_uri)
+    version = candidate_version(
+        task,
+        ds_text,
+        trained.selected,
+        config=config.to_dict(),
+        backbone_uri=bb_uri,
+        input_uris=inp.uris.values(),
+    )
     prof = inp.profiles
     now_in = tower_inputs(backbone, inp.interactions, prof, inp.ds_end, config)
     reference = np.median(train_in[PROFILE][inp.split == data.TRAIN].astype(np.float64), axis=0)
@@ -339,12 +330,3 @@ def _test_scores(task: str, trained: Trained, champion_p: np.ndarray | None) -> 
             champion_p, np.float64
         )
     return frame
-
-
-def _evaluate(
-    task: str, trained: Trained, p: np.ndarray, orders: np.ndarray | None, config: HeadConfig
-) -> dict:
-    out = hm.binary_metrics(trained.y_test, p, task, bins=config.ece_bins)
-    if trained.orders_test is not None and orders is not None:
-        out |= hm.orders_metrics(trained.orders_test, orders, task)
-    return out

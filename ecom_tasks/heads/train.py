@@ -26,7 +26,7 @@ from ecom_tasks.heads.baselines import Platt, TabularModel, fit_baseline
 from ecom_tasks.heads.config import BASELINES, HEAD_MODEL, REPURCHASE, STABLE_FEATURES, HeadConfig
 from ecom_tasks.heads.data import TEST, TRAIN, VALID, feature_matrix
 from ecom_tasks.heads.model import LOG_RATE, LOGIT, PROFILE, CustomerHead, expected_orders, profile_scaling
-from ecom_tasks.heads.network import FitReport, Labels, fit_head, predict_head
+from ecom_tasks.heads.network import FitReport, Labels, fit_head, predict_head, take
 from ecom_tasks.retrieval.backbone import Backbone
 from ecom_tasks.retrieval.config import OOV, SERVING_FEATURES, SERVING_USER_ID
 
@@ -58,10 +58,6 @@ def tower_inputs(
     return out
 
 
-def take(inputs: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
-    return {k: v[idx] for k, v in inputs.items()}
-
-
 @dataclass
 class Trained:
     """Everything a head stage trained, scored and selected."""
@@ -88,7 +84,8 @@ def evaluate(
     expected: np.ndarray | None,
     config: HeadConfig,
 ) -> dict[str, float]:
-    """Unprefixed metrics of one model on the test customers."""
+    """Unprefixed metrics of one model's scores ``p`` (and ``expected`` orders) against the labels ``y``
+    (and ``orders``); the head stage also scores the champion with it."""
     out = hm.binary_metrics(y, p, task, bins=config.ece_bins)
     if orders is not None and expected is not None:
         out |= hm.orders_metrics(orders, expected, task)

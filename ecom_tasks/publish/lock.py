@@ -8,21 +8,19 @@ processes and threads alike (``flock`` locks belong to the open file, not to the
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from ecom_tasks.errors import ConfigError, EcomError
+from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import tracking
+from ecom_tasks.publish.flock import RegistryError, file_lock
+
+# RegistryError is defined in flock.py, below tracking.py, which takes a file lock too; callers
+# keep catching it from here.
+__all__ = ["RegistryError", "alias_lock", "lock_path"]
 
 log = logging.getLogger(__name__)
-
-
-class RegistryError(EcomError):
-    """The registry could not be updated (lock timeout, missing version ...)."""
 
 
 def lock_path(root: str) -> Path:
@@ -37,25 +35,3 @@ def lock_path(root: str) -> Path:
 def alias_lock(root: str, timeout_s: float = 300.0) -> contextlib.AbstractContextManager[None]:
     """Hold the exclusive registry lock (``flock``: excludes other processes and other threads)."""
     return file_lock(lock_path(root), timeout_s)
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, timeout_s: float = 300.0) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if needed); RegistryError after ``timeout_s``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    with open(path, "a+") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RegistryError(
-                        f"{path}: another publish held the lock for over {timeout_s:.0f}s"
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

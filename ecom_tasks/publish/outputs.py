@@ -16,12 +16,15 @@ lock is held, in the same critical section as the ``champion`` alias move.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
-from ecom_tasks import catalog, storage
+from ecom_tasks import __version__, catalog, storage
 from ecom_tasks.contract import ITEM_ID, TITLE
 from ecom_tasks.errors import EcomError
 from ecom_tasks.publish.config import OUTPUTS_STAGE, ModelSpec
@@ -45,6 +48,33 @@ def write_output(root: str, table: str, ds: str, frame: pd.DataFrame, *, source:
     uri = output_uri(root, table, ds)
     storage.write_partition(frame, uri, source=source)
     return uri
+
+
+def candidate_version(
+    model: str,
+    ds: str,
+    selected: str,
+    *,
+    config: Mapping[str, Any],
+    backbone_uri: str,
+    input_uris: Iterable[str],
+) -> str:
+    """The ``model_version`` column of a training task's output tables: ``<model>-<ds>-<selected>-<hash>``.
+
+    A content fingerprint of the candidate, not an MLflow version: the task writes its tables
+    before the gate, and the registry numbers a version only when the candidate is published
+    (that number is recorded in ``current.json``). ``hash`` covers the code version, ``config``,
+    the backbone's day and the content hashes of ``input_uris``, so a rerun of the same candidate
+    writes the same value and a different one a different value.
+    """
+    # The backbone by its "retrieval/ds=D" part, so moving the data root keeps the value.
+    backbone = "/".join(backbone_uri.rstrip("/").split("/")[-2:])
+    key = [model, ds, selected, __version__, dict(config), backbone]
+    h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
+    for uri in sorted(input_uris):
+        manifest = storage.read_manifest(uri)
+        h.update((manifest.content_hash if manifest else uri).encode())
+    return f"{model}-{ds}-{selected}-{h.hexdigest()[:10]}"
 
 
 def with_item_titles(recommendations: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,13 @@ Written per ``ds`` under ``{root}/outputs/<table>/ds=<ds>/`` by the training sta
   (probability of a purchase in the next 30 days), ``expected_orders`` (in those 30 days),
   ``segment``.
 
-Every table also carries ``model_version`` (the producing run's model fingerprint or version label).
+Every table also carries ``model_version``, which is not an MLflow version number: it is a content
+fingerprint of the candidate that wrote the rows, ``<model>-<ds>-<selected>-<hash>`` (``selected``:
+the fine-tuned head or the baseline the task chose; computed by
+:func:`ecom_tasks.publish.outputs.candidate_version` for every model). The training task writes
+its tables before the gate, when the candidate has no registered version yet and may never get
+one. The MLflow version that published a table is recorded in ``{root}/outputs/current.json``
+(``tables.<table>.version``, with the ``ds`` of the partition it points at).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecom_tasks import __version__, storage
 from ecom_tasks.errors import ConfigError
+from ecom_tasks.publish.flock import file_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -85,8 +86,6 @@ def configure(root: str) -> MlflowClient:
     uri = tracking_uri(root)
     db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
     if db is not None and not db.exists():
-        from ecom_tasks.publish.lock import file_lock
-
         # Parallel tasks of a first run must not migrate one new database together, nor use it
         # half-migrated: build it aside, under a lock, and move it into place when complete.
         with file_lock(db.with_name(".init.lock"), timeout_s=600):

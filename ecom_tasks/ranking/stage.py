@@ -17,8 +17,6 @@ then (see :mod:`ecom_tasks.ranking.core` for the windows):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 
@@ -32,6 +30,7 @@ from ecom_tasks.features import stage as feature_stage
 from ecom_tasks.features import store as feature_store
 from ecom_tasks.publish import champion as champions
 from ecom_tasks.publish import evaluation
+from ecom_tasks.publish.outputs import candidate_version
 from ecom_tasks.ranking import core, data, export
 from ecom_tasks.ranking.config import (
     BACKBONE_TABLE,
@@ -137,14 +136,6 @@ def champion_metrics(champion_uri: str, lists: data.Lists, profiles: pd.DataFram
     return out
 
 
-def model_version(
-    day: dt.date, selected: str, config: RankingConfig, data_hash: str, backbone_uri: str
-) -> str:
-    """``<ds>-<selected>-<hash>``: the hash covers the inputs and configuration that made the model."""
-    key = json.dumps([config.to_dict(), data_hash, os.path.basename(backbone_uri), selected], sort_keys=True)
-    return f"{day.isoformat()}-{selected}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
 def _per_list(per_list: dict[str, np.ndarray], champion: dict[str, np.ndarray]) -> pd.DataFrame:
     """Each evaluation user's figures under metrics.json's names (the retrieval order as the
     ``retrieval_`` baseline of ``ranking_*``), for the gate's paired bootstrap."""
@@ -185,9 +176,8 @@ def fine_tune_ranking(
         )
     inter_uri = storage.partition_uri(root, FEATURES, feature_stage.INTERACTIONS, day)
     interactions = _require(inter_uri, feature_stage.INTERACTIONS)
-    items = _require(
-        storage.partition_uri(root, FEATURES, feature_stage.ITEM_FEATURES, day), feature_stage.ITEM_FEATURES
-    )
+    items_uri = storage.partition_uri(root, FEATURES, feature_stage.ITEM_FEATURES, day)
+    items = _require(items_uri, feature_stage.ITEM_FEATURES)
     if champion_uri:
         _champion_model(champion_uri)  # fail before training, not after
     backbone = load_backbone(folder)
@@ -239,9 +229,10 @@ def fine_tune_ranking(
     storage.write_json(metrics, f"{out}/{METRICS_FILE}")
     champions.record(out, champion)
     evaluation.write(out, _per_list(trained.per_list, champion_per_list if champion else {}))
-    version = model_version(
-        day, trained.selected, config, storage.read_manifest(inter_uri).content_hash, folder
-    )
+    version = candidate_version(
+        MODEL_TABLE, day.isoformat(), trained.selected,
+        config=config.to_dict(), backbone_uri=folder, input_uris=[inter_uri, items_uri],
+    )  # fmt: skip
     frame = recommendations(
         backbone, interactions, items, profiles(end), trained.scorer(), config, end=end, model_version=version
     )

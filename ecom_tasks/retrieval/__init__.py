@@ -4,8 +4,8 @@ Modules: ``config`` (settings and names), ``data`` (vocabularies and sequences f
 ``pipeline`` (``tf.data``), ``layers`` (lookups, causal attention), ``towers`` (query and item
 towers), ``model`` (the ``tfrs.Model`` loss), ``train`` (fit with early stopping, evaluation),
 ``warmstart``, ``export`` (the SavedModel with a BruteForce index), ``evaluate`` (full-ranking
-metrics), ``baselines`` (popularity, item-kNN), ``tutorial`` (the TFRS tutorial configuration,
-for speed comparisons) and ``stage`` (the task function ``pretrain_retrieval``).
+metrics), ``baselines`` (popularity, item-kNN) and ``stage`` (the task function ``pretrain_retrieval``).
+The TFRS tutorial configuration the benchmarks compare speed against is bench/retrieval_tutorial.py.
 """
 
 import os

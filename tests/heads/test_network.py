@@ -23,8 +23,8 @@ from ecom_tasks.heads.model import (
     expected_orders,
     profile_scaling,
 )
-from ecom_tasks.heads.network import Labels, fit_head, predict_head
-from ecom_tasks.heads.train import take, tower_inputs
+from ecom_tasks.heads.network import Labels, fit_head, predict_head, take
+from ecom_tasks.heads.train import tower_inputs
 from ecom_tasks.publish.tables import EXPECTED_ORDERS
 from ecom_tasks.retrieval.backbone import load_backbone
 from ecom_tasks.retrieval.config import SERVING_HISTORY

@@ -62,6 +62,20 @@ def test_recommendations_get_item_titles() -> None:
     assert out[TITLE].tolist()[0] == "Lipstick" and pd.isna(out[TITLE].tolist()[1])
 
 
+def test_candidate_version_fingerprints_inputs_not_their_place(tmp_path: Path) -> None:
+    def version(root: Path, rows: list[str], **change) -> str:
+        uri = storage.partition_uri(str(root), "features", "x", D1)
+        storage.write_partition(pd.DataFrame({USER_ID: rows}), uri, source="test")
+        args = {"config": {"epochs": 2}, "backbone_uri": f"{root}/models/retrieval/ds={D1}"} | change
+        return outputs.candidate_version(CHURN, D1, "gbdt", input_uris=[uri], **args)
+
+    first = version(tmp_path / "a", ["u1", "u2"])
+    assert first.startswith(f"{CHURN}-{D1}-gbdt-") and len(first.rsplit("-", 1)[1]) == 10
+    assert version(tmp_path / "moved", ["u1", "u2"]) == first  # same candidate on another root
+    assert version(tmp_path / "b", ["u1", "u3"]) != first  # other input content
+    assert version(tmp_path / "c", ["u1", "u2"], config={"epochs": 3}) != first
+
+
 def test_card_of_a_blocked_candidate_says_why_in_both_formats(tmp_path: Path) -> None:
     b = churn_blessing(0.65, inputs={"features/x": "abc"}, data_window={"start": "s", "end": "e"})
     (tmp_path / "reliability.png").write_bytes(b"png")

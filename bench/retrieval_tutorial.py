@@ -4,6 +4,9 @@ User-id and item-id embeddings only, in-batch softmax (``tfrs.tasks.Retrieval``)
 batch 8192, a ``tf.data`` pipeline without caching. It runs without the tutorial's
 ``FactorizedTopK`` training metrics (those would make it ~14x slower, which would flatter the
 comparison); recall is measured the same full-ranking way as for the real model.
+
+The retrieval benchmarks (bench_retrieval_*.py) import it; the nightly run never does, so it lives
+here and not in the ecom_tasks package.
 """
 
 from __future__ import annotations
