@@ -27,3 +27,19 @@ class SourceError(EcomError, ValueError):
 
 class ConfigError(EcomError, ValueError):
     """A parameter or configuration value is invalid; the message names the parameter."""
+
+
+class CorruptPartitionError(EcomError, ValueError):
+    """A committed partition's files do not match its manifest (changed, truncated, missing bytes)."""
+
+    def __init__(self, uri: str, problem: str) -> None:
+        self.uri = uri
+        self.problem = problem
+        super().__init__(
+            f"corrupt partition {uri}: {problem}. Run `ecom verify --repair` (it moves the partition "
+            "to corrupt/ with a record) and rerun the nightly, which rebuilds it from its upstream"
+        )
+
+
+class ConcurrentWriterError(EcomError, RuntimeError):
+    """Another process holds the data root's writer lock; the message names it."""
