@@ -346,7 +346,9 @@ def ingest(root: str, ds: str | dt.date, config: IngestConfig) -> dict[str, Any]
 def _ingest_locked(root: str, day: dt.date, config: IngestConfig, recovered: bool) -> dict[str, Any]:
     plan = plan_source(config, day)
     source = _source_name(config)
-    fingerprint = checks.fingerprint(config.source, config.source_path, repr(config.synthetic))
+    # How the file is read is part of what was landed: the same file read day first is another landing.
+    reading = f"{config.date_order}|{config.duplicate_lines}|{config.synthetic!r}"
+    fingerprint = checks.fingerprint(config.source, config.source_path, reading)
     results: list[dict[str, Any]] = []
     pending: deque[Future[dict[str, Any]]] = deque()
     with ThreadPoolExecutor(max_workers=config.writers) as pool:

@@ -76,20 +76,26 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
 
 
 def canonical_table(table: pa.Table) -> pa.Table:
-    """``table`` laid out in one chunk per column (already so for most tables: no copy then)."""
-    if table.num_rows == 0:
-        return table.schema.empty_table()
-    if any(col.num_chunks != 1 for col in table.columns):
-        return table.combine_chunks()
-    return table
+    """``table`` with each column as one freshly laid out array (what a Parquet round trip gives).
+
+    A slice of a bigger frame keeps its parent's buffers (and a validity bitmap without nulls),
+    and a concatenation keeps its chunks: the IPC stream of the same rows then differs.
+    ``concat_arrays`` copies each column into one compact array (memory speed).
+    """
+    arrays = [
+        pa.concat_arrays(col.chunks) if col.num_chunks else pa.array([], type=col.type)
+        for col in table.columns
+    ]
+    return pa.Table.from_arrays(arrays, schema=table.schema)
 
 
 def table_hash(table: pa.Table) -> str:
     """SHA-256 of a table's Arrow IPC stream: its column names, types and values.
 
-    The table is hashed as one chunk per column: the same rows give the same hash however they
-    were chunked in memory (a slice of a whole file, a day read alone, a concatenation). For a
-    table that is one chunk already (the usual case) this is the hash earlier versions stored.
+    The table is hashed in its canonical layout (:func:`canonical_table`): the same rows and
+    schema give the same hash however they sit in memory (a slice of a whole file, a day read
+    back from Parquet, a concatenation of chunks). Hash version 1 hashed the layout as it was
+    (see :func:`_v1_hash`, kept to migrate older manifests without rewriting their data).
     """
     # The pandas metadata also records library versions: leave it out of the content.
     table = canonical_table(table.replace_schema_metadata(None))
