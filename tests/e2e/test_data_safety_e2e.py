@@ -20,7 +20,10 @@ LOGICAL = "2024-06-03"
 
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory):
-    return make_airflow_env(tmp_path_factory.mktemp("safety"))
+    env = make_airflow_env(tmp_path_factory.mktemp("safety"))
+    # A refused file fails the same way on every retry: do not wait minutes between them here.
+    env.env["AIRFLOW__CORE__MAX_TASK_RETRY_DELAY"] = "1"
+    return env
 
 
 def _conf(path, end_date: str) -> dict:
