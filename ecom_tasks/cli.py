@@ -5,6 +5,7 @@ Usage::
     ecom summary --ds 2024-03-31 [--root DIR]          # partitions and documents of one run
     ecom models list [--model churn]                   # versions with metrics, ds and aliases
     ecom models rollback --model churn --version 3     # move champion (and the outputs) back
+    ecom verify [--stage raw] [--ds 2024-03-31] [--repair]  # recompute content hashes
 """
 
 from __future__ import annotations
@@ -61,6 +62,32 @@ def _print_summary(info: dict[str, object]) -> None:
     out.write("\n")
 
 
+def run_verify(args: argparse.Namespace) -> int:
+    """``ecom verify``: exit 0 when every partition checked is intact, 1 when one is corrupt."""
+    from ecom_tasks import integrity, landing
+    from ecom_tasks.writelock import writer_lock
+
+    root = storage.data_root(args.root)
+    stages = tuple(args.stage or integrity.DEFAULT_STAGES)
+    days = [storage.as_date(d) for d in args.ds] if args.ds else None
+    if args.repair:
+        with writer_lock(root, "ecom verify --repair"):
+            landing.recover(root)
+            report = integrity.verify(root, stages, days, repair=True)
+    else:
+        report = integrity.verify(root, stages, days)
+    out = sys.stdout
+    out.write(f"checked {report['checked']} partition(s) of {', '.join(stages)} under {root}")
+    out.write(f"; {report['migrated']} older manifest(s) given checksums\n")
+    for bad in report["corrupt"]:
+        out.write(f"CORRUPT {bad['partition']}: {bad['problem']}\n")
+        if bad["moved_to"]:
+            out.write(f"  moved to {bad['moved_to']}; the next nightly rebuilds it from its upstream\n")
+    if report["corrupt"] and not args.repair:
+        out.write("run again with --repair to set them aside, then rerun the nightly to rebuild them\n")
+    return 1 if report["corrupt"] else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,11 +95,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--ds", required=True, help="the run's logical date, YYYY-MM-DD")
     summary.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    verify = sub.add_parser("verify", help="check partitions against their manifests (content hashes)")
+    verify.add_argument(
+        "--stage", action="append", help="stage to check (repeatable; default: all data stages)"
+    )
+    verify.add_argument("--ds", action="append", help="day to check, YYYY-MM-DD (repeatable; default: all)")
+    verify.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="move corrupt partitions to corrupt/ so the nightly rebuilds them",
+    )
     add_models_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "models":
         return run_models(args)
+    if args.command == "verify":
+        return run_verify(args)
     if args.command == "summary":
         info = describe_run(storage.data_root(args.root), args.ds)
         if args.json:

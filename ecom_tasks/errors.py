@@ -43,6 +43,27 @@ class ConfigError(EcomError, ValueError):
     retryable = False
 
 
+class CorruptPartitionError(EcomError, ValueError):
+    """A committed partition's files do not match its manifest (changed, truncated, missing bytes)."""
+
+    retryable = False  # the bytes stay wrong until the partition is repaired or rebuilt
+
+    def __init__(self, uri: str, problem: str) -> None:
+        self.uri = uri
+        self.problem = problem
+        super().__init__(
+            f"corrupt partition {uri}: {problem}. Run `ecom verify --repair` (it moves the partition "
+            "to corrupt/ with a record) and rerun the nightly, which rebuilds it from its upstream"
+        )
+
+
+class ConcurrentWriterError(EcomError, RuntimeError):
+    """Another process holds the data root's writer lock; the message names it.
+
+    Retryable: the other writer finishes, and the retry (with back-off) gets the lock.
+    """
+
+
 def is_permanent(exc: BaseException) -> bool:
     """True for the project's errors that a retry cannot fix (see :class:`EcomError`)."""
     return isinstance(exc, EcomError) and not exc.retryable

@@ -9,6 +9,7 @@ Local paths, the common case, go straight to ``os`` and ``pyarrow``; any other U
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import uuid
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 LOCAL = LocalFileSystem()
+TMP_PREFIX = ".tmp-"
 _SCAN_BATCH_ROWS = 131_072  # pyarrow.dataset's default batch size, which pq.read_table scans with
 
 
@@ -48,16 +50,28 @@ def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes | None:
 
 
 def write_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old content or the new, never a part."""
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    if is_local(fs):
-        with open(tmp, "wb") as fh:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a part.
+
+    The temporary file is hidden (``.tmp-<unique>-<name>``) and unique to this call: clean-ups
+    skip hidden names, so a concurrent writer never deletes another one's temporary file, and a
+    failed write removes its own.
+    """
+    folder, _, name = path.rpartition("/")
+    tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}-{name}"
+    try:
+        if is_local(fs):
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)  # atomic on POSIX
+            return
+        with fs.open(tmp, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)  # atomic on POSIX
-        return
-    with fs.open(tmp, "wb") as fh:
-        fh.write(data)
-    fs.mv(tmp, path)  # object stores: the PUT of the final key is atomic
+        fs.mv(tmp, path)  # object stores: the PUT of the final key is atomic
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if exists(fs, tmp):
+                remove(fs, tmp)
+        raise
 
 
 def makedirs(fs: fsspec.AbstractFileSystem, path: str) -> bool:
@@ -102,7 +116,12 @@ def read_parquet(fs: fsspec.AbstractFileSystem, path: str, columns: list[str] | 
         return _read_parquet(fh, columns)
 
 
-def _read_parquet(source: str | io.IOBase, columns: list[str] | None) -> pa.Table:
+def read_parquet_bytes(data: bytes, columns: list[str] | None) -> pa.Table:
+    """:func:`read_parquet` of a file already read into memory (to check its bytes first)."""
+    return _read_parquet(pa.BufferReader(data), columns)
+
+
+def _read_parquet(source: str | io.IOBase | pa.BufferReader, columns: list[str] | None) -> pa.Table:
     parquet = pq.ParquetFile(source)
     if parquet.metadata.num_row_groups <= 1 and parquet.metadata.num_rows <= _SCAN_BATCH_ROWS:
         return parquet.read(columns=columns, use_pandas_metadata=True)

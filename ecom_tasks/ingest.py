@@ -5,6 +5,13 @@
 lands every day of the source up to ``ds`` (so later stages see the whole history); days whose
 content is unchanged are left untouched, so reruns and backfills are idempotent. File sources are
 read completely before anything is written: a bad file fails the run with landed data intact.
+
+Data safety: the source is checked as a whole first (:mod:`ecom_tasks.ingest_checks`: exact
+duplicate lines, rows dated after the run's day, unknown users), a root has one writer at a time
+(:mod:`ecom_tasks.writelock`), and a landing is committed as one unit (:mod:`ecom_tasks.landing`):
+days that an earlier landing of another file left and the new one does not contain are retracted
+with a record, and a process killed midway leaves the old landing or the new one, never a mix.
+A raw partition whose files no longer match its manifest is re-landed instead of trusted.
 """
 
 from __future__ import annotations
@@ -22,15 +29,19 @@ import numpy as np
 import pandas as pd
 
 from ecom_tasks import contract as c
+from ecom_tasks import ingest_checks as checks
+from ecom_tasks import landing as landing_unit
 from ecom_tasks import storage
 from ecom_tasks.errors import ConfigError, SourceError
 from ecom_tasks.params import RunParams
 from ecom_tasks.sources import base
 from ecom_tasks.sources.synthetic import SyntheticShopConfig
+from ecom_tasks.writelock import DEFAULT_WAIT_S, writer_lock
 
 log = logging.getLogger(__name__)
 
 STAGE = "raw"
+POLICY_PARAMS = ("duplicate_lines", "max_duplicate_share", "future_rows", "date_order")
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,17 @@ class IngestConfig:
         start_date: land nothing before this day (``None``: no bound); with ``history_days`` the
             later of the two bounds applies.
         writers: parallel partition writers (parquet encoding releases the GIL).
+        duplicate_lines: ``keep`` exact duplicate lines (every column but the event id equal;
+            real order files repeat lines) or ``drop`` them; the count is in the summary.
+        max_duplicate_share: with ``keep``, a source whose share of exact duplicate lines is above
+            this is refused (a file landed twice or exported with every line repeated).
+        future_rows: events a landing folder delivers for days up to the run's day but dated
+            after it: ``quarantine`` (to ``ingest_quarantine/events/ds=D``, with a reason) or
+            ``refuse`` the run.
+        date_order: how ``dd/dd/yyyy`` dates of Online Retail files are read: ``auto`` decides
+            from the data (a first field above 12 means day first, a second one month first)
+            and refuses a file where nothing decides; ``dayfirst`` or ``monthfirst`` say it.
+        lock_wait_s: how long to wait for another writer of the root before failing.
     """
 
     source: str = base.SYNTHETIC
@@ -55,6 +77,11 @@ class IngestConfig:
     history_days: int | None = None
     start_date: dt.date | None = None
     writers: int = 4
+    duplicate_lines: str = checks.KEEP
+    max_duplicate_share: float = 0.1
+    future_rows: str = checks.QUARANTINE
+    date_order: str = "auto"
+    lock_wait_s: float = DEFAULT_WAIT_S
 
     def __post_init__(self) -> None:
         if self.source not in base.SOURCES:
@@ -68,6 +95,16 @@ class IngestConfig:
             raise ConfigError(f"history_days: must be at least 1, got {self.history_days}")
         if self.writers < 1:
             raise ConfigError(f"writers: must be at least 1, got {self.writers}")
+        choices = {
+            "duplicate_lines": (checks.KEEP, checks.DROP),
+            "future_rows": (checks.QUARANTINE, checks.REFUSE),
+            "date_order": ("auto", "dayfirst", "monthfirst"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}: {getattr(self, name)!r} is not one of {list(allowed)}")
+        if not 0.0 <= self.max_duplicate_share <= 1.0:
+            raise ConfigError(f"max_duplicate_share: {self.max_duplicate_share!r} must be in [0, 1]")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> IngestConfig:
@@ -79,6 +116,9 @@ class IngestConfig:
             n_items=run.synthetic_items,
             start_date=run.synthetic_start_date,
         )
+        # The data-safety policies are run parameters (the trigger form's fields); their values
+        # are checked here.
+        policies = {k: getattr(run, k) for k in POLICY_PARAMS}
         return cls(
             source=run.source,
             source_path=run.source_path,
@@ -86,6 +126,7 @@ class IngestConfig:
             synthetic=shop,
             history_days=run.history_days,
             start_date=dt.date.fromisoformat(run.start_date) if run.start_date else None,
+            **policies,
         )
 
 
@@ -153,7 +194,7 @@ def _read_file_source(config: IngestConfig, until: dt.date) -> base.ShopTables:
     if config.source == base.ONLINE_RETAIL:
         from ecom_tasks.sources.online_retail import read_online_retail
 
-        return read_online_retail(path, until=until)
+        return read_online_retail(path, until=until, date_order=config.date_order)
     if config.source == base.SEQUENCE:
         from ecom_tasks.sources.sequence import read_sequences
 
@@ -168,8 +209,25 @@ def _first_allowed(config: IngestConfig, ds: dt.date) -> dt.date:
     return max(first, config.start_date) if config.start_date else first
 
 
+@dataclass
+class SourcePlan:
+    """What a run lands: the days, the source's own counts, the policies' results."""
+
+    days: Iterator[LandingDay]
+    stats: dict[str, int]
+    first_day: dt.date
+    policies: dict[str, Any] = field(default_factory=dict)
+    future_events: pd.DataFrame | None = None
+
+
 def iter_source_days(config: IngestConfig, ds: dt.date) -> tuple[Iterator[LandingDay], dict[str, int]]:
     """The per-day tables to land for a run on ``ds``, and the source's own counts."""
+    plan = plan_source(config, ds)
+    return plan.days, plan.stats
+
+
+def plan_source(config: IngestConfig, ds: dt.date) -> SourcePlan:
+    """Read the source, apply the ingest policies to it as a whole, and cut it into days."""
     first_allowed = _first_allowed(config, ds)
     if config.source == base.SYNTHETIC:
         from ecom_tasks.sources.synthetic import generate
@@ -184,7 +242,7 @@ def iter_source_days(config: IngestConfig, ds: dt.date) -> tuple[Iterator[Landin
             )
         start = max(opening, first_allowed)
         days = (LandingDay(day, tables) for day, tables in generate(shop, start, ds))
-        return days, {"source_days": (ds - start).days + 1}
+        return SourcePlan(days, {"source_days": (ds - start).days + 1}, start)
     tables = _read_file_source(config, ds)
     if tables.events.empty:
         raise SourceError(config.source_path, f"no events on or before {ds} (the run's data interval end)")
@@ -196,23 +254,63 @@ def iter_source_days(config: IngestConfig, ds: dt.date) -> tuple[Iterator[Landin
             config.source_path,
             f"has no data for ds={ds}: its events end on {last_day}; run for a date up to {last_day}",
         )
+    tables, duplicates = checks.check_duplicates(
+        tables, config.source_path, config.duplicate_lines, config.max_duplicate_share
+    )
+    policies = {"duplicates": duplicates, "unknown_users": checks.unknown_users(tables)}
     start = max(first_day, first_allowed)
-    return split_by_day(tables, start, ds), dict(tables.stats)
+    return SourcePlan(
+        split_by_day(tables, start, ds), dict(tables.stats), first_day, policies, tables.future_events
+    )
 
 
-def _write_day(root: str, landing: LandingDay, source: str) -> dict[str, Any]:
+def _prepare_day(root: str, landing: LandingDay, source: str) -> dict[str, Any]:
+    """Write the data files of a day's changed tables (not yet visible) and say what changed."""
     day, tables = landing.day, landing.tables
-    out: dict[str, Any] = {"ds": day.isoformat(), "changed": []}
+    out: dict[str, Any] = {"ds": day.isoformat(), "changed": [], "writes": []}
     for table, frame in ((c.EVENTS, tables.events), (c.ITEMS, tables.items), (c.USERS, tables.users)):
         conformed = _conformed(frame, table, where=f"{source} {table} for {day}")
         uri = storage.partition_uri(root, STAGE, table, day)
-        manifest, changed = storage.write_partition(
-            conformed, uri, source=source, extra={"day_stats": tables.stats}
-        )
-        out[table] = manifest.row_count
-        if changed:
-            out["changed"].append(table)
+        prepared = storage.prepare_partition(conformed, uri, source=source, extra={"day_stats": tables.stats})
+        out[table] = len(conformed)
+        if prepared is not None:
+            out["writes"].append(prepared)
+            if prepared.changed:
+                out["changed"].append(table)
     return out
+
+
+def _stale_days(root: str, produced: set[dt.date], plan_fp: str, config: IngestConfig) -> list[dt.date]:
+    """Landed raw days that this landing replaces but does not contain (see :mod:`ecom_tasks.landing`).
+
+    The same file landed again (a rerun, an earlier ``ds``) retracts nothing. Another file, or
+    another source, replaces the whole landed range: every raw day it does not produce goes. A
+    landing folder is compared day by day: a raw day whose day folder is gone goes.
+    """
+    landed = set()
+    for table in c.TABLES:
+        landed.update(storage.list_partitions(root, STAGE, table))
+    extra = sorted(landed - produced)
+    if not extra:
+        return []
+    record = landing_unit.read_record(root)
+    if record is None:
+        # A root landed before landing records existed: the raw manifests say where days came from.
+        source = _source_name(config)
+        manifest = storage.read_manifest(storage.partition_uri(root, STAGE, c.EVENTS, extra[0]))
+        same = manifest is not None and manifest.source == source
+    else:
+        same = record.get("fingerprint") == plan_fp
+    if config.source == base.LANDING and same:
+        from ecom_tasks.sources.landing import landing_days
+
+        present = set(landing_days(str(config.source_path)))
+        return [d for d in extra if d not in present]
+    return [] if same else extra
+
+
+def _source_name(config: IngestConfig) -> str:
+    return config.source if config.source == base.SYNTHETIC else f"{config.source}:{config.source_path}"
 
 
 def ingest(root: str, ds: str | dt.date, config: IngestConfig) -> dict[str, Any]:
@@ -225,23 +323,62 @@ def ingest(root: str, ds: str | dt.date, config: IngestConfig) -> dict[str, Any]
 
     Returns:
         Small metadata: days landed and changed, row counts for ``ds``, the raw partition URIs of
-        ``ds`` and the source's own counts (lines read, excluded, anonymous, ...).
+        ``ds``, the source's own counts (lines read, excluded, anonymous, ...), the policies'
+        results and the days retracted from an earlier landing.
+
+    Raises:
+        SourceError: a bad file or a policy refusal (nothing landed is changed).
+        ConcurrentWriterError: another ingest or validation holds the root.
     """
     day = storage.as_date(ds)
     root = storage.data_root(root)
-    days, source_stats = iter_source_days(config, day)
-    source = config.source if config.source == base.SYNTHETIC else f"{config.source}:{config.source_path}"
+    with writer_lock(root, f"ingest of {config.source} for ds={day}", wait_s=config.lock_wait_s):
+        recovered = landing_unit.recover(root)
+        return _ingest_locked(root, day, config, recovered)
+
+
+def _ingest_locked(root: str, day: dt.date, config: IngestConfig, recovered: bool) -> dict[str, Any]:
+    plan = plan_source(config, day)
+    source = _source_name(config)
+    # How the file is read is part of what was landed: the same file read day first is another landing.
+    reading = f"{config.date_order}|{config.duplicate_lines}|{config.synthetic!r}"
+    fingerprint = checks.fingerprint(config.source, config.source_path, reading)
     results: list[dict[str, Any]] = []
     pending: deque[Future[dict[str, Any]]] = deque()
     with ThreadPoolExecutor(max_workers=config.writers) as pool:
-        for landing in days:
-            pending.append(pool.submit(_write_day, root, landing, source))
+        for landing in plan.days:
+            pending.append(pool.submit(_prepare_day, root, landing, source))
             # A bounded window keeps memory flat: only a few days' frames are alive at once.
             while len(pending) >= 2 * config.writers:
                 results.append(pending.popleft().result())
         results.extend(p.result() for p in pending)
     if not results:
         raise SourceError(config.source_path or config.source, f"produced no day up to {day}")
+    produced = {dt.date.fromisoformat(r["ds"]) for r in results}
+    stale = _stale_days(root, produced, fingerprint, config)
+    record = {
+        "source": source,
+        "fingerprint": fingerprint,
+        "ds": day.isoformat(),
+        "first_day": results[0]["ds"],
+        "last_day": results[-1]["ds"],
+    }
+    reason = f"replaced by the landing of {source} for ds={day}, which does not contain the day"
+    writes = [w for r in results for w in r.pop("writes")]
+    retraction = landing_unit.commit(root, writes, stale, record, reason, config.writers)
+    if stale:
+        log.warning(
+            "retracted %d day(s) an earlier landing left (%s..%s): %s; record %s",
+            len(stale),
+            stale[0],
+            stale[-1],
+            reason,
+            retraction["retraction_record"],
+        )
+    policies = dict(plan.policies)
+    policies["future_rows"] = checks.quarantine_future(
+        root, day, plan.future_events, config.source_path, config.future_rows
+    )
     today = results[-1]
     changed_days = [r["ds"] for r in results if r["changed"]]
     summary = {
@@ -253,15 +390,19 @@ def ingest(root: str, ds: str | dt.date, config: IngestConfig) -> dict[str, Any]
         "days_written": len(changed_days),
         "rows": {t: today[t] for t in c.TABLES},
         "uris": {t: storage.partition_uri(root, STAGE, t, day) for t in c.TABLES},
-        "source_stats": {k: int(v) for k, v in source_stats.items()},
+        "source_stats": {k: int(v) for k, v in plan.stats.items()},
+        "policies": policies,
+        "retracted": retraction,
+        "recovered_interrupted_landing": recovered,
     }
     storage.write_json(summary, f"{root}/ingest/summary/ds={day.isoformat()}/summary.json")
     log.info(
-        "landed %d day(s) of %s up to %s (%d rewritten); %s: %s",
+        "landed %d day(s) of %s up to %s (%d rewritten, %d retracted); %s: %s",
         len(results),
         config.source,
         day,
         len(changed_days),
+        len(stale),
         day,
         summary["rows"],
     )

@@ -78,6 +78,29 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         {"type": "boolean"},
         "Only rebuild data, features and reports: no training, gates or publication.",
     ),
+    # Data-safety policies of ingest (ecom_tasks.ingest.IngestConfig checks their values).
+    "date_order": (
+        "auto",
+        {"type": "string", "enum": ["auto", "dayfirst", "monthfirst"]},
+        "How dd/dd/yyyy dates of an Online Retail file are read: auto decides from the data (a field "
+        "above 12) and refuses a file where nothing decides; dayfirst or monthfirst say which.",
+    ),
+    "duplicate_lines": (
+        "keep",
+        {"type": "string", "enum": ["keep", "drop"]},
+        "Exact duplicate lines of a source: keep them (refused above max_duplicate_share) or drop them.",
+    ),
+    "max_duplicate_share": (
+        0.1,
+        {"type": "number", "minimum": 0, "maximum": 1},
+        "With duplicate_lines=keep, refuse a source whose share of exact duplicate lines is above this.",
+    ),
+    "future_rows": (
+        "quarantine",
+        {"type": "string", "enum": ["quarantine", "refuse"]},
+        "Events of a landing folder dated after the run's day: quarantine them with a record, or refuse "
+        "the file.",
+    ),
 }
 DEFAULTS: dict[str, Any] = {name: default for name, (default, _, _) in FORM.items()}
 
@@ -108,6 +131,10 @@ class RunParams:
     embedding_size: int | None = DEFAULTS["embedding_size"]
     force_publish: bool = DEFAULTS["force_publish"]
     skip_training: bool = DEFAULTS["skip_training"]
+    date_order: str = DEFAULTS["date_order"]
+    duplicate_lines: str = DEFAULTS["duplicate_lines"]
+    max_duplicate_share: float = DEFAULTS["max_duplicate_share"]
+    future_rows: str = DEFAULTS["future_rows"]
 
     def __post_init__(self) -> None:
         if self.source not in catalog.SOURCES:

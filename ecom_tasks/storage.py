@@ -4,6 +4,9 @@ A partition is a folder holding data files and a ``_manifest.json``. The manifes
 marker: it is written last, atomically, and lists the data files that belong to the partition, so
 readers never see a half-written partition and a failed write leaves the previous one intact.
 Data files are named after their content hash, which makes rewriting identical data a no-op.
+The manifest also records each file's size and SHA-256 (``file_checksums``): readers check them
+and the row count before trusting a file (:class:`CorruptPartitionError` names the partition),
+and a write of unchanged content rewrites a file whose bytes no longer match.
 Works on the local file system and on any fsspec URI (``s3://``, ``gs://``, ``memory://`` ...).
 """
 
@@ -17,7 +20,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import fsspec
@@ -26,12 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecom_tasks import __version__, fsio
-from ecom_tasks.errors import ConfigError
+from ecom_tasks.errors import ConfigError, CorruptPartitionError
 
 log = logging.getLogger(__name__)
 
 DATA_ROOT_ENV = "ECOM_DATA_ROOT"
 MANIFEST = "_manifest.json"
+HASH_VERSION = 2  # content_hash of the single-chunk table (1: of the table as chunked in memory)
 DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 
 
@@ -71,10 +75,30 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
 
 
+def canonical_table(table: pa.Table) -> pa.Table:
+    """``table`` with each column as one freshly laid out array (what a Parquet round trip gives).
+
+    A slice of a bigger frame keeps its parent's buffers (and a validity bitmap without nulls),
+    and a concatenation keeps its chunks: the IPC stream of the same rows then differs.
+    ``concat_arrays`` copies each column into one compact array (memory speed).
+    """
+    arrays = [
+        pa.concat_arrays(col.chunks) if col.num_chunks else pa.array([], type=col.type)
+        for col in table.columns
+    ]
+    return pa.Table.from_arrays(arrays, schema=table.schema)
+
+
 def table_hash(table: pa.Table) -> str:
-    """SHA-256 of a table's Arrow IPC stream: its column names, types and values."""
+    """SHA-256 of a table's Arrow IPC stream: its column names, types and values.
+
+    The table is hashed in its canonical layout (:func:`canonical_table`): the same rows and
+    schema give the same hash however they sit in memory (a slice of a whole file, a day read
+    back from Parquet, a concatenation of chunks). Hash version 1 hashed the layout as it was
+    (see :func:`_v1_hash`, kept to migrate older manifests without rewriting their data).
+    """
     # The pandas metadata also records library versions: leave it out of the content.
-    table = table.replace_schema_metadata(None)
+    table = canonical_table(table.replace_schema_metadata(None))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -103,9 +127,14 @@ class Manifest:
     code_version: str
     written_at: str
     extra: dict[str, Any]
+    # ``{file: {"bytes": size, "sha256": digest}}``; empty in manifests written before it existed.
+    file_checksums: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Content hashes this partition's content had under earlier hash versions (migrated manifests):
+    # records that point at the old hash (a validated day's raw_content_hash) stay valid.
+    legacy_hashes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "row_count": self.row_count,
             "schema": self.schema,
             "content_hash": self.content_hash,
@@ -115,6 +144,16 @@ class Manifest:
             "written_at": self.written_at,
             "extra": self.extra,
         }
+        if self.file_checksums:
+            out["file_checksums"] = self.file_checksums
+            out["hash_version"] = HASH_VERSION
+        if self.legacy_hashes:
+            out["legacy_hashes"] = self.legacy_hashes
+        return out
+
+    def hashes(self) -> set[str]:
+        """The content hash and any earlier hash of the same content."""
+        return {self.content_hash, *self.legacy_hashes}
 
 
 def to_parquet_bytes(data: pd.DataFrame | pa.Table) -> bytes:
@@ -165,7 +204,163 @@ def read_manifest(uri: str) -> Manifest | None:
         code_version=str(raw.get("code_version", "")),
         written_at=str(raw.get("written_at", "")),
         extra=dict(raw.get("extra", {})),
+        file_checksums=dict(raw.get("file_checksums", {})),
+        legacy_hashes=list(raw.get("legacy_hashes", [])),
     )
+
+
+def checksum(data: bytes) -> dict[str, Any]:
+    """What a manifest records of one data file: its size and SHA-256 (~1 GB/s here)."""
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def file_problem(manifest: Manifest, name: str, data: bytes | None) -> str | None:
+    """Why the bytes ``data`` of file ``name`` do not match ``manifest`` (``None`` when they do)."""
+    if data is None:
+        return "is missing"
+    want = manifest.file_checksums.get(name)
+    if want is None:
+        return None  # an older manifest: the row count and the Parquet reader are the checks
+    if len(data) != want["bytes"]:
+        return f"has {len(data)} bytes, the manifest says {want['bytes']}"
+    if hashlib.sha256(data).hexdigest() != want["sha256"]:
+        return "bytes do not match the manifest's checksum (changed on disk)"
+    return None
+
+
+def corrupt(manifest: Manifest, problem: str) -> CorruptPartitionError:
+    """The error of a partition whose files do not match its manifest, naming what to do."""
+    return CorruptPartitionError(manifest.uri, problem)
+
+
+@dataclass(frozen=True)
+class PreparedWrite:
+    """A partition whose data file is written and whose manifest is not committed yet."""
+
+    manifest: Manifest
+    changed: bool  # whether the data changed (else only the manifest is refreshed)
+    fresh: bool  # the folder was created by this write: nothing stale to remove
+
+
+def _unchanged(current: Manifest | None, digest: str, table: pa.Table, fs: Any, path: str) -> Manifest | None:
+    """``current`` (checksums filled in) when it holds ``table``'s content in intact files, else None.
+
+    A data file lost or changed under an intact manifest (deleted by hand, a bad disk, a partial
+    restore) is written again by the next write of the same content instead of being trusted;
+    the corrupt file is kept aside (see :func:`ecom_tasks.integrity.quarantine_files`).
+    """
+    if current is None:
+        return None
+    same = digest in current.hashes()
+    legacy: list[str] = []
+    if not same and not current.file_checksums:
+        # A manifest from before hash version 2: its hash may be of another chunk layout.
+        old = _v1_hash(table)
+        same = old == current.content_hash
+        legacy = [current.content_hash] if same else []
+    if not same:
+        return None
+    sums = {}
+    for name in current.files:
+        data = fsio.read_bytes(fs, f"{path}/{name}")
+        problem = file_problem(current, name, data)
+        if problem is None and data is not None and not current.file_checksums:
+            problem = _parquet_problem(data, current.row_count)
+        if problem is not None:
+            log.warning("%s: %s %s; writing it again", current.uri, name, problem)
+            from ecom_tasks.integrity import quarantine_files
+
+            quarantine_files(current, f"{name} {problem}")
+            return None
+        sums[name] = current.file_checksums.get(name) or checksum(data)
+    return replace(
+        current, content_hash=digest, file_checksums=sums, legacy_hashes=legacy or current.legacy_hashes
+    )
+
+
+def _v1_hash(table: pa.Table) -> str:
+    """The content hash as hash version 1 computed it (the IPC stream of the table as chunked)."""
+    table = table.replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+def _parquet_problem(data: bytes, rows: int) -> str | None:
+    try:
+        found = pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return f"is not readable Parquet ({type(exc).__name__}: {exc})"
+    return None if found == rows else f"holds {found} rows, the manifest says {rows}"
+
+
+def prepare_partition(
+    df: pd.DataFrame,
+    uri: str,
+    *,
+    source: str,
+    extra: dict[str, Any] | None = None,
+    written_at: dt.datetime | None = None,
+    digest: str | None = None,
+    table: pa.Table | None = None,
+) -> PreparedWrite | None:
+    """Write the data file of ``df`` for the partition at ``uri``; return the manifest to commit.
+
+    Returns ``None`` when the partition already holds the same content in intact files with the
+    same ``extra`` (nothing to do). Nothing is visible to readers until :func:`commit_partition`.
+    Arguments as for :func:`write_partition`.
+    """
+    table = to_arrow(df) if table is None else table
+    hashed_here = digest is None
+    digest = digest or table_hash(table)
+    current = read_manifest(uri)
+    fs, path = _fs(uri)
+    wanted = json.loads(json.dumps(dict(extra or {}), default=str))
+    kept = _unchanged(current, digest, table, fs, path)
+    if kept is not None:
+        if kept == current and current.extra == wanted:
+            return None
+        # Same data, new metadata (which raw content it came from, checksums of an older
+        # manifest, a chunk-independent hash): refresh the manifest only.
+        return PreparedWrite(replace(kept, extra=wanted), changed=False, fresh=False)
+    fresh = fsio.makedirs(fs, path)
+    fname = f"part-{digest[:16]}.parquet"
+    data = _encoded(table, digest) if hashed_here else to_parquet_bytes(table)
+    fsio.write_atomic(fs, f"{path}/{fname}", data)
+    stamp = (written_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    manifest = Manifest(
+        uri=uri,
+        row_count=len(df),
+        schema={c: str(t) for c, t in df.dtypes.items()},
+        content_hash=digest,
+        files=[fname],
+        source=source,
+        code_version=__version__,
+        written_at=stamp,
+        extra=wanted,
+        file_checksums={fname: checksum(data)},
+    )
+    return PreparedWrite(manifest, changed=True, fresh=fresh)
+
+
+def commit_partition(prepared: PreparedWrite) -> Manifest:
+    """Commit a prepared partition: write its manifest, then remove files no longer referenced.
+
+    Idempotent: committing the same prepared write again (a resumed landing) changes nothing.
+    """
+    manifest = prepared.manifest
+    fs, path = _fs(manifest.uri)
+    body = json.dumps(manifest.to_dict(), indent=2, default=str).encode()
+    fsio.write_atomic(fs, f"{path}/{MANIFEST}", body)
+    if prepared.changed and not prepared.fresh:
+        # Hidden names (temporary files of writers still at work) are never touched.
+        for name in fsio.list_names(fs, path):
+            if name != MANIFEST and name not in manifest.files and not name.startswith("."):
+                fsio.remove(fs, f"{path}/{name}")
+    if prepared.changed:
+        log.info("wrote %s rows to %s", manifest.row_count, manifest.uri)
+    return manifest
 
 
 def write_partition(
@@ -187,59 +382,44 @@ def write_partition(
     ``table`` may pass :func:`to_arrow` of ``df`` when the caller has it (a slice of one
     conversion of many partitions' rows): it is what gets hashed and written, so it must be that.
     """
-    table = to_arrow(df) if table is None else table
-    hashed_here = digest is None
-    digest = digest or table_hash(table)
-    current = read_manifest(uri)
-    fs, path = _fs(uri)
-    # A data file lost under an intact manifest (deleted by hand, a partial restore) is written
-    # again by the next write of the same content instead of being trusted.
-    intact = current is not None and all(fsio.exists(fs, f"{path}/{name}") for name in current.files)
-    if intact and current.content_hash == digest:
-        wanted = json.loads(json.dumps(dict(extra or {}), default=str))
-        if current.extra == wanted:
-            return current, False
-        # Same data, new metadata (e.g. which raw content it came from): refresh the manifest only.
-        refreshed = replace(current, extra=wanted)
-        body = json.dumps(refreshed.to_dict(), indent=2, default=str).encode()
-        fsio.write_atomic(fs, f"{path}/{MANIFEST}", body)
-        return refreshed, False
-    # A folder made just now holds nothing stale; one that existed may (a replaced version).
-    fresh = fsio.makedirs(fs, path)
-    fname = f"part-{digest[:16]}.parquet"
-    data = _encoded(table, digest) if hashed_here else to_parquet_bytes(table)
-    fsio.write_atomic(fs, f"{path}/{fname}", data)
-    stamp = (written_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    manifest = Manifest(
-        uri=uri,
-        row_count=len(df),
-        schema={c: str(t) for c, t in df.dtypes.items()},
-        content_hash=digest,
-        files=[fname],
-        source=source,
-        code_version=__version__,
-        written_at=stamp,
-        extra=dict(extra or {}),
+    prepared = prepare_partition(
+        df, uri, source=source, extra=extra, written_at=written_at, digest=digest, table=table
     )
-    fsio.write_atomic(
-        fs, f"{path}/{MANIFEST}", json.dumps(manifest.to_dict(), indent=2, default=str).encode()
-    )
-    # The new manifest is committed; files of the replaced version are now unreferenced.
-    for name in [] if fresh else fsio.list_names(fs, path):
-        if name != MANIFEST and name != fname and not name.startswith("."):
-            fsio.remove(fs, f"{path}/{name}")
-    log.info("wrote %s rows to %s", len(df), uri)
-    return manifest, True
+    if prepared is None:
+        current = read_manifest(uri)
+        assert current is not None
+        return current, False
+    return commit_partition(prepared), prepared.changed
 
 
 def _read_tables(uri: str, columns: Iterable[str] | None) -> list[pa.Table]:
-    """The data files of the committed partition at ``uri``, as Arrow tables."""
+    """The data files of the committed partition at ``uri``, as Arrow tables, checked.
+
+    Each file's bytes are checked against the manifest's size and SHA-256 (older manifests: the
+    file must parse) and the rows against its row count; a mismatch raises
+    :class:`CorruptPartitionError` naming the partition and the file.
+    """
     manifest = read_manifest(uri)
     if manifest is None:
         raise FileNotFoundError(f"no committed partition at {uri} (missing {MANIFEST})")
     fs, path = _fs(uri)
     cols = list(columns) if columns is not None else None
-    return [fsio.read_parquet(fs, f"{path}/{name}", cols) for name in manifest.files]
+    tables = []
+    for name in manifest.files:
+        data = fsio.read_bytes(fs, f"{path}/{name}")
+        if data is None:
+            raise FileNotFoundError(f"{uri}: data file {name} of the committed partition is missing")
+        problem = file_problem(manifest, name, data)
+        if problem is not None:
+            raise corrupt(manifest, f"{name} {problem}")
+        try:
+            tables.append(fsio.read_parquet_bytes(data, cols))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise corrupt(manifest, f"{name} is not readable Parquet ({type(exc).__name__}: {exc})") from exc
+    rows = sum(t.num_rows for t in tables)
+    if rows != manifest.row_count:
+        raise corrupt(manifest, f"holds {rows} rows, the manifest says {manifest.row_count}")
+    return tables
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:

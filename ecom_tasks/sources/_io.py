@@ -97,13 +97,30 @@ def _has_bytes(df: pd.DataFrame) -> bool:
     return False
 
 
+_BOM_LATIN1 = "\ufeff".encode().decode("latin-1")
+
+
 def csv_header(path: object) -> list[str]:
-    """The column names of a CSV/CSV.gz file (first line only)."""
+    """The column names of a CSV/CSV.gz file (first line only), without a UTF-8 byte-order mark."""
     check_readable(path)
     try:
-        return [str(c) for c in pd.read_csv(path, nrows=0, encoding="latin-1").columns]
+        names = [str(c) for c in pd.read_csv(path, nrows=0, encoding="latin-1").columns]
     except _READ_ERRORS as exc:
         raise _read_failure(path, exc) from exc
+    if names and names[0].startswith(_BOM_LATIN1):
+        names[0] = names[0][len(_BOM_LATIN1) :]  # a UTF-8 byte-order mark (Excel's "CSV UTF-8")
+    return names
+
+
+def check_csv_dialect(path: object, header: Sequence[str]) -> None:
+    """SourceError naming a ``;`` separator (a European export, with decimal commas): not CSV here."""
+    if len(header) == 1 and header[0].count(";") >= 2:
+        raise SourceError(
+            path,
+            f"the header {header[0][:80]!r} is separated by ';' (a European-locale export, whose "
+            "numbers usually have decimal commas): export the file comma-separated with '.' as "
+            "the decimal point",
+        )
 
 
 def read_csv(path: object, dtype: dict[str, str] | str | None = None) -> pd.DataFrame:

@@ -26,3 +26,6 @@ class ShopTables:
     items: pd.DataFrame
     users: pd.DataFrame
     stats: dict[str, int] = field(default_factory=dict)
+    # Events a source delivered up to the run's day but dated after it (landing folders); the
+    # ingest quarantines them with a record instead of dropping them.
+    future_events: pd.DataFrame | None = None

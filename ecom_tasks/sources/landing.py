@@ -130,6 +130,9 @@ def read_landing_file(file: str, table: str) -> pd.DataFrame:
             out[col.name] = _io.parse_timestamps(series, **kwargs)
         elif col.dtype in ("int64", "float64"):
             out[col.name] = _io.parse_number(series, integer=col.dtype == "int64", **kwargs)
+        elif col.name.endswith("_id") and not strict:
+            # A spreadsheet round trip turns 13085 into "13085.0": one customer, one id.
+            out[col.name] = _io.id_strings(series)
         else:
             out[col.name] = _text(series, file, col.name, strict)
     try:
@@ -164,8 +167,10 @@ def _merge_first_seen(frames: list[pd.DataFrame], table: str, end: pd.Timestamp 
 def read_landing(path: Path | str, until: dt.date | str | None = None) -> ShopTables:
     """Read every day folder up to ``until`` (inclusive) as canonical tables.
 
-    Events later than ``until`` are left out (counted in ``excluded_after_until``) and so are
-    item/user rows first seen after it. Stats also count ``events_outside_day`` (events whose UTC
+    Events later than ``until`` are left out (counted in ``excluded_after_until`` and returned
+    as ``future_events``, which the ingest quarantines) and so are item/user rows first seen
+    after it. Id columns of CSV files are normalised as the Online Retail adapter does
+    (``"13085.0"`` -> ``"13085"``). Stats also count ``events_outside_day`` (events whose UTC
     day is not their folder's day; kept) and ``duplicate_event_ids`` (kept for validation).
     """
     last = _io.as_day(until, "until")
@@ -188,7 +193,9 @@ def read_landing(path: Path | str, until: dt.date | str | None = None) -> ShopTa
                 stats[key] += len(delta)
                 deltas[table].append(delta)
     frame = pd.concat(events, ignore_index=True) if events else empty_frame(EVENTS)
+    future = None
     if end is not None:
+        future = conform(frame[frame[TS] >= end].reset_index(drop=True), EVENTS)
         frame = frame[frame[TS] < end]
     frame = conform(frame.sort_values(TS, kind="stable"), EVENTS)
     items = _merge_first_seen(deltas[ITEMS], ITEMS, end)
@@ -201,7 +208,7 @@ def read_landing(path: Path | str, until: dt.date | str | None = None) -> ShopTa
         users=len(users),
     )
     log.info("read landing %s: %s", path, stats)
-    return ShopTables(events=frame, items=items, users=users, stats=stats)
+    return ShopTables(events=frame, items=items, users=users, stats=stats, future_events=future)
 
 
 def write_landing_day(

@@ -121,8 +121,11 @@ _TEXT_COLUMNS = (INVOICE, STOCK_CODE, DESCRIPTION, CUSTOMER, SRC_COUNTRY)
 NON_PRODUCT_CODE = (
     r"POST|DOT|C2|C3|M|D|S|B|CRUK|PADS|AMAZONFEE|BANK CHARGES|ADJUST\d*|TEST\d*|GIFT(?:_[0-9A-Z_]*)?"
 )
-# InvoiceDate layouts seen in published copies; US month-first is tried before day-first.
+# InvoiceDate layouts seen in published copies: ISO, or dd/dd/yyyy in the order the data shows.
 DATE_FORMATS = ("ISO8601", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+MONTH_FIRST = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S")
+DAY_FIRST = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+DATE_ORDERS = ("auto", "dayfirst", "monthfirst")
 UNSPECIFIED_COUNTRY = "Unspecified"
 
 EXCLUSIONS: tuple[str, ...] = (
@@ -154,9 +157,65 @@ def _to_core_names(df: pd.DataFrame, layout: str) -> pd.DataFrame:
     )
 
 
-def _typed(df: pd.DataFrame, path: object, layout: str, locate: _io.Locate) -> pd.DataFrame:
+def date_formats(
+    dates: pd.Series, path: object, column: str, locate: _io.Locate, date_order: str = "auto"
+) -> tuple[str, ...]:
+    """The InvoiceDate formats to parse ``dates`` with, deciding day/month order from the data.
+
+    ISO dates need no decision. For ``dd/dd/yyyy`` dates a first field above 12 means day first
+    and a second field above 12 month first; when no value decides (every day of the month is
+    12 or less) the order is ambiguous and the file is refused unless ``date_order`` says it:
+    reading 01/12/2009 month first would silently land 1 December on 12 January.
+    """
+    if pd.api.types.is_datetime64_any_dtype(dates.dtype) or date_order not in DATE_ORDERS:
+        return DATE_FORMATS
+    text = _io.clean_strings(dates)
+    parts = text.str.extract(r"^\s*(\d{1,2})/(\d{1,2})/\d{2,4}", expand=True)
+    has = parts[0].notna()
+    if not has.any():
+        return DATE_FORMATS[:1]
+    first = pd.to_numeric(parts[0]).to_numpy()
+    second = pd.to_numeric(parts[1]).to_numpy()
+    day_first = first > 12
+    month_first = second > 12
+    if day_first.any() and month_first.any():
+        i, j = int(day_first.argmax()), int(month_first.argmax())
+        raise SourceError(
+            path,
+            f"dates in both day/month orders: {text.iloc[i]!r} at {locate(i)} is day first, "
+            f"{text.iloc[j]!r} at {locate(j)} month first; fix the file to one order",
+            column=column,
+        )
+    found = "dayfirst" if day_first.any() else "monthfirst" if month_first.any() else None
+    if date_order == "auto":
+        if found is None:
+            i = int(has.to_numpy().argmax())
+            raise SourceError(
+                path,
+                f"ambiguous day/month order: every date has both fields <= 12 (e.g. {text.iloc[i]!r} at "
+                f"{locate(i)} could be either), so the file cannot say which it is. Nothing was landed. "
+                "Set date_order='dayfirst' (UK/EU: 01/12/2009 is 1 December) or 'monthfirst' (US)",
+                column=column,
+            )
+        date_order = found
+    elif found is not None and found != date_order:
+        mask = day_first if found == "dayfirst" else month_first
+        i = int(mask.argmax())
+        raise SourceError(
+            path,
+            f"date_order is {date_order!r} but {text.iloc[i]!r} at {locate(i)} can only be {found}",
+            column=column,
+        )
+    return DATE_FORMATS[:1] + (DAY_FIRST if date_order == "dayfirst" else MONTH_FIRST)
+
+
+def _typed(
+    df: pd.DataFrame, path: object, layout: str, locate: _io.Locate, date_order: str = "auto"
+) -> pd.DataFrame:
     """Parse numbers and dates and normalise text; errors quote the source's own column names."""
     src = dict(zip(LAYOUTS[FORMAT_II], LAYOUTS[layout], strict=True))
+    if df.empty:
+        raise SourceError(path, "has a header but no data lines: nothing to land")
     out = pd.DataFrame(index=df.index)
     out[INVOICE] = _io.id_strings(df[INVOICE])
     out[STOCK_CODE] = _io.clean_strings(df[STOCK_CODE]).str.upper()
@@ -168,8 +227,9 @@ def _typed(df: pd.DataFrame, path: object, layout: str, locate: _io.Locate) -> p
     out[DESCRIPTION] = _io.clean_strings(df[DESCRIPTION])
     for col, integer in ((SRC_QUANTITY, True), (SRC_PRICE, False)):
         out[col] = _io.parse_number(df[col], path=path, column=src[col], locate=locate, integer=integer)
+    formats = date_formats(df[INVOICE_DATE], path, src[INVOICE_DATE], locate, date_order)
     out[INVOICE_DATE] = _io.parse_timestamps(
-        df[INVOICE_DATE], path=path, column=src[INVOICE_DATE], locate=locate, formats=DATE_FORMATS
+        df[INVOICE_DATE], path=path, column=src[INVOICE_DATE], locate=locate, formats=formats
     )
     out[CUSTOMER] = _io.id_strings(df[CUSTOMER])
     country = _io.clean_strings(df[SRC_COUNTRY])
@@ -178,7 +238,7 @@ def _typed(df: pd.DataFrame, path: object, layout: str, locate: _io.Locate) -> p
     return out
 
 
-def load_lines(path: Path | str) -> pd.DataFrame:
+def load_lines(path: Path | str, date_order: str = "auto") -> pd.DataFrame:
     """Read a CSV, CSV.gz or xlsx file of either layout as typed lines under the II column names."""
     fmt = _io.file_format(path, (_io.CSV, _io.CSV_GZ, _io.XLSX))
     if fmt == _io.XLSX:
@@ -189,11 +249,12 @@ def load_lines(path: Path | str) -> pd.DataFrame:
             def locate(i: int, name: str = name) -> str:
                 return f"sheet {name!r} row {i + 2}"
 
-            lines = _typed(_to_core_names(sheet, layout), path, layout, locate)
+            lines = _typed(_to_core_names(sheet, layout), path, layout, locate, date_order)
             lines[SHEET] = k
             parts.append(lines)
         return pd.concat(parts, ignore_index=True)
     header = _io.csv_header(path)
+    _io.check_csv_dialect(path, header)
     layout = detect_layout(path, header)
     actual = {c.strip(): c for c in header}
     # Text columns as strings; the parser infers the numbers and ISO dates itself, which is fast.
@@ -203,7 +264,7 @@ def load_lines(path: Path | str) -> pd.DataFrame:
         if core in _TEXT_COLUMNS
     }
     raw = _io.read_csv(path, dtype=text)
-    return _typed(_to_core_names(raw, layout), path, layout, _io.csv_row)
+    return _typed(_to_core_names(raw, layout), path, layout, _io.csv_row, date_order)
 
 
 def _duplicated_count(*columns: np.ndarray) -> int:
@@ -346,18 +407,22 @@ def _first_seen_users(events: pd.DataFrame) -> pd.DataFrame:
     return conform(pd.DataFrame(users), USERS)
 
 
-def read_online_retail(path: Path | str, until: dt.date | str | None = None) -> ShopTables:
+def read_online_retail(
+    path: Path | str, until: dt.date | str | None = None, date_order: str = "auto"
+) -> ShopTables:
     """Read a UCI Online Retail (I or II) CSV, CSV.gz or xlsx file as canonical tables.
 
     Args:
         path: the file; the layout is detected from the header, the format from the extension.
         until: last day (inclusive, UTC) to return; later lines are counted, not returned.
+        date_order: ``auto``, ``dayfirst`` or ``monthfirst`` for dd/dd/yyyy dates
+            (see :func:`date_formats`).
 
     Returns:
         Events in time order, items and users as first seen by the end of ``until``, and the
         counts described in the module docstring (``lines_read == events + exclusions``).
     """
     day = _io.as_day(until, "until")
-    tables = map_lines(load_lines(path), day)
+    tables = map_lines(load_lines(path, date_order), day)
     log.info("read %s: %s", path, tables.stats)
     return tables

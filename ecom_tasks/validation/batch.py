@@ -28,6 +28,7 @@ from ecom_tasks.validation import gxbatch as gb
 from ecom_tasks.validation import rowchecks
 from ecom_tasks.validation.config import ValidationConfig
 from ecom_tasks.validation.core import finish_report
+from ecom_tasks.validation.duplicates import duplicate_counts
 from ecom_tasks.validation.gxrun import BATCH_RESULT_FORMAT, GxGate, gate_for
 from ecom_tasks.validation.history import HistoryDay
 from ecom_tasks.validation.report import Outcome, TableReport, ValidationReport
@@ -161,6 +162,7 @@ def validate_days(
     masks[c.EVENTS] = rowchecks.row_masks(
         event_batches, _quarantine_rules(c.EVENTS, set(event_batches)), ev.params, ev.codes
     )
+    duplicates = duplicate_counts(ev.frame, ev.codes, len(days))
     daily = gb.daily_frame(list(names), ev.frame, ev.codes)
     batches = {
         gb.backlog_batch(c.EVENTS): ev.ge_frame(names),
@@ -205,6 +207,7 @@ def validate_days(
                 tr.clean = tab.frame.iloc[rows].reset_index(drop=True)
                 tr.clean_arrow = bulk[t].slice(rows.start, rows.stop - rows.start)
             reports[t] = tr
+        reports[c.EVENTS].duplicates = int(duplicates[i])
         report = ValidationReport(day, reports)
         finish_report(report, {}, dict.fromkeys(c.TABLES, True), config, history(day))
         yield report

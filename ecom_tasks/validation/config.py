@@ -82,6 +82,9 @@ class ValidationConfig:
         data_docs: update the Data Docs site (HTML under ``{root}/data_docs``) on every run.
         data_docs_index_limit: the Data Docs index lists at most this many validation results
             (the newest); older pages stay on disk. Rebuilding the index reads every listed result.
+        warn_duplicate_share: above this share of a day's events repeating another event of the
+            day exactly (every column but event_id), a warning.
+        max_duplicate_share: above it, the day fails (Online Retail II's busiest repeats: 4.7%).
         backlog_max_rows: a backlog of days is validated in batches of about this many rows
             (events, items and users together; one Great Expectations run each), which bounds
             the memory a batch takes (~0.5 GiB per million rows).
@@ -99,11 +102,19 @@ class ValidationConfig:
     data_docs: bool = True
     data_docs_index_limit: int = 28
     backlog_max_rows: int = 4_000_000
+    warn_duplicate_share: float = 0.1
+    max_duplicate_share: float = 0.2
 
     def __post_init__(self) -> None:
         if self.ts_tolerance_minutes < 0:
             raise ConfigError(f"ts_tolerance_minutes: {self.ts_tolerance_minutes!r} must not be negative")
-        for name in ("max_quarantine_share", "warn_anonymous_share", "max_anonymous_share"):
+        for name in (
+            "max_quarantine_share",
+            "warn_anonymous_share",
+            "max_anonymous_share",
+            "warn_duplicate_share",
+            "max_duplicate_share",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name}: {value!r} must be in [0, 1]")

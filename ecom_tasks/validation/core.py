@@ -23,6 +23,7 @@ from ecom_tasks import storage
 from ecom_tasks.validation import history as hist
 from ecom_tasks.validation import rowchecks
 from ecom_tasks.validation.config import CRITICAL, WARNING, ValidationConfig
+from ecom_tasks.validation.duplicates import duplicate_counts, duplicate_outcome
 from ecom_tasks.validation.gxrun import GxGate, gate_for, outcomes
 from ecom_tasks.validation.report import Outcome, TableReport, ValidationReport
 from ecom_tasks.validation.suites import ITEM_REFS, all_rules, batch_name, run_parameters
@@ -103,6 +104,7 @@ def validate_frames(
             refs = rowchecks.item_refs(events, reports[c.ITEMS].clean[c.ITEM_ID])
             extra[batch_name(c.EVENTS, ITEM_REFS)] = refs
         reports[c.EVENTS], event_masks = _row_checks(c.EVENTS, events, params, extra)
+        reports[c.EVENTS].duplicates = int(duplicate_counts(events)[0])
     report = ValidationReport(day, reports)
     _run_suites(report, gate, raw, refs, params)
     del refs
@@ -173,6 +175,8 @@ def finish_report(
                     f"above max_quarantine_share {config.max_quarantine_share}",
                 )
             )
+    if events.duplicates is not None:
+        events.outcomes.append(duplicate_outcome(events.duplicates, events.rows_in, config))
     if events.row_checks_ran and events.clean is not None:
         report.metrics = hist.day_metrics(events.rows_in, events.clean)
         report.history_days = [d.ds.isoformat() for d in history]

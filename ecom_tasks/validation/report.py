@@ -125,6 +125,8 @@ class TableReport:
     # ``storage.to_arrow`` of ``clean`` and ``quarantined`` where a batch converted them in bulk
     clean_arrow: pa.Table | None = None
     quarantined_arrow: pa.Table | None = None
+    # events only: how many rows repeat another row of the day exactly (all columns but the id)
+    duplicates: int | None = None
 
     @property
     def rows_clean(self) -> int:
@@ -151,6 +153,8 @@ class TableReport:
                 "passed": not failed,
             }
         )
+        if self.duplicates is not None:
+            out["duplicate_rows"] = self.duplicates
         out["expectations"] = [o.to_dict() for o in self.outcomes]  # already plain JSON
         return out
 

@@ -189,7 +189,8 @@ def test_until_cuts_the_period_and_keeps_ids(ii_csv: Path) -> None:
 )
 def test_every_layout_and_format_gives_the_same_tables(tmp_path: Path, ii_csv: Path, make) -> None:
     expected = read_online_retail(ii_csv)
-    got = read_online_retail(make(tmp_path))
+    # The Online Retail I copies write US dates; these few lines (1-2 December) cannot show it.
+    got = read_online_retail(make(tmp_path), date_order="monthfirst")
     pd.testing.assert_frame_equal(got.events, expected.events)
     pd.testing.assert_frame_equal(got.items, expected.items)
     pd.testing.assert_frame_equal(got.users, expected.users)
