@@ -24,13 +24,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ecom_tasks import storage
+from ecom_tasks import catalog, storage
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "ECOM_ALERT_WEBHOOK"
 CALLBACK_ENV = "ECOM_ALERT_CALLBACK"
-ALERTS_FILE = "alerts/alerts.jsonl"
+ALERTS_FILE = catalog.ALERTS_FILE  # {root}/alerts/alerts.jsonl
 
 
 def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 SYNTHETIC = "synthetic"  # the built-in shop
 ONLINE_RETAIL = "online_retail"  # a UCI Online Retail (II) file
 SEQUENCE = "sequence"  # ordered sequences, one user per line (Amazon Beauty 5-core style)
-LANDING = "landing"  # a landing folder with one sub-folder per day
+LANDING = "landing"  # a landing folder with one sub-folder per day; also ingest/landing/ (its record)
 SOURCES: tuple[str, ...] = (SYNTHETIC, ONLINE_RETAIL, SEQUENCE, LANDING)
 
 # --- stages: the first level under the data root ------------------------------------------------
@@ -28,11 +28,48 @@ OUTPUTS = "outputs"  # batch output tables that follow each model's champion
 EXPORTS = "exports"  # flat files of the current output tables (ecom_exports DAG)
 ALERTS = "alerts"  # failure alerts (alerts.jsonl)
 MLFLOW = "mlflow"  # the embedded MLflow store (when MLFLOW_TRACKING_URI is not set)
+DATA_DOCS = "data_docs"  # validation: the Great Expectations Data Docs site (local data root only)
+INGEST_QUARANTINE = "ingest_quarantine"  # ingest: rows dated after the run's day, held back
+RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside with a record
+CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
+LOCKS = "_locks"  # writelock: the writer lock file
 
 # --- tables ---------------------------------------------------------------------------------------
 SUMMARY = "summary"  # ingest/summary, validation/summary
-CUSTOMER_PROFILES = "customer_profiles"
+GX_RESULTS = "gx_results"  # validation/gx_results: Great Expectations' validation results (JSON)
+RETRACTION_RECORDS = "records"  # retracted/records: one record per retraction
+# The canonical tables (raw/, validated/, quarantine/; see ecom_tasks.contract for their columns).
+EVENTS = "events"  # one row per event: view, add_to_cart, purchase, return
+ITEMS = "items"  # the item catalogue
+USERS = "users"  # the known customers
+# Feature stage (features/<table>).
+CUSTOMER_PROFILES = "customer_profiles"  # one row per customer: RFM, tenure, affinity, funnel
+ITEM_FEATURES = "item_features"  # one row per item: category, title tokens, price statistics
+TRAINING_INTERACTIONS = "training_interactions"  # weighted user-item interactions (retrieval input)
 TRAINING_PROFILES = "training_profiles"  # customer_profiles as of the retrieval model's last training day
+TRAINING_EXAMPLES = "training_examples"  # labelled customers (churn, repurchase heads)
+TRAINING_NEXT_ITEMS = "training_next_items"  # what each user bought next (ranking labels)
+STATE_PREFIX = "state_"  # features/state_<table>: the incremental feature state, one table per part
+# Behaviour analytics (features/<table>), in the order the report shows them.
+FUNNEL_DAILY = "funnel_daily"  # views, carts, purchases and conversion rates per day
+COHORT_RETENTION = "cohort_retention"  # share of each monthly cohort still buying, by period
+REPEAT_PURCHASE = "repeat_purchase"  # customers by number of orders
+BASKET_SIZES = "basket_sizes"  # orders by number of items
+CO_PURCHASE_PAIRS = "co_purchase_pairs"  # item pairs bought together, with support, confidence, lift
+HOUR_OF_WEEK = "hour_of_week"  # activity by hour of the week
+ANALYTICS_TABLES: tuple[str, ...] = (
+    FUNNEL_DAILY,
+    COHORT_RETENTION,
+    REPEAT_PURCHASE,
+    BASKET_SIZES,
+    CO_PURCHASE_PAIRS,
+    HOUR_OF_WEEK,
+)
+# Model folders (models/<table>): one per model stage.
+RETRIEVAL = "retrieval"  # the pretrained two-tower retrieval model (the backbone of the heads)
+RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
+CHURN = "churn"  # the churn head
+REPURCHASE = "repurchase"  # the repurchase head
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -42,8 +79,10 @@ CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
 
 # --- files -----------------------------------------------------------------------------------------
-SUMMARY_FILE = "summary.json"
-REPORT_HTML = "report.html"
+MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)
+SUMMARY_FILE = "summary.json"  # ingest/summary and validation/summary: a run's counts and checks
+REPORT_HTML = "report.html"  # reports/behaviour: the behaviour report
+DATA_DOCS_INDEX = "index.html"  # data_docs/: the Data Docs site's start page
 # Inside a model folder ({root}/models/<model>/ds=D/): what training writes ...
 METRICS_FILE = "metrics.json"  # the candidate's and its baselines' metrics on the held-out data
 CHAMPION_METRICS_FILE = "champion_metrics.json"  # the champion scored on the same data, same run
@@ -52,11 +91,20 @@ SMOKE_INPUT_FILE = "smoke_input.json"  # the query the serving check sends
 RUN_RECORD = "_run.json"  # the training task's fingerprint and result (training reuse), written last
 SAVED_MODEL_DIR = "saved_model"  # a TensorFlow SavedModel artifact
 PICKLE_FILE = "model.pkl"  # a pickled artifact (a scikit-learn baseline)
+WEIGHTS_FILE = "weights.npz"  # retrieval: the towers' weights
+VOCABULARIES_FILE = "vocabularies.json"  # retrieval: the user, item, category and token vocabularies
+TOWER_STATE_FILE = "tower_state.npz"  # retrieval: non-trainable tower state (catalogue, scaling, logQ)
+RANKER_FILE = "ranker.json"  # ranking: what the artifact expects (profile feature names, selection)
+HEAD_SPEC_FILE = "head.json"  # heads: inputs of the exported head (feature names and order)
+RELIABILITY_PLOT = "reliability.png"  # heads: the reliability diagram (also in reports/heads)
 # ... and what the gate writes beside it.
 BLESSING_FILE = "blessing.json"
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
-# Under outputs/: which version of each table is current.
+# Under outputs/: which version of each table is current; under ingest/landing/: the last landing.
 POINTER_FILE = "current.json"
-ALERTS_FILE = f"{ALERTS}/alerts.jsonl"
+JOURNAL_FILE = "journal.json"  # ingest/landing/: a landing in progress (replayed after a crash)
+MOVE_RECORD_FILE = "record.json"  # in each partition moved under corrupt/ or retracted/: why
+ALERTS_FILE = f"{ALERTS}/alerts.jsonl"  # one JSON line per failure alert
+LOCK_FILE = f"{LOCKS}/writer.json"  # the writer lock: who holds it and since when
 EVALUATION_FILE = "evaluation.parquet"  # per-example test results of the candidate, baselines, champion

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ecom_tasks import catalog
 from ecom_tasks.errors import ContractError
 
 # --- column names -----------------------------------------------------------------------------
@@ -35,9 +36,8 @@ PURCHASE = "purchase"
 RETURN = "return"
 EVENT_TYPES: tuple[str, ...] = (VIEW, ADD_TO_CART, PURCHASE, RETURN)
 
-EVENTS = "events"
-ITEMS = "items"
-USERS = "users"
+# The canonical tables (their names live in the catalog; everything says c.EVENTS ...).
+EVENTS, ITEMS, USERS = catalog.EVENTS, catalog.ITEMS, catalog.USERS
 TABLES: tuple[str, ...] = (EVENTS, ITEMS, USERS)
 
 TS_DTYPE = "datetime64[us, UTC]"

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ecom_tasks import storage
+from ecom_tasks import catalog, storage
 
 log = logging.getLogger(__name__)
 
-EXPORTS_DIR = "exports"
+EXPORTS_DIR = catalog.EXPORTS  # {root}/exports/
 
 
 def _replace(write: Callable[[Path], object], final: Path) -> None:

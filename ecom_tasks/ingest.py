@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecom_tasks import catalog, storage
 from ecom_tasks import contract as c
 from ecom_tasks import ingest_checks as checks
 from ecom_tasks import landing as landing_unit
-from ecom_tasks import storage
 from ecom_tasks.errors import ConfigError, SourceError
 from ecom_tasks.params import RunParams
 from ecom_tasks.sources import base
@@ -40,7 +40,6 @@ from ecom_tasks.writelock import DEFAULT_WAIT_S, writer_lock
 
 log = logging.getLogger(__name__)
 
-STAGE = "raw"
 POLICY_PARAMS = ("duplicate_lines", "max_duplicate_share", "future_rows", "date_order")
 
 
@@ -270,7 +269,7 @@ def _prepare_day(root: str, landing: LandingDay, source: str) -> dict[str, Any]:
     out: dict[str, Any] = {"ds": day.isoformat(), "changed": [], "writes": []}
     for table, frame in ((c.EVENTS, tables.events), (c.ITEMS, tables.items), (c.USERS, tables.users)):
         conformed = _conformed(frame, table, where=f"{source} {table} for {day}")
-        uri = storage.partition_uri(root, STAGE, table, day)
+        uri = storage.partition_uri(root, catalog.RAW, table, day)
         prepared = storage.prepare_partition(conformed, uri, source=source, extra={"day_stats": tables.stats})
         out[table] = len(conformed)
         if prepared is not None:
@@ -289,7 +288,7 @@ def _stale_days(root: str, produced: set[dt.date], plan_fp: str, config: IngestC
     """
     landed = set()
     for table in c.TABLES:
-        landed.update(storage.list_partitions(root, STAGE, table))
+        landed.update(storage.list_partitions(root, catalog.RAW, table))
     extra = sorted(landed - produced)
     if not extra:
         return []
@@ -297,7 +296,7 @@ def _stale_days(root: str, produced: set[dt.date], plan_fp: str, config: IngestC
     if record is None:
         # A root landed before landing records existed: the raw manifests say where days came from.
         source = _source_name(config)
-        manifest = storage.read_manifest(storage.partition_uri(root, STAGE, c.EVENTS, extra[0]))
+        manifest = storage.read_manifest(storage.partition_uri(root, catalog.RAW, c.EVENTS, extra[0]))
         same = manifest is not None and manifest.source == source
     else:
         same = record.get("fingerprint") == plan_fp
@@ -389,13 +388,15 @@ def _ingest_locked(root: str, day: dt.date, config: IngestConfig, recovered: boo
         "first_day": results[0]["ds"],
         "days_written": len(changed_days),
         "rows": {t: today[t] for t in c.TABLES},
-        "uris": {t: storage.partition_uri(root, STAGE, t, day) for t in c.TABLES},
+        "uris": {t: storage.partition_uri(root, catalog.RAW, t, day) for t in c.TABLES},
         "source_stats": {k: int(v) for k, v in plan.stats.items()},
         "policies": policies,
         "retracted": retraction,
         "recovered_interrupted_landing": recovered,
     }
-    storage.write_json(summary, f"{root}/ingest/summary/ds={day.isoformat()}/summary.json")
+    storage.write_json(
+        summary, f"{root}/{catalog.INGEST}/{catalog.SUMMARY}/ds={day.isoformat()}/{catalog.SUMMARY_FILE}"
+    )
     log.info(
         "landed %d day(s) of %s up to %s (%d rewritten, %d retracted); %s: %s",
         len(results),

@@ -23,15 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecom_tasks import catalog, fsio, storage
 from ecom_tasks import contract as c
-from ecom_tasks import fsio, storage
 from ecom_tasks.errors import SourceError
 from ecom_tasks.sources import base
 
 log = logging.getLogger(__name__)
 
 KEEP, DROP, REFUSE, QUARANTINE = "keep", "drop", "refuse", "quarantine"
-FUTURE_STAGE = "ingest_quarantine"
 
 
 def duplicate_mask(events: pd.DataFrame) -> np.ndarray:
@@ -96,7 +95,7 @@ def quarantine_future(
             column=c.TS,
         )
     frame = future.assign(reason=f"ts after the run's day {day}: delivered before it happened")
-    uri = storage.partition_uri(root, FUTURE_STAGE, c.EVENTS, day)
+    uri = storage.partition_uri(root, catalog.INGEST_QUARANTINE, c.EVENTS, day)
     storage.write_partition(frame, uri, source=str(path))
     log.warning("%s: %d event(s) dated after %s quarantined to %s (%s)", path, n, day, uri, where)
     out["quarantined_to"] = uri

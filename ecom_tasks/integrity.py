@@ -23,13 +23,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from ecom_tasks import fsio, storage
+from ecom_tasks import catalog, fsio, storage
 from ecom_tasks.errors import CorruptPartitionError
 
 log = logging.getLogger(__name__)
 
-CORRUPT, RETRACTED = "corrupt", "retracted"
-DEFAULT_STAGES: tuple[str, ...] = ("raw", "validated", "quarantine", "features")
+DEFAULT_STAGES: tuple[str, ...] = (catalog.RAW, catalog.VALIDATED, catalog.QUARANTINE, catalog.FEATURES)
 
 
 def _split(uri: str) -> tuple[str, str, str, str]:
@@ -66,13 +65,15 @@ def move_aside(uri: str, area: str, record: dict[str, Any], stamp: str | None = 
             fs.mv(f"{path}/{name}", f"{dest}/{name}")
         fs.rm(path, recursive=True)
     record = {"partition": uri, "moved_to": dest_uri, "at": stamp, **record}
-    fsio.write_atomic(fs, f"{dest}/record.json", json.dumps(record, indent=2, default=str).encode())
+    fsio.write_atomic(
+        fs, f"{dest}/{catalog.MOVE_RECORD_FILE}", json.dumps(record, indent=2, default=str).encode()
+    )
     return dest_uri
 
 
 def quarantine_files(manifest: storage.Manifest, problem: str) -> str | None:
     """Set a corrupt partition aside under ``corrupt/`` (uncommitting it) and log where it went."""
-    dest = move_aside(manifest.uri, CORRUPT, {"problem": problem, "manifest": manifest.to_dict()})
+    dest = move_aside(manifest.uri, catalog.CORRUPT, {"problem": problem, "manifest": manifest.to_dict()})
     log.error("corrupt partition %s: %s; moved to %s to be rebuilt", manifest.uri, problem, dest)
     return dest
 

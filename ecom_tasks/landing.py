@@ -23,25 +23,29 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ecom_tasks import catalog, fsio, integrity, storage
 from ecom_tasks import contract as c
-from ecom_tasks import fsio, integrity, storage
 
 log = logging.getLogger(__name__)
 
 # Everything keyed by day that is derived from a raw day and goes with it when it is retracted.
 DERIVED_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("raw", c.TABLES),
-    ("validated", c.TABLES),
-    ("quarantine", c.TABLES),
+    (catalog.RAW, c.TABLES),
+    (catalog.VALIDATED, c.TABLES),
+    (catalog.QUARANTINE, c.TABLES),
 )
 
 
+def _landing_folder(root: str) -> str:
+    return f"{storage.data_root(root)}/{catalog.INGEST}/{catalog.LANDING}"
+
+
 def journal_uri(root: str) -> str:
-    return f"{storage.data_root(root)}/ingest/landing/journal.json"
+    return f"{_landing_folder(root)}/{catalog.JOURNAL_FILE}"
 
 
 def record_uri(root: str) -> str:
-    return f"{storage.data_root(root)}/ingest/landing/current.json"
+    return f"{_landing_folder(root)}/{catalog.POINTER_FILE}"
 
 
 def read_record(root: str) -> dict[str, Any] | None:
@@ -70,18 +74,22 @@ def _manifest_from(entry: dict[str, Any]) -> storage.PreparedWrite:
     return storage.PreparedWrite(manifest, changed=bool(entry["changed"]), fresh=False)
 
 
+def _retraction_record_uri(root: str, stamp: str) -> str:
+    return f"{storage.data_root(root)}/{catalog.RETRACTED}/{catalog.RETRACTION_RECORDS}/{stamp}.json"
+
+
 def retract_day(root: str, day: dt.date, stamp: str, reason: str) -> list[str]:
     """Move every partition of ``day`` derived from its raw data under ``retracted/``; their URIs."""
     moved = []
     for stage, tables in DERIVED_STAGES:
         for table in tables:
             uri = storage.partition_uri(root, stage, table, day)
-            if integrity.move_aside(uri, integrity.RETRACTED, {"reason": reason}, stamp) is not None:
+            if integrity.move_aside(uri, catalog.RETRACTED, {"reason": reason}, stamp) is not None:
                 moved.append(uri)
-    summary = f"{storage.data_root(root)}/validation/summary/ds={day.isoformat()}"
+    summary = f"{storage.data_root(root)}/{catalog.VALIDATION}/{catalog.SUMMARY}/ds={day.isoformat()}"
     fs, path = fsio.resolve(summary)
     if fsio.exists(fs, path):
-        integrity.move_aside(summary, integrity.RETRACTED, {"reason": reason}, stamp)
+        integrity.move_aside(summary, catalog.RETRACTED, {"reason": reason}, stamp)
         moved.append(summary)
     return moved
 
@@ -96,7 +104,7 @@ def apply_journal(root: str, journal: dict[str, Any], writers: int = 4) -> list[
         moved += retract_day(root, dt.date.fromisoformat(day), journal["stamp"], journal["reason"])
     if journal["retract"]:
         record = {k: journal[k] for k in ("stamp", "reason", "retract", "record")} | {"moved": moved}
-        storage.write_json(record, f"{storage.data_root(root)}/retracted/records/{journal['stamp']}.json")
+        storage.write_json(record, _retraction_record_uri(root, journal["stamp"]))
     storage.write_json(journal["record"], record_uri(root))
     fs, path = fsio.resolve(journal_uri(root))
     fsio.remove(fs, path)
@@ -149,5 +157,5 @@ def commit(
     return {
         "retracted_days": journal["retract"],
         "retracted_partitions": len(moved),
-        "retraction_record": f"{storage.data_root(root)}/retracted/records/{stamp}.json" if retract else None,
+        "retraction_record": _retraction_record_uri(root, stamp) if retract else None,
     }

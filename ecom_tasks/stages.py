@@ -126,7 +126,7 @@ def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ())
         name=task,
         train=f"ecom_tasks.heads.stage:fine_tune_{task}",
         config="ecom_tasks.heads.config:HeadConfig",
-        after="retrieval",
+        after=catalog.RETRIEVAL,
         pool=TF_POOL,
         task_id=f"fine_tune_{task}",
         title=title,
@@ -146,7 +146,7 @@ def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ())
 
 STAGES: tuple[ModelStage, ...] = (
     ModelStage(
-        name="retrieval",
+        name=catalog.RETRIEVAL,
         train="ecom_tasks.retrieval.stage:train_stage",
         config="ecom_tasks.retrieval.config:RetrievalConfig",
         pool=TF_POOL,
@@ -155,7 +155,7 @@ STAGES: tuple[ModelStage, ...] = (
         test_unit="held-out users",
         description="Two-tower retrieval pretraining (TFRS), warm-started from the champion",
         gate=ModelGate(
-            "retrieval",
+            catalog.RETRIEVAL,
             thresholds=(Threshold("recall_at_20", minimum=0.02), Threshold("ndcg_at_10", minimum=0.005)),
             compare=("recall_at_20", "ndcg_at_10"),
             baselines=("popularity_", "itemknn_"),
@@ -163,29 +163,29 @@ STAGES: tuple[ModelStage, ...] = (
                 higher=tuple(f"{m}_at_{k}" for m in ("recall", "ndcg", "hr") for k in _RETRIEVAL_KS)
             ),
         ),
-        publication=ModelSpec("retrieval", artifacts=(catalog.SAVED_MODEL_DIR,), flavor="tensorflow"),
+        publication=ModelSpec(catalog.RETRIEVAL, artifacts=(catalog.SAVED_MODEL_DIR,), flavor="tensorflow"),
     ),
     ModelStage(
-        name="ranking",
+        name=catalog.RANKING,
         train="ecom_tasks.ranking.stage:fine_tune_ranking",
         config="ecom_tasks.ranking.config:RankingConfig",
-        after="retrieval",
+        after=catalog.RETRIEVAL,
         pool=TF_POOL,
         task_id="fine_tune_ranking",
         title="Recommendations (ranking)",
         test_unit="evaluation users",
         description="Ranking head re-ranking the retrieval candidates, against the retrieval order",
         gate=ModelGate(
-            "ranking",
+            catalog.RANKING,
             thresholds=(Threshold("ranking_ndcg_at_10", minimum=0.01),),
             compare=("ranking_ndcg_at_10",),
             baselines=("retrieval_",),
             metrics=directions(higher=("ranking_ndcg_at_10", "ranking_recall_at_10")),
         ),
-        publication=ModelSpec("ranking", output_tables=(catalog.RECOMMENDATIONS,)),
+        publication=ModelSpec(catalog.RANKING, output_tables=(catalog.RECOMMENDATIONS,)),
     ),
-    _head("churn", catalog.CHURN_SCORES, "Churn risk"),
-    _head("repurchase", catalog.REPURCHASE_SCORES, "Repurchase propensity", ("repurchase_orders_mae",)),
+    _head(catalog.CHURN, catalog.CHURN_SCORES, "Churn risk"),
+    _head(catalog.REPURCHASE, catalog.REPURCHASE_SCORES, "Repurchase propensity", ("repurchase_orders_mae",)),
 )
 
 

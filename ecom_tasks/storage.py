@@ -28,13 +28,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecom_tasks import __version__, fsio
+from ecom_tasks import __version__, catalog, fsio
 from ecom_tasks.errors import ConfigError, CorruptPartitionError
 
 log = logging.getLogger(__name__)
 
 DATA_ROOT_ENV = "ECOM_DATA_ROOT"
-MANIFEST = "_manifest.json"
+MANIFEST = catalog.MANIFEST_FILE  # many readers (and tests) say storage.MANIFEST
 HASH_VERSION = 2  # content_hash of the single-chunk table (1: of the table as chunked in memory)
 DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 

@@ -29,12 +29,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from ecom_tasks import fsio, storage
+from ecom_tasks import catalog, fsio, storage
 from ecom_tasks.errors import ConcurrentWriterError
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = "_locks/writer.json"
 DEFAULT_TTL_S = 120.0
 DEFAULT_WAIT_S = 60.0
 
@@ -43,7 +42,7 @@ _held_guard = threading.Lock()
 
 
 def lock_uri(root: str) -> str:
-    return f"{storage.data_root(root)}/{LOCK_FILE}"
+    return f"{storage.data_root(root)}/{catalog.LOCK_FILE}"
 
 
 def _now() -> float:

@@ -11,20 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import contract
+from ecom_tasks import catalog, contract
 from ecom_tasks.features import columns as fc
 from ecom_tasks.features.config import FeatureConfig
 from ecom_tasks.features.encode import DAY_US, NAT, day_us, dense_codes, group_sum, string_codes, to_ts, ts_us
 from ecom_tasks.features.state import FeatureState
 
-ANALYTICS_TABLES: tuple[str, ...] = (
-    "funnel_daily",
-    "cohort_retention",
-    "repeat_purchase",
-    "basket_sizes",
-    "co_purchase_pairs",
-    "hour_of_week",
-)
 ORDER_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 4), (5, 9), (10, None))
 BASKET_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 50), (51, None))
 
@@ -243,10 +235,10 @@ def build_analytics(
     """All analytics tables as of ``state.through`` (baskets over its ``basket_lines`` window)."""
     purchases = state.basket_lines
     return {
-        "funnel_daily": funnel_daily(state),
-        "cohort_retention": cohort_retention(state),
-        "repeat_purchase": repeat_purchase(state),
-        "basket_sizes": basket_sizes(purchases),
-        "co_purchase_pairs": co_purchase_pairs(purchases, items, config),
-        "hour_of_week": hour_of_week(state),
+        catalog.FUNNEL_DAILY: funnel_daily(state),
+        catalog.COHORT_RETENTION: cohort_retention(state),
+        catalog.REPEAT_PURCHASE: repeat_purchase(state),
+        catalog.BASKET_SIZES: basket_sizes(purchases),
+        catalog.CO_PURCHASE_PAIRS: co_purchase_pairs(purchases, items, config),
+        catalog.HOUR_OF_WEEK: hour_of_week(state),
     }

@@ -16,14 +16,11 @@ import fsspec
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import contract, storage
+from ecom_tasks import catalog, contract, storage
 from ecom_tasks.features import columns as fc
 from ecom_tasks.features.config import FeatureConfig
 from ecom_tasks.features.profiles import SEGMENTS
 
-REPORT_STAGE = "reports"
-REPORT_TABLE = "behaviour"
-REPORT_FILE = "report.html"
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
 color:#222}
@@ -59,7 +56,7 @@ def _plots(prof: pd.DataFrame, tables: dict[str, pd.DataFrame], config: FeatureC
     from matplotlib.ticker import PercentFormatter
 
     out: dict[str, str] = {}
-    funnel = tables["funnel_daily"].tail(config.report_days)
+    funnel = tables[catalog.FUNNEL_DAILY].tail(config.report_days)
     days = funnel[fc.DAY].dt.tz_localize(None)
     fig, ax = plt.subplots(figsize=(10, 3.2))
     ax.bar(days, funnel[fc.REVENUE], color="#4c78a8", width=0.9, label="revenue")
@@ -95,7 +92,7 @@ def _plots(prof: pd.DataFrame, tables: dict[str, pd.DataFrame], config: FeatureC
         axes[1].set_title("share of net revenue")
         axes[0].invert_yaxis()
         out["segments"] = _png(fig)
-    cohort = tables["cohort_retention"]
+    cohort = tables[catalog.COHORT_RETENTION]
     if len(cohort):
         grid = cohort.pivot(index=fc.COHORT, columns=fc.PERIOD, values=fc.RETENTION)
         grid = grid.iloc[-config.cohort_months :, : config.cohort_months]
@@ -118,7 +115,7 @@ def _plots(prof: pd.DataFrame, tables: dict[str, pd.DataFrame], config: FeatureC
         fig.colorbar(im, ax=ax, fraction=0.02)
         out["cohorts"] = _png(fig)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-    rp, bs = tables["repeat_purchase"], tables["basket_sizes"]
+    rp, bs = tables[catalog.REPEAT_PURCHASE], tables[catalog.BASKET_SIZES]
     axes[0].bar(rp[fc.ORDERS_BUCKET], rp[fc.SHARE], color="#54a24b")
     axes[0].set_title("customers by number of orders")
     axes[0].set_xlabel("orders")
@@ -129,7 +126,7 @@ def _plots(prof: pd.DataFrame, tables: dict[str, pd.DataFrame], config: FeatureC
         ax.tick_params(axis="x", labelrotation=45)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     out["orders"] = _png(fig)
-    how = tables["hour_of_week"]
+    how = tables[catalog.HOUR_OF_WEEK]
     activity = (how[fc.N_VIEWS] + how[fc.N_CARTS] + how[fc.N_ORDERS]).to_numpy().reshape(7, 24)
     fig, ax = plt.subplots(figsize=(10, 2.8))
     im = ax.imshow(activity, cmap="magma_r", aspect="auto")
@@ -179,11 +176,11 @@ def render_report(
 ) -> str:
     """The report as one HTML string (pure: no I/O)."""
     plots = _plots(prof, tables, config)
-    funnel = tables["funnel_daily"]
+    funnel = tables[catalog.FUNNEL_DAILY]
     last30 = funnel.tail(30)
     buyers = int(prof[fc.HAS_PURCHASE].sum())
     orders30, revenue30 = int(last30[fc.N_ORDERS].sum()), float(last30[fc.REVENUE].sum())
-    rp = tables["repeat_purchase"]
+    rp = tables[catalog.REPEAT_PURCHASE]
     repeat = 1.0 - float(rp[fc.SHARE].iloc[0]) if rp[fc.N_CUSTOMERS].sum() else 0.0
     kpis = [
         (f"{len(prof):,}", "known customers"),
@@ -200,7 +197,7 @@ def render_report(
     top_items = feats.nlargest(15, pop_col)[
         [contract.ITEM_ID, contract.TITLE, contract.CATEGORY, pop_col, fc.N_BUYERS, fc.REPEAT_PURCHASE_RATE]
     ]
-    pairs = tables["co_purchase_pairs"].head(15)[
+    pairs = tables[catalog.CO_PURCHASE_PAIRS].head(15)[
         [fc.TITLE_A, fc.TITLE_B, fc.N_PAIR_ORDERS, fc.SUPPORT, fc.CONFIDENCE_AB, fc.LIFT]
     ]
     sections = [
@@ -280,7 +277,9 @@ def render_report(
 
 def report_uri(root: str, ds: dt.date) -> str:
     """``{root}/reports/behaviour/ds=YYYY-MM-DD/report.html``."""
-    return f"{storage.partition_uri(root, REPORT_STAGE, REPORT_TABLE, ds)}/{REPORT_FILE}"
+    return (
+        f"{storage.partition_uri(root, catalog.REPORTS, catalog.BEHAVIOUR_REPORT, ds)}/{catalog.REPORT_HTML}"
+    )
 
 
 def write_report(

@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 
-from ecom_tasks import contract, storage
+from ecom_tasks import catalog, contract, storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import analytics, items, profiles, report, store, training
 from ecom_tasks.features import columns as fc
@@ -27,12 +27,13 @@ from ecom_tasks.features.state import FeatureState, empty_state, merge
 
 log = logging.getLogger(__name__)
 
-PROFILES = "customer_profiles"
-ITEM_FEATURES = "item_features"
-INTERACTIONS = "training_interactions"
-TRAINING_PROFILES = "training_profiles"  # customer_profiles as of ds - retrieval_holdout_days
-EXAMPLES = "training_examples"
-NEXT_ITEMS = "training_next_items"
+# The tables this stage writes under features/, by the names many callers and tests use.
+PROFILES = catalog.CUSTOMER_PROFILES
+ITEM_FEATURES = catalog.ITEM_FEATURES
+INTERACTIONS = catalog.TRAINING_INTERACTIONS
+TRAINING_PROFILES = catalog.TRAINING_PROFILES  # customer_profiles as of ds - retrieval_holdout_days
+EXAMPLES = catalog.TRAINING_EXAMPLES
+NEXT_ITEMS = catalog.TRAINING_NEXT_ITEMS
 PURCHASE_COLUMNS = [
     contract.TS,
     contract.USER_ID,
@@ -60,7 +61,7 @@ def state_as_of(
         if stored is not None:
             return stored, "stored", 0, records[ds]
     prev = store.load_state(root, prev_day, records[prev_day])
-    day_uri = storage.partition_uri(root, store.VALIDATED, contract.EVENTS, ds)
+    day_uri = storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, ds)
     if prev is not None and storage.read_manifest(day_uri) is not None:
         day = store.read_validated(root, contract.EVENTS, ds)
         return merge(prev, summarise(day, ds, config), config), "incremental", 1, records[ds]
@@ -83,9 +84,9 @@ def build_features(root: str, ds: str, config: FeatureConfig = DEFAULT_FEATURES)
     root = storage.data_root(root)
     day = storage.as_date(ds)
     started = time.perf_counter()
-    if not storage.read_manifest(storage.partition_uri(root, store.VALIDATED, contract.EVENTS, day)):
+    if not storage.read_manifest(storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, day)):
         raise FileNotFoundError(
-            f"{storage.partition_uri(root, store.VALIDATED, contract.EVENTS, day)}: no validated events "
+            f"{storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, day)}: no validated events "
             f"for ds={day} (run validation for that day first)"
         )
     users = store.read_snapshot(root, contract.USERS, day)

@@ -16,21 +16,19 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from ecom_tasks import contract, storage
+from ecom_tasks import catalog, contract, storage
 from ecom_tasks.errors import ContractError
 from ecom_tasks.features.config import FeatureConfig
 from ecom_tasks.features.state import STATE_TABLES, FeatureState, typed_frame
 
 log = logging.getLogger(__name__)
 
-VALIDATED = "validated"
-FEATURES = "features"
 STATE_VERSION = 1
 
 
 def read_validated(root: str, table: str, ds: dt.date, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """The validated partition of ``table`` for ``ds``; raises ``FileNotFoundError`` naming it."""
-    uri = storage.partition_uri(root, VALIDATED, table, ds)
+    uri = storage.partition_uri(root, catalog.VALIDATED, table, ds)
     frame = storage.read_partition(uri, columns=columns)
     wanted = list(columns) if columns is not None else contract.columns(table)
     missing = [c for c in wanted if c not in frame.columns]
@@ -43,7 +41,7 @@ def event_days(root: str, first: dt.date | None, last: dt.date) -> list[dt.date]
     """Dates of the validated events partitions in ``[first, last]`` (``first=None``: from the start)."""
     return [
         d
-        for d in storage.list_partitions(root, VALIDATED, contract.EVENTS)
+        for d in storage.list_partitions(root, catalog.VALIDATED, contract.EVENTS)
         if d <= last and (first is None or d >= first)
     ]
 
@@ -81,7 +79,7 @@ def state_records(
     days = sorted(set(days))
     manifests = []
     for day in event_days(root, None, days[-1]):
-        manifest = storage.read_manifest(storage.partition_uri(root, VALIDATED, contract.EVENTS, day))
+        manifest = storage.read_manifest(storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, day))
         manifests.append((day, manifest.content_hash if manifest else ""))
     out = {}
     for through in days:
@@ -101,7 +99,7 @@ def state_records(
 
 
 def state_uri(root: str, table: str, ds: dt.date) -> str:
-    return storage.partition_uri(root, FEATURES, f"state_{table}", ds)
+    return storage.partition_uri(root, catalog.FEATURES, f"{catalog.STATE_PREFIX}{table}", ds)
 
 
 def save_state(root: str, state: FeatureState, record: dict[str, object]) -> dict[str, str]:
@@ -136,8 +134,11 @@ def read_snapshot(root: str, table: str, ds: dt.date, *, latest_before: bool = F
     With ``latest_before`` a missing partition falls back to the newest one before ``ds`` (a
     training cutoff may land on a day the pipeline did not run); never to a later one.
     """
-    if latest_before and storage.read_manifest(storage.partition_uri(root, VALIDATED, table, ds)) is None:
-        earlier = [d for d in storage.list_partitions(root, VALIDATED, table) if d < ds]
+    if (
+        latest_before
+        and storage.read_manifest(storage.partition_uri(root, catalog.VALIDATED, table, ds)) is None
+    ):
+        earlier = [d for d in storage.list_partitions(root, catalog.VALIDATED, table) if d < ds]
         if earlier:
             log.warning("no validated %s snapshot for %s; using the one of %s", table, ds, earlier[-1])
             return read_validated(root, table, earlier[-1])
@@ -146,6 +147,6 @@ def read_snapshot(root: str, table: str, ds: dt.date, *, latest_before: bool = F
 
 def write_table(root: str, table: str, ds: dt.date, frame: pd.DataFrame, extra: dict | None = None) -> str:
     """Write one output table to ``features/<table>/ds=D`` and return its URI."""
-    uri = storage.partition_uri(root, FEATURES, table, ds)
+    uri = storage.partition_uri(root, catalog.FEATURES, table, ds)
     storage.write_partition(frame, uri, source=f"features.{table}", extra=extra)
     return uri

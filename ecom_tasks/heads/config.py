@@ -9,34 +9,31 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ecom_tasks import catalog
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import columns as fc
-from ecom_tasks.features import stage as feature_stage
-from ecom_tasks.features import store as feature_store
-from ecom_tasks.publish import config as publish_config
-from ecom_tasks.retrieval import config as retrieval_config
 
 # --- inputs: {root}/features/<table>/ds=D and the pretrained backbone -----------------------------
-FEATURES_STAGE = feature_store.FEATURES
-EXAMPLES_TABLE = feature_stage.EXAMPLES
-PROFILES_TABLE = feature_stage.PROFILES
-INTERACTIONS_TABLE = feature_stage.INTERACTIONS
-MODELS_STAGE = publish_config.MODELS_STAGE
-BACKBONE_TABLE = retrieval_config.MODEL_TABLE
+FEATURES_STAGE = catalog.FEATURES
+EXAMPLES_TABLE = catalog.TRAINING_EXAMPLES
+PROFILES_TABLE = catalog.CUSTOMER_PROFILES
+INTERACTIONS_TABLE = catalog.TRAINING_INTERACTIONS
+MODELS_STAGE = catalog.MODELS
+BACKBONE_TABLE = catalog.RETRIEVAL
 
 # --- outputs: {root}/models/<head>/ds=D/ and {root}/reports/heads/ds=D/ ---------------------------
-CHURN, REPURCHASE = "churn", "repurchase"
+CHURN, REPURCHASE = catalog.CHURN, catalog.REPURCHASE
 HEADS: tuple[str, ...] = (CHURN, REPURCHASE)
-METRICS_FILE = publish_config.METRICS_FILE
-CHAMPION_METRICS_FILE = publish_config.CHAMPION_METRICS_FILE
-HISTORY_FILE = publish_config.HISTORY_FILE
-SMOKE_INPUT_FILE = publish_config.SMOKE_INPUT_FILE
-SAVED_MODEL_DIR = "saved_model"  # the fine-tuned head, when it is selected
-PICKLE_FILE = "model.pkl"  # the best baseline, when it is selected instead
-HEAD_SPEC_FILE = "head.json"  # inputs of the exported head (feature names and order)
-RELIABILITY_PLOT = "reliability.png"
-REPORTS_STAGE = "reports"
-REPORT_TABLE = "heads"
+METRICS_FILE = catalog.METRICS_FILE
+CHAMPION_METRICS_FILE = catalog.CHAMPION_METRICS_FILE
+HISTORY_FILE = catalog.HISTORY_FILE
+SMOKE_INPUT_FILE = catalog.SMOKE_INPUT_FILE
+SAVED_MODEL_DIR = catalog.SAVED_MODEL_DIR  # the fine-tuned head, when it is selected
+PICKLE_FILE = catalog.PICKLE_FILE  # the best baseline, when it is selected instead
+HEAD_SPEC_FILE = catalog.HEAD_SPEC_FILE  # inputs of the exported head (feature names and order)
+RELIABILITY_PLOT = catalog.RELIABILITY_PLOT
+REPORTS_STAGE = catalog.REPORTS
+REPORT_TABLE = catalog.HEADS_REPORT
 
 # --- model names in metrics.json ---------------------------------------------------------------
 HEAD_MODEL = "head"  # the fine-tuned head: metrics without a prefix

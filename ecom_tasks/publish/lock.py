@@ -12,6 +12,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+from ecom_tasks import catalog
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import tracking
 from ecom_tasks.publish.flock import RegistryError, file_lock
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 def lock_path(root: str) -> Path:
     """``{root}/mlflow/.alias.lock``; a temp-dir lock when the root is not a local folder."""
     try:
-        return tracking.local_root(root) / "mlflow" / ".alias.lock"
+        return tracking.local_root(root) / catalog.MLFLOW / ".alias.lock"
     except ConfigError:
         log.warning("data root %s is not local: the alias lock only guards this machine", root)
         return Path(tempfile.gettempdir()) / "ecom-mlflow-alias.lock"

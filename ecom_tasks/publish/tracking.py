@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecom_tasks import __version__, storage
+from ecom_tasks import __version__, catalog, storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish.flock import file_lock
 
@@ -61,14 +61,14 @@ def tracking_uri(root: str) -> str:
     env = _env_uri()
     if env:
         return env
-    return f"sqlite:///{local_root(root) / 'mlflow' / 'mlflow.db'}"
+    return f"sqlite:///{local_root(root) / catalog.MLFLOW / 'mlflow.db'}"
 
 
 def artifact_location(root: str) -> str | None:
     """Where the default store keeps artifacts; None when a tracking server decides."""
     if _env_uri():
         return None
-    return (local_root(root) / "mlflow" / "artifacts").as_uri()
+    return (local_root(root) / catalog.MLFLOW / "artifacts").as_uri()
 
 
 def quiet_mlflow() -> None:

@@ -13,18 +13,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ecom_tasks import catalog
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import columns as fc
 
-# --- inputs and outputs ------------------------------------------------------------------------
-MODELS_STAGE = "models"
-BACKBONE_TABLE = "retrieval"  # {root}/models/retrieval/ds=D: the pretrained two towers
-MODEL_TABLE = "ranking"  # {root}/models/ranking/ds=D: this stage's output folder
-SAVED_MODEL_DIR = "saved_model"  # the re-ranker (or the identity re-ranker), a SavedModel
-METRICS_FILE = "metrics.json"
-CHAMPION_METRICS_FILE = "champion_metrics.json"
-HISTORY_FILE = "history.json"
-RANKER_FILE = "ranker.json"  # what the artifact expects: profile feature names, selection
+# --- inputs and outputs (names from the catalog, under the names this stage's modules use) ------
+MODELS_STAGE = catalog.MODELS
+BACKBONE_TABLE = catalog.RETRIEVAL  # {root}/models/retrieval/ds=D: the pretrained two towers
+MODEL_TABLE = catalog.RANKING  # {root}/models/ranking/ds=D: this stage's output folder
+SAVED_MODEL_DIR = catalog.SAVED_MODEL_DIR  # the re-ranker (or the identity re-ranker), a SavedModel
+METRICS_FILE = catalog.METRICS_FILE
+CHAMPION_METRICS_FILE = catalog.CHAMPION_METRICS_FILE
+HISTORY_FILE = catalog.HISTORY_FILE
+RANKER_FILE = catalog.RANKER_FILE  # what the artifact expects: profile feature names, selection
 
 # --- the exported SavedModel's signature (serving_default) ---------------------------------------
 SERVING_USER_ID = "user_id"  # [b] strings

@@ -23,11 +23,10 @@ import os
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import storage
+from ecom_tasks import catalog, storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import stage as feature_stage
-from ecom_tasks.features import store as feature_store
 from ecom_tasks.publish import champion as champions
 from ecom_tasks.publish import evaluation
 from ecom_tasks.publish.outputs import candidate_version
@@ -53,7 +52,7 @@ from ecom_tasks.retrieval.inputs import profile_sources
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = RankingConfig()
-FEATURES = feature_store.FEATURES
+FEATURES = catalog.FEATURES
 
 
 def _require(uri: str, what: str) -> pd.DataFrame:

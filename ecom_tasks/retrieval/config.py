@@ -9,33 +9,33 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ecom_tasks import catalog
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import columns as fc
 from ecom_tasks.features import stage as feature_stage
-from ecom_tasks.features import store as feature_store
 
 # --- inputs: the feature stage's partitions {root}/features/<table>/ds=D --------------------------
-FEATURES_STAGE = feature_store.FEATURES
-INTERACTIONS_TABLE = feature_stage.INTERACTIONS  # user_id, item_id, ts, event_type, weight
-ITEM_FEATURES_TABLE = feature_stage.ITEM_FEATURES  # item_id, category, title, title_tokens, ...
-USER_FEATURES_TABLE = feature_stage.PROFILES  # user_id + profile columns (fc.STABLE_PROFILE_FEATURES used)
+FEATURES_STAGE = catalog.FEATURES
+INTERACTIONS_TABLE = catalog.TRAINING_INTERACTIONS  # user_id, item_id, ts, event_type, weight
+ITEM_FEATURES_TABLE = catalog.ITEM_FEATURES  # item_id, category, title, title_tokens, ...
+USER_FEATURES_TABLE = catalog.CUSTOMER_PROFILES  # user_id + profile columns (fc.STABLE_PROFILE_FEATURES used)
 # The profiles as of the last training day, written for each ds by build_training_data.
-TRAINING_PROFILES_TABLE = feature_stage.TRAINING_PROFILES
+TRAINING_PROFILES_TABLE = catalog.TRAINING_PROFILES
 WEIGHT = fc.WEIGHT  # an interaction's weight (by event type), used as the loss's sample weight
 ITEM_TEXT = fc.TITLE_TOKENS  # normalised title tokens; the raw title is used where it is absent
 
 # --- outputs: {root}/models/retrieval/ds=D/ ----------------------------------------------------------
-MODELS_STAGE = "models"
-MODEL_TABLE = "retrieval"
-SAVED_MODEL_DIR = "saved_model"
-WEIGHTS_FILE = "weights.npz"
-VOCABULARIES_FILE = "vocabularies.json"
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.json"
+MODELS_STAGE = catalog.MODELS
+MODEL_TABLE = catalog.RETRIEVAL
+SAVED_MODEL_DIR = catalog.SAVED_MODEL_DIR
+WEIGHTS_FILE = catalog.WEIGHTS_FILE
+VOCABULARIES_FILE = catalog.VOCABULARIES_FILE
+METRICS_FILE = catalog.METRICS_FILE
+HISTORY_FILE = catalog.HISTORY_FILE
 # Non-trainable state the towers need to be rebuilt (catalogue tables, feature scaling, target
 # frequencies for logQ): with weights.npz and vocabularies.json it restores the model exactly.
-TOWER_STATE_FILE = "tower_state.npz"
-CHAMPION_METRICS_FILE = "champion_metrics.json"
+TOWER_STATE_FILE = catalog.TOWER_STATE_FILE
+CHAMPION_METRICS_FILE = catalog.CHAMPION_METRICS_FILE
 
 # --- the exported SavedModel's signature --------------------------------------------------------
 SERVING_USER_ID = "user_id"

@@ -20,12 +20,19 @@ from typing import Any
 import pandas as pd
 
 from ecom_tasks import contract, storage
+from ecom_tasks.catalog import (
+    CHURN_SCORES,
+    CUSTOMER_PROFILES,
+    FEATURES,
+    OUTPUTS,
+    RAW,
+    RECOMMENDATIONS,
+    REPURCHASE_SCORES,
+    VALIDATED,
+)
 from ecom_tasks.features import columns as fc
-from ecom_tasks.features.stage import PROFILES
-from ecom_tasks.features.store import FEATURES, VALIDATED
 from ecom_tasks.publish import outputs
 from ecom_tasks.publish import tables as out
-from ecom_tasks.publish.config import CHURN_SCORES, OUTPUTS_STAGE, RECOMMENDATIONS, REPURCHASE_SCORES
 from ecom_tasks.ui.cache import Indexed, TableCache
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
 from ecom_tasks.ui.inputs import NotFound
@@ -51,7 +58,7 @@ def _first(idx: Indexed | None, key: str) -> dict[str, Any] | None:
 
 def profile_days(root: str) -> list[dt.date]:
     """Days with a customer profiles partition, oldest first."""
-    return storage.list_partitions(root, FEATURES, PROFILES)
+    return storage.list_partitions(root, FEATURES, CUSTOMER_PROFILES)
 
 
 def default_day(root: str, pointer: dict[str, Any] | None = None) -> dt.date | None:
@@ -69,7 +76,7 @@ def _current(root: str, pointer: dict[str, Any], table: str, cache: TableCache, 
     if entry is None:
         return None, None
     # What outputs.current_uri resolves, without reading the pointer again.
-    uri = f"{storage.data_root(root)}/{OUTPUTS_STAGE}/{entry['path']}"
+    uri = f"{storage.data_root(root)}/{OUTPUTS}/{entry['path']}"
     return cache.partition(uri, contract.USER_ID, **index), entry
 
 
@@ -123,7 +130,7 @@ def purchase_index(root: str, day: dt.date, cache: TableCache, config: UIConfig)
 
 def item_titles(root: str, day: dt.date, cache: TableCache) -> dict[str, tuple[Any, Any]]:
     """``{item_id: (title, category)}`` from the items snapshot of ``day`` (validated, else raw)."""
-    for stage in (VALIDATED, "raw"):
+    for stage in (VALIDATED, RAW):
         uri = storage.partition_uri(root, stage, contract.ITEMS, day)
         manifest = storage.read_manifest(uri)
         if manifest is None:
@@ -172,7 +179,9 @@ def lookup_customer(
     day = ds or default_day(root, pointer)
     if day is None:
         raise NotFound("nothing is published yet: no customer profiles and no output tables")
-    profiles = cache.partition(storage.partition_uri(root, FEATURES, PROFILES, day), contract.USER_ID)
+    profiles = cache.partition(
+        storage.partition_uri(root, FEATURES, CUSTOMER_PROFILES, day), contract.USER_ID
+    )
     if profiles is None and ds is not None:
         raise NotFound(f"no customer profiles for ds={day.isoformat()}")
     churn_idx, churn_entry = _current(root, pointer, CHURN_SCORES, cache)

@@ -13,11 +13,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ecom_tasks import stages
+from ecom_tasks import catalog, stages
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import blessing as blessings
 from ecom_tasks.publish import outputs
-from ecom_tasks.publish.config import BLESSING_FILE, CARD_HTML, ModelSpec, PublishConfig
+from ecom_tasks.publish.config import ModelSpec, PublishConfig
 from ecom_tasks.publish.gate import Blessing
 from ecom_tasks.publish.specs import ModelGate
 from ecom_tasks.ui.cache import TableCache
@@ -38,7 +38,7 @@ def key_metrics(spec: ModelSpec, publish: PublishConfig) -> list[str]:
 
 def gate_history(root: str, spec: ModelSpec, limit: int) -> list[Blessing]:
     """The model's blessings, newest first (at most ``limit``)."""
-    days = days_with_file(root, spec.stage, spec.table, BLESSING_FILE)[::-1][:limit]
+    days = days_with_file(root, spec.stage, spec.table, catalog.BLESSING_FILE)[::-1][:limit]
     found = []
     for day in days:
         try:
@@ -174,4 +174,4 @@ def card_path(root: str, spec: ModelSpec, ds: str) -> Path | None:
         folder = local_folder(root, spec.stage, spec.table, f"ds={ds}")
     except FileNotFoundError:
         return None
-    return safe_file(folder, CARD_HTML)
+    return safe_file(folder, catalog.CARD_HTML)

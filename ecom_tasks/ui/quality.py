@@ -10,10 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from ecom_tasks import contract, storage
+from ecom_tasks import catalog, contract, storage
 from ecom_tasks.features import columns as fc
-from ecom_tasks.features.report import REPORT_FILE, REPORT_STAGE, REPORT_TABLE
-from ecom_tasks.features.store import FEATURES
 from ecom_tasks.ui.cache import TableCache
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
 from ecom_tasks.ui.files import days_with_file, local_folder, safe_file
@@ -23,15 +21,10 @@ from ecom_tasks.validation.report import jsonable
 
 log = logging.getLogger(__name__)
 
-SUMMARY_STAGE, SUMMARY_TABLE, SUMMARY_FILE = "validation", "summary", "summary.json"
-QUARANTINE = "quarantine"
-DATA_DOCS = "data_docs"
-FUNNEL, COHORTS = "funnel_daily", "cohort_retention"
-
 
 def summary_days(root: str) -> list[dt.date]:
     """Days with a validation summary, oldest first."""
-    return days_with_file(root, SUMMARY_STAGE, SUMMARY_TABLE, SUMMARY_FILE)
+    return days_with_file(root, catalog.VALIDATION, catalog.SUMMARY, catalog.SUMMARY_FILE)
 
 
 def _pick(days: list[dt.date], ds: dt.date | None, what: str) -> dt.date | None:
@@ -59,7 +52,7 @@ def data_quality(root: str, ds: dt.date | None = None, config: UIConfig = DEFAUL
             history.append({"ds": d.isoformat(), "status": status})
         except (OSError, ValueError) as exc:
             log.warning("validation summary of %s unreadable: %s", d, exc)
-    docs = safe_file(local_folder(root, DATA_DOCS), "index.html") is not None
+    docs = safe_file(local_folder(root, catalog.DATA_DOCS), catalog.DATA_DOCS_INDEX) is not None
     if day is None:
         return {"ds": None, "status": None, "tables": {}, "critical_failures": [], "warnings": [],
                 "data_docs": docs, "history": history}  # fmt: skip
@@ -68,7 +61,7 @@ def data_quality(root: str, ds: dt.date | None = None, config: UIConfig = DEFAUL
     for table in contract.TABLES:
         info = dict(summary.get("tables", {}).get(table) or {})
         info.pop("expectations", None)
-        manifest = storage.read_manifest(storage.partition_uri(root, QUARANTINE, table, day))
+        manifest = storage.read_manifest(storage.partition_uri(root, catalog.QUARANTINE, table, day))
         info["quarantine_partition_rows"] = manifest.row_count if manifest is not None else None
         tables[table] = info
     return jsonable({
@@ -83,11 +76,11 @@ def data_quality(root: str, ds: dt.date | None = None, config: UIConfig = DEFAUL
 
 
 def _analytics(root: str, table: str, ds: dt.date | None, cache: TableCache) -> tuple[dt.date | None, Any]:
-    days = storage.list_partitions(root, FEATURES, table)
+    days = storage.list_partitions(root, catalog.FEATURES, table)
     day = _pick(days, ds, f"{table} table")
     if day is None:
         return None, None
-    uri = storage.partition_uri(root, FEATURES, table, day)
+    uri = storage.partition_uri(root, catalog.FEATURES, table, day)
     manifest = storage.read_manifest(uri)
     frame = cache.memo(("analytics", uri), manifest.content_hash if manifest else None,
                        lambda: storage.read_partition(uri))  # fmt: skip
@@ -98,7 +91,7 @@ def funnel(root: str, ds: dt.date | None, cache: TableCache, config: UIConfig = 
     """The last ``chart_days`` days of ``features/funnel_daily`` as of ``ds`` (default newest):
     ``{"ds", "days": [...], "sessions", "with_view", "with_cart", "with_purchase", "conversion",
     "totals": {step: sessions over the window}}``."""
-    day, frame = _analytics(root, FUNNEL, ds, cache)
+    day, frame = _analytics(root, catalog.FUNNEL_DAILY, ds, cache)
     if day is None:
         return {"ds": None, "days": []}
     tail = frame.sort_values(fc.DAY).tail(config.chart_days)
@@ -118,7 +111,7 @@ def retention(
 ) -> dict[str, Any]:
     """The newest ``cohort_months`` cohorts of ``features/cohort_retention``: ``{"ds", "cohorts",
     "periods", "matrix": [[retention or None]], "sizes"}``."""
-    day, frame = _analytics(root, COHORTS, ds, cache)
+    day, frame = _analytics(root, catalog.COHORT_RETENTION, ds, cache)
     if day is None or frame.empty:
         empty: dict[str, Any] = {"cohorts": [], "periods": [], "matrix": [], "sizes": []}
         return {"ds": day.isoformat() if day else None, **empty}
@@ -134,13 +127,13 @@ def retention(
 
 def report_days(root: str) -> list[dt.date]:
     """Days with a behaviour report, oldest first."""
-    return days_with_file(root, REPORT_STAGE, REPORT_TABLE, REPORT_FILE)
+    return days_with_file(root, catalog.REPORTS, catalog.BEHAVIOUR_REPORT, catalog.REPORT_HTML)
 
 
 def report_file(root: str, ds: dt.date) -> Path:
     """The behaviour report of ``ds``; :class:`NotFound` when there is none."""
-    folder = local_folder(root, REPORT_STAGE, REPORT_TABLE, f"ds={ds.isoformat()}")
-    found = safe_file(folder, REPORT_FILE)
+    folder = local_folder(root, catalog.REPORTS, catalog.BEHAVIOUR_REPORT, f"ds={ds.isoformat()}")
+    found = safe_file(folder, catalog.REPORT_HTML)
     if found is None:
         raise NotFound(f"no behaviour report for ds={ds.isoformat()}")
     return found
@@ -148,7 +141,7 @@ def report_file(root: str, ds: dt.date) -> Path:
 
 def data_docs_file(root: str, relative: str) -> Path:
     """A file of the Data Docs site; :class:`NotFound` when absent or outside the site."""
-    found = safe_file(local_folder(root, DATA_DOCS), relative)
+    found = safe_file(local_folder(root, catalog.DATA_DOCS), relative)
     if found is None:
         raise NotFound("no such Data Docs page")
     return found

@@ -18,13 +18,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ecom_tasks import catalog, integrity, landing, storage
 from ecom_tasks import contract as c
-from ecom_tasks import integrity, landing, storage
 from ecom_tasks.validation import history as hist
 from ecom_tasks.validation.batch import StackedDays, backlog_gate, batchable, validate_days
 from ecom_tasks.validation.config import ValidationConfig
 from ecom_tasks.validation.core import schema_ok
-from ecom_tasks.validation.gate import QUARANTINE_STAGE, RAW, VALIDATED, publish, read_raw, validate_partition
+from ecom_tasks.validation.gate import publish, read_raw, validate_partition
 from ecom_tasks.writelock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def _raw_hashes(root: str, day: dt.date) -> dict[str, set[str]] | None:
     hashes = {}
     for table in c.TABLES:
-        manifest = storage.read_manifest(storage.partition_uri(root, RAW, table, day))
+        manifest = storage.read_manifest(storage.partition_uri(root, catalog.RAW, table, day))
         if manifest is None:
             return None
         hashes[table] = manifest.hashes()  # with the hash an older version recorded
@@ -46,7 +46,7 @@ def needs_validation(root: str, day: dt.date) -> bool:
     if raw is None:
         return True
     for table in c.TABLES:
-        manifest = storage.read_manifest(storage.partition_uri(root, VALIDATED, table, day))
+        manifest = storage.read_manifest(storage.partition_uri(root, catalog.VALIDATED, table, day))
         if manifest is None:
             return True
         recorded = manifest.extra.get("raw_content_hash") or {}
@@ -63,7 +63,7 @@ def set_aside_corrupt(root: str, days: list[dt.date]) -> list[str]:
     """
     found = []
     for day in days:
-        for stage in (VALIDATED, QUARANTINE_STAGE):
+        for stage in (catalog.VALIDATED, catalog.QUARANTINE):
             for table in c.TABLES:
                 uri = storage.partition_uri(root, stage, table, day)
                 problem = integrity.check_files(uri)
@@ -99,7 +99,7 @@ def validate_landed(root: str, ds: str | dt.date, config: ValidationConfig | Non
     config = config or ValidationConfig()
     with writer_lock(root, f"validation for ds={day}"):
         landing.recover(root)
-        landed = [d for d in storage.list_partitions(root, RAW, c.EVENTS) if d <= day]
+        landed = [d for d in storage.list_partitions(root, catalog.RAW, c.EVENTS) if d <= day]
         rebuilt = set_aside_corrupt(root, landed)
         for line in rebuilt:
             log.error("corrupt partition: %s", line)
@@ -137,7 +137,7 @@ def _stackable(root: str, day: dt.date) -> dict[str, storage.Manifest] | None:
     """The day's raw manifests when each says the contract's layout (else ``None``)."""
     manifests = {}
     for table in c.TABLES:
-        manifest = storage.read_manifest(storage.partition_uri(root, RAW, table, day))
+        manifest = storage.read_manifest(storage.partition_uri(root, catalog.RAW, table, day))
         if manifest is None or list(manifest.schema.items()) != list(c.dtypes(table).items()):
             return None
         manifests[table] = manifest
@@ -177,7 +177,7 @@ def _read_stacked(root: str, days: list[dt.date]) -> StackedDays | None:
     """The days' raw tables read end to end, or ``None`` if one cannot be read as the contract's."""
     frames, sizes = {}, {}
     for table in c.TABLES:
-        uris = [storage.partition_uri(root, RAW, table, d) for d in days]
+        uris = [storage.partition_uri(root, catalog.RAW, table, d) for d in days]
         try:
             frames[table], sizes[table] = storage.read_partitions(uris)
         except (OSError, ValueError, pa.ArrowException) as exc:

@@ -27,8 +27,8 @@ import fsspec
 import pandas as pd
 import pyarrow as pa
 
+from ecom_tasks import catalog, storage
 from ecom_tasks import contract as c
-from ecom_tasks import storage
 from ecom_tasks.validation import history as hist
 from ecom_tasks.validation import rowchecks
 from ecom_tasks.validation.config import ValidationConfig
@@ -39,8 +39,7 @@ from ecom_tasks.validation.suites import all_rules
 
 log = logging.getLogger(__name__)
 
-RAW, VALIDATED, QUARANTINE_STAGE = "raw", "validated", "quarantine"
-SOURCE = "validation"
+SOURCE = catalog.VALIDATION  # the writer named in the manifests of validated/ and quarantine/
 MAX_WARNINGS_RETURNED = 20  # the task's return value goes to XCom: keep it small
 
 
@@ -48,7 +47,7 @@ def read_raw(root: str, ds: dt.date) -> tuple[dict[str, pd.DataFrame], dict[str,
     """The day's raw tables, their content hashes, and one line per partition that cannot be read."""
     frames, hashes, problems = {}, {}, []
     for table in c.TABLES:
-        uri = storage.partition_uri(root, RAW, table, ds)
+        uri = storage.partition_uri(root, catalog.RAW, table, ds)
         manifest = storage.read_manifest(uri)
         if manifest is None:
             problems.append(f"{table}: no raw partition at {uri} (did ingest run for ds={ds}?)")
@@ -74,7 +73,7 @@ def _quarantine_frame(table: str, report: ValidationReport | None) -> pd.DataFra
 def _retract(root: str, ds: dt.date) -> None:
     """Remove the day's validated partitions (from an earlier, passing run): manifest first."""
     for table in c.TABLES:
-        uri = storage.partition_uri(root, VALIDATED, table, ds)
+        uri = storage.partition_uri(root, catalog.VALIDATED, table, ds)
         fs, path = fsspec.core.url_to_fs(uri)
         if fs.exists(path):
             if fs.exists(f"{path}/{storage.MANIFEST}"):
@@ -126,7 +125,7 @@ def validate_partition(root: str, ds: str | dt.date, config: ValidationConfig = 
         for table in c.TABLES:
             storage.write_partition(
                 _quarantine_frame(table, None),
-                storage.partition_uri(root, QUARANTINE_STAGE, table, day),
+                storage.partition_uri(root, catalog.QUARANTINE, table, day),
                 source=SOURCE,
             )
         _retract(root, day)
@@ -171,7 +170,7 @@ def publish(
     for table in c.TABLES:
         storage.write_partition(
             _quarantine_frame(table, report),
-            storage.partition_uri(root, QUARANTINE_STAGE, table, day),
+            storage.partition_uri(root, catalog.QUARANTINE, table, day),
             source=SOURCE,
             extra=extra,
             table=report.tables[table].quarantined_arrow if table in report.tables else None,
@@ -185,7 +184,7 @@ def publish(
         raise ValidationFailed(day, report.critical, uri)
     validated = {}
     for table in c.TABLES:
-        target = storage.partition_uri(root, VALIDATED, table, day)
+        target = storage.partition_uri(root, catalog.VALIDATED, table, day)
         tr = report.tables[table]
         storage.write_partition(tr.clean, target, source=SOURCE, extra=extra, table=tr.clean_arrow)
         validated[table] = target

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ecom_tasks import storage
+from ecom_tasks import catalog, storage
 from ecom_tasks.validation.config import ValidationConfig
 
 
@@ -69,7 +69,7 @@ def context_config(folder: str | None, config: ValidationConfig) -> Any:
     if folder is not None:
         results = {
             "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": f"{folder}/validation/gx_results",
+            "base_directory": f"{folder}/{catalog.VALIDATION}/{catalog.GX_RESULTS}",
         }
         if config.data_docs:
             sites["local_site"] = {
@@ -77,7 +77,7 @@ def context_config(folder: str | None, config: ValidationConfig) -> Any:
                 "show_how_to_buttons": False,
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": f"{folder}/data_docs",
+                    "base_directory": f"{folder}/{catalog.DATA_DOCS}",
                 },
                 "site_index_builder": {
                     "class_name": "DefaultSiteIndexBuilder",

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecom_tasks import storage
+from ecom_tasks import catalog, storage
 from ecom_tasks.validation import gxcontext
 from ecom_tasks.validation.config import CRITICAL, ValidationConfig
 from ecom_tasks.validation.report import Outcome, jsonable
@@ -183,7 +183,7 @@ class GxGate:
         """The URL of the Data Docs index page, when this gate writes Data Docs."""
         if not self.docs:
             return None
-        return f"file://{self.folder}/data_docs/index.html"
+        return f"file://{self.folder}/{catalog.DATA_DOCS}/{catalog.DATA_DOCS_INDEX}"
 
 
 _GATES: dict[tuple[Any, ...], GxGate] = {}

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from ecom_tasks import catalog, storage
 from ecom_tasks import contract as c
-from ecom_tasks import storage
 from ecom_tasks.validation.config import CRITICAL, WARNING, Band, ValidationConfig
 from ecom_tasks.validation.report import Outcome
 
@@ -121,7 +121,8 @@ def compare(
 
 def summary_uri(root: str, ds: dt.date | str) -> str:
     """Where the summary of day ``ds`` lives."""
-    return f"{storage.data_root(root)}/validation/summary/ds={storage.as_date(ds).isoformat()}/summary.json"
+    day = storage.as_date(ds).isoformat()
+    return f"{storage.data_root(root)}/{catalog.VALIDATION}/{catalog.SUMMARY}/ds={day}/{catalog.SUMMARY_FILE}"
 
 
 def load_history(
@@ -158,7 +159,7 @@ def load_history(
 
 
 def _read_day(root: str, day: dt.date) -> HistoryDay | None:
-    if storage.read_manifest(storage.partition_uri(root, "validated", c.EVENTS, day)) is None:
+    if storage.read_manifest(storage.partition_uri(root, catalog.VALIDATED, c.EVENTS, day)) is None:
         return None
     try:
         summary: dict[str, Any] = storage.read_json(summary_uri(root, day))

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from ecom_tasks import contract, storage
+from ecom_tasks.catalog import ANALYTICS_TABLES
 from ecom_tasks.features import columns as fc
-from ecom_tasks.features.analytics import ANALYTICS_TABLES
 from ecom_tasks.features.config import FeatureConfig, TrainingDataConfig
 from ecom_tasks.features.stage import (
     EXAMPLES,
