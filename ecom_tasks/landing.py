@@ -23,7 +23,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ecom_tasks import catalog, fsio, integrity, storage
+from ecom_tasks import aside, catalog, fsio, storage
 from ecom_tasks import contract as c
 
 log = logging.getLogger(__name__)
@@ -84,12 +84,12 @@ def retract_day(root: str, day: dt.date, stamp: str, reason: str) -> list[str]:
     for stage, tables in DERIVED_STAGES:
         for table in tables:
             uri = storage.partition_uri(root, stage, table, day)
-            if integrity.move_aside(uri, catalog.RETRACTED, {"reason": reason}, stamp) is not None:
+            if aside.move_aside(uri, catalog.RETRACTED, {"reason": reason}, stamp) is not None:
                 moved.append(uri)
     summary = f"{storage.data_root(root)}/{catalog.VALIDATION}/{catalog.SUMMARY}/ds={day.isoformat()}"
     fs, path = fsio.resolve(summary)
     if fsio.exists(fs, path):
-        integrity.move_aside(summary, catalog.RETRACTED, {"reason": reason}, stamp)
+        aside.move_aside(summary, catalog.RETRACTED, {"reason": reason}, stamp)
         moved.append(summary)
     return moved
 

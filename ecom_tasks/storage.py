@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecom_tasks import __version__, catalog, fsio
+from ecom_tasks import __version__, aside, catalog, fsio
 from ecom_tasks.errors import ConfigError, CorruptPartitionError
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ def _unchanged(current: Manifest | None, digest: str, table: pa.Table, fs: Any, 
 
     A data file lost or changed under an intact manifest (deleted by hand, a bad disk, a partial
     restore) is written again by the next write of the same content instead of being trusted;
-    the corrupt file is kept aside (see :func:`ecom_tasks.integrity.quarantine_files`).
+    the corrupt file is kept aside (see :func:`ecom_tasks.aside.quarantine_files`).
     """
     if current is None:
         return None
@@ -268,9 +268,7 @@ def _unchanged(current: Manifest | None, digest: str, table: pa.Table, fs: Any, 
             problem = _parquet_problem(data, current.row_count)
         if problem is not None:
             log.warning("%s: %s %s; writing it again", current.uri, name, problem)
-            from ecom_tasks.integrity import quarantine_files
-
-            quarantine_files(current, f"{name} {problem}")
+            aside.quarantine_files(current, f"{name} {problem}")
             return None
         sums[name] = current.file_checksums.get(name) or checksum(data)
     return replace(

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ecom_tasks import catalog, integrity, landing, storage
+from ecom_tasks import aside, catalog, integrity, landing, storage
 from ecom_tasks import contract as c
 from ecom_tasks.validation import history as hist
 from ecom_tasks.validation.batch import StackedDays, backlog_gate, batchable, validate_days
@@ -71,7 +71,7 @@ def set_aside_corrupt(root: str, days: list[dt.date]) -> list[str]:
                     continue
                 manifest = storage.read_manifest(uri)
                 if manifest is not None:
-                    integrity.quarantine_files(manifest, problem)
+                    aside.quarantine_files(manifest, problem)
                 found.append(f"{uri}: {problem}; validated again from raw")
     return found
 
