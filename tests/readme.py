@@ -14,11 +14,10 @@ _SECTION = re.compile(r"^## (.+)$", re.M)
 
 @dataclass(frozen=True)
 class Command:
-    """One command of README: its section, its words (comments removed) and the comment above it."""
+    """One command of README: its section and its words (comments removed)."""
 
     section: str
     argv: tuple[str, ...]
-    comment: str
 
     def option(self, name: str) -> str:
         """The value after ``name`` (e.g. ``-c``)."""
@@ -32,11 +31,8 @@ def commands(text: str | None = None) -> list[Command]:
     out: list[Command] = []
     for block in _BLOCK.finditer(text):
         section = next((name for start, name in reversed(sections) if start < block.start()), "")
-        pending, comment = "", ""
+        pending = ""
         for line in block.group(1).splitlines():
-            if not pending and line.lstrip().startswith("#"):
-                comment = line.lstrip("# ").strip()
-                continue
             pending += line[:-1] + " " if line.endswith("\\") else line + "\n"
             if line.endswith("\\"):
                 continue
@@ -45,7 +41,7 @@ def commands(text: str | None = None) -> list[Command]:
             except ValueError:  # a quote spans lines (a -c '{...}' over two lines)
                 continue
             if argv:
-                out.append(Command(section, tuple(argv), comment))
+                out.append(Command(section, tuple(argv)))
             pending = ""
     return out
 
