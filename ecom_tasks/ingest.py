@@ -188,7 +188,7 @@ def split_by_day(
         day += dt.timedelta(days=1)
 
 
-def _read_file_source(config: IngestConfig, until: dt.date) -> base.ShopTables:
+def _read_file_source(config: IngestConfig, until: dt.date | None) -> base.ShopTables:
     path = str(config.source_path)
     if config.source == base.ONLINE_RETAIL:
         from ecom_tasks.sources.online_retail import read_online_retail
@@ -219,6 +219,12 @@ class SourcePlan:
     future_events: pd.DataFrame | None = None
 
 
+def _source_span(config: IngestConfig) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day with events of a file source (the whole file, not up to a run's day)."""
+    events = _read_file_source(config, None).events[c.TS]
+    return (events.min().date(), events.max().date()) if len(events) else (None, None)
+
+
 def iter_source_days(config: IngestConfig, ds: dt.date) -> tuple[Iterator[LandingDay], dict[str, int]]:
     """The per-day tables to land for a run on ``ds``, and the source's own counts."""
     plan = plan_source(config, ds)
@@ -243,16 +249,20 @@ def plan_source(config: IngestConfig, ds: dt.date) -> SourcePlan:
         days = (LandingDay(day, tables) for day, tables in generate(shop, start, ds))
         return SourcePlan(days, {"source_days": (ds - start).days + 1}, start)
     tables = _read_file_source(config, ds)
-    if tables.events.empty:
-        raise SourceError(config.source_path, f"no events on or before {ds} (the run's data interval end)")
+    if tables.events.empty or tables.events[c.TS].max().date() < ds:
+        # Before the source's first day, or after its last, a run would land nothing (or unknown
+        # days as empty, a lie): fail naming the days the source holds. A day without events
+        # inside that range (a closed shop, a Sunday) is landed as an explicit empty day.
+        first, last = _source_span(config)
+        if first is None:
+            raise SourceError(config.source_path, f"holds no events; the run's day ds={ds} has no data")
+        if not first <= ds <= last:
+            raise SourceError(
+                config.source_path,
+                f"holds days {first}..{last}; the run's day ds={ds} has no data: "
+                f"run for a day from {first} to {last}",
+            )
     first_day = tables.events[c.TS].min().date()
-    last_day = tables.events[c.TS].max().date()
-    if ds > last_day:
-        # Days after the file's end are unknown, not empty: landing them as empty would be a lie.
-        raise SourceError(
-            config.source_path,
-            f"has no data for ds={ds}: its events end on {last_day}; run for a date up to {last_day}",
-        )
     tables, duplicates = checks.check_duplicates(
         tables, config.source_path, config.duplicate_lines, config.max_duplicate_share
     )

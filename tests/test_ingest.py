@@ -105,11 +105,23 @@ def test_an_earlier_ds_lands_only_up_to_it(tmp_path, data_root):
     assert storage.list_partitions(data_root, "raw", c.EVENTS) == [D1]
 
 
-def test_ds_after_the_end_of_a_file_is_refused(tmp_path, data_root):
+@pytest.mark.parametrize("ds", ["2024-05-09", "2024-04-30", "2023-01-01"])
+def test_ds_outside_the_days_of_a_file_is_refused_naming_them(tmp_path, data_root, ds):
+    # After the end (unknown days are not empty days) or before the start (nothing to process):
+    # a run that would land nothing fails loudly instead of succeeding.
     config = IngestConfig(source="landing", source_path=str(_landing(tmp_path)))
-    with pytest.raises(SourceError, match=r"has no data for ds=2024-05-09: its events end on 2024-05-03"):
-        ingest(data_root, "2024-05-09", config)
+    with pytest.raises(
+        SourceError, match=rf"holds days 2024-05-01..2024-05-03; the run's day ds={ds} has no"
+    ):
+        ingest(data_root, ds, config)
     assert storage.list_partitions(data_root, "raw", c.EVENTS) == []
+
+
+def test_a_day_without_events_inside_a_file_is_landed_empty(tmp_path, data_root):
+    # May 2 has no folder and no events, but the source goes on after it: the shop was closed.
+    summary = ingest(data_root, D2, IngestConfig(source="landing", source_path=str(_landing(tmp_path))))
+    assert summary["days_in_source"] == 2 and summary["rows"]["events"] == 0
+    assert storage.list_partitions(data_root, "raw", c.EVENTS) == [D1, D2]
 
 
 def test_bad_file_fails_before_anything_landed_is_touched(tmp_path, data_root):

@@ -60,7 +60,8 @@ def day_metrics(rows_in: int, events: pd.DataFrame) -> dict[str, float | None]:
 
 
 def _band_check(metric: str, value: float, base: float, warn: Band, crit: Band | None) -> Outcome:
-    ratio = value / base if base else float("inf")
+    # A figure that is always 0 (a source without prices) has not changed; 0 -> x > 0 has.
+    ratio = value / base if base else (1.0 if value == 0 else float("inf"))
     outside = not warn[0] <= ratio <= warn[1]
     severity = CRITICAL if crit is not None and not crit[0] <= ratio <= crit[1] else WARNING
     detail = f"{value:.6g} is {ratio:.3g}x the trailing median {base:.6g} (warning outside {warn}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,42 @@ def test_each_task_body_calls_one_ecom_tasks_function(path):
         assert len(work) == 1, (
             f"{path.name}:{node.name} calls {work}; a task calls exactly one ecom_tasks function"
         )
+
+
+def _readme_dates() -> list[dt.datetime]:
+    """The logical dates of README's `airflow dags test` and `airflow backfill create` commands."""
+    from tests.readme import commands
+
+    dates = []
+    for cmd in commands():
+        if cmd.argv[:4] == ("airflow", "dags", "test", "ecom_nightly"):
+            dates.append(cmd.argv[4])
+        if "--from-date" in cmd.argv:
+            dates.append(cmd.option("--from-date"))
+    return [dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC) for d in dates]
+
+
+def test_every_readme_date_and_source_history_gets_task_instances(dagbag):
+    # A logical date before start_date gets a run with no task instance that reports success.
+    from ecom_tasks.sources.sequence import DEFAULT_START
+
+    dag = dagbag.dags["ecom_nightly"]
+    dates = _readme_dates()
+    assert len(dates) >= 4, dates  # the real-data, sequence, landing and backfill examples
+    sequence_start = dt.datetime.fromisoformat(DEFAULT_START).replace(tzinfo=dt.UTC)
+    online_retail_start = dt.datetime(2009, 12, 1, tzinfo=dt.UTC)  # Online Retail II's first day
+    for day in [*dates, sequence_start, online_retail_start]:
+        assert dag.start_date <= day, day
+        assert all(t.start_date is None or t.start_date <= day for t in dag.tasks), day
+
+
+def test_the_scheduler_still_runs_only_the_latest_interval(dagbag):
+    # With an early start_date and catchup off, the first scheduled run is yesterday's interval,
+    # not 1970's: the scheduler's own computation on the serialized DAG.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["ecom_nightly"]
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    info = serialized.next_dagrun_info(last_automated_run_info=None)
+    now = dt.datetime.now(dt.UTC)
+    assert now - dt.timedelta(days=2) <= info.data_interval.start < now, info

@@ -44,6 +44,15 @@ def test_collapse_is_critical_and_a_smaller_drop_a_warning():
     assert (drop.success, drop.level) == (False, WARNING)
 
 
+def test_a_price_that_is_always_zero_has_not_changed():
+    # A source without prices (ordered sequences) has a mean purchase price of 0 every day (#23).
+    zero = _history(**{h.MEAN_PURCHASE_PRICE: 0.0})
+    same = _by_id(h.compare({**BASE, h.MEAN_PURCHASE_PRICE: 0.0}, zero, ValidationConfig()))
+    assert same[h.MEAN_PURCHASE_PRICE].success and same[h.MEAN_PURCHASE_PRICE].observed == 1.0
+    appeared = _by_id(h.compare(dict(BASE), zero, ValidationConfig()))[h.MEAN_PURCHASE_PRICE]
+    assert (appeared.success, appeared.level) == (False, CRITICAL)
+
+
 def test_share_drift_warns_and_a_return_storm_is_critical():
     out = _by_id(
         h.compare({**BASE, h.ANONYMOUS_SHARE: 0.5, h.RETURN_SHARE: 0.7}, _history(), ValidationConfig())
