@@ -5,7 +5,6 @@
   window, input hashes, code version, blessing, model card) and writes ``blessing.json``.
 - :func:`publish_model` refuses without a positive blessing, registers the candidate (idempotent),
   serve-checks it from the registry and only then moves ``champion`` and the outputs pointer.
-- :func:`rollback` moves ``champion`` and the pointer back to an earlier version.
 
 Each returns a small dict for XCom and the task log.
 """
@@ -296,10 +295,3 @@ def publish_model(
     log.info("PUBLISHED %s ds=%s as %s version %s: %s", model_name, day, spec.registered_name, mv.version,
              moved["reason"] if moved["promoted"] else f"not promoted ({moved['reason']})")  # fmt: skip
     return result | {"card": md}
-
-
-def rollback(root: str, model_name: str, version: str | int, config: PublishConfig | None = None) -> dict:
-    """Move ``champion`` of ``model_name`` back to ``version`` and the outputs pointer with it."""
-    from ecom_tasks.publish import rollback as rollbacks
-
-    return rollbacks.rollback(root, model_name, version, config)
