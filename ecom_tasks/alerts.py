@@ -21,10 +21,9 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from ecom_tasks import catalog, storage
+from ecom_tasks import catalog, remote, storage
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +71,8 @@ def notify_failure(context: Mapping[str, Any], root: str | None = None) -> dict[
     alert = build_alert(context)
     log.error("ALERT %s", alert["text"])
     try:
-        path = Path(storage.data_root(root).removeprefix("file://")) / ALERTS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(alert, default=str) + "\n")
-    except OSError as exc:
+        remote.append_line(f"{storage.data_root(root)}/{ALERTS_FILE}", json.dumps(alert, default=str))
+    except Exception as exc:  # an unreachable store (OSError, a client error) must not hide the failure
         log.warning("could not record the alert under the data root: %s", exc)
     for env, deliver in ((WEBHOOK_ENV, _post), (CALLBACK_ENV, _call)):
         target = os.environ.get(env)

@@ -11,23 +11,22 @@ Files are replaced atomically; a table whose pointed content has not changed is 
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from ecom_tasks import catalog, storage
+from ecom_tasks import catalog, remote, storage
 
 log = logging.getLogger(__name__)
 
 EXPORTS_DIR = catalog.EXPORTS  # {root}/exports/
 
 
-def _replace(write: Callable[[Path], object], final: Path) -> None:
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, final)
+def _replace(write: Callable[[io.BytesIO], object], final: str) -> None:
+    buf = io.BytesIO()
+    write(buf)
+    remote.write_uri(final, buf.getvalue())  # atomic, on a local or an object-store root
 
 
 def export_current(root: str | None = None, tables: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -43,8 +42,7 @@ def export_current(root: str | None = None, tables: tuple[str, ...] | None = Non
     missing = [t for t in wanted if t not in pointer]
     if missing:
         log.warning("no current version of %s yet: nothing to export for them", missing)
-    out_dir = Path(root.removeprefix("file://")) / EXPORTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = f"{root}/{EXPORTS_DIR}"
     result: dict[str, Any] = {}
     for table in (t for t in wanted if t in pointer):
         entry = pointer[table]
@@ -59,18 +57,18 @@ def export_current(root: str | None = None, tables: tuple[str, ...] | None = Non
             "content_hash": manifest.content_hash if manifest else None,
             "source": uri,
         }
-        meta_path = out_dir / f"{table}.json"
-        previous = storage.read_json(str(meta_path)) if meta_path.exists() else {}
-        parquet, csv = out_dir / f"{table}.parquet", out_dir / f"{table}.csv"
-        present = parquet.exists() and csv.exists()
+        meta_path = f"{out_dir}/{table}.json"
+        previous = storage.read_json(meta_path) if remote.uri_exists(meta_path) else {}
+        parquet, csv = f"{out_dir}/{table}.parquet", f"{out_dir}/{table}.csv"
+        present = remote.uri_exists(parquet) and remote.uri_exists(csv)
         changed = previous.get("content_hash") != meta["content_hash"] or not present
         if changed:
             frame = storage.read_partition(uri)
             _replace(lambda p, f=frame: f.to_parquet(p, index=False), parquet)
             _replace(lambda p, f=frame: f.to_csv(p, index=False), csv)
-            storage.write_json(meta, str(meta_path))  # last: it says which version the files hold
+            storage.write_json(meta, meta_path)  # last: it says which version the files hold
         log.info("export of %s (ds=%s, version %s): %s", table, meta["ds"], meta["version"],
                  "refreshed" if changed else "unchanged")  # fmt: skip
         result[table] = {**{k: meta[k] for k in ("ds", "version", "rows")}, "changed": changed,
-                         "path": str(parquet)}  # fmt: skip
+                         "path": parquet}  # fmt: skip
     return result

@@ -22,10 +22,9 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from ecom_tasks import catalog, stages, storage
+from ecom_tasks import catalog, remote, stages, storage
 from ecom_tasks.ingest import IngestConfig
 from ecom_tasks.params import RunParams
 
@@ -98,8 +97,10 @@ def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> 
 
 
 def _recorded(folder: str) -> dict[str, Any]:
-    path = Path(folder.removeprefix("file://")) / catalog.RUN_RECORD
-    return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        return storage.read_json(f"{folder}/{catalog.RUN_RECORD}")
+    except FileNotFoundError:
+        return {}
 
 
 def reuse_or_train(
@@ -129,14 +130,15 @@ def reuse_or_train(
         return {**previous["result"], "reused": True}
     snapshot = None
     champion_folder = champion["folder"] if champion else None
-    if champion_folder and champion["ds"] == ds and Path(champion_folder).exists():
-        snapshot = tempfile.mkdtemp(prefix=f"champion-{model}-")
-        champion_folder = shutil.copytree(champion_folder, f"{snapshot}/model")
-    elif champion_folder and not Path(champion_folder).exists():
+    if champion_folder and not remote.uri_exists(champion_folder):
         log.warning(
             "the %s champion's folder %s is gone: no warm start or champion scoring", model, champion_folder
         )
         champion_folder = None
+    elif champion_folder and (champion["ds"] == ds or not remote.is_local_uri(champion_folder)):
+        # TensorFlow and pickle load local folders: a champion on an object store is downloaded.
+        snapshot = tempfile.mkdtemp(prefix=f"champion-{model}-")
+        champion_folder = remote.download(champion_folder, f"{snapshot}/model")
     try:
         result = train(champion_folder)
     finally:
@@ -151,14 +153,15 @@ def _score_self_as_champion(folder: str, model: str) -> None:
     """The champion is this very output: its score on the held-out data is the candidate's own."""
     from ecom_tasks.publish.stage import read_metrics
 
-    path = Path(folder.removeprefix("file://"))
-    if (path / catalog.CHAMPION_METRICS_FILE).exists() or not (path / catalog.METRICS_FILE).exists():
+    champion_file = f"{folder}/{catalog.CHAMPION_METRICS_FILE}"
+    metrics_file = f"{folder}/{catalog.METRICS_FILE}"
+    if remote.uri_exists(champion_file) or not remote.uri_exists(metrics_file):
         return
     # The configured gate's baseline prefixes (a gate file may name others than the defaults).
     baselines = publish_config().gate.for_model(model).baselines
-    metrics, _ = read_metrics(str(path / catalog.METRICS_FILE))
+    metrics, _ = read_metrics(metrics_file)
     own = {k: v for k, v in metrics.items() if not k.startswith(baselines)}
-    storage.write_json(own, str(path / catalog.CHAMPION_METRICS_FILE))
+    storage.write_json(own, champion_file)
 
 
 def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -37,7 +37,18 @@ def replace_dir(tmp: str, final: str) -> None:
 
 
 def save(module: Any, final: str, signatures: Mapping[str, Any]) -> str:
-    """Save ``module`` with ``signatures`` as a SavedModel at the local folder ``final``; return it."""
+    """Save ``module`` with ``signatures`` as a SavedModel at the folder ``final``; return it.
+
+    ``final`` may be on an object store: TensorFlow then writes a local folder that is uploaded.
+    """
+    from ecom_tasks import remote
+
+    with remote.staged_path(final) as local:
+        _save_local(module, local, signatures)
+    return final
+
+
+def _save_local(module: Any, final: str, signatures: Mapping[str, Any]) -> str:
     import tensorflow as tf
 
     parent, name = os.path.split(os.path.abspath(final))

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
-import uuid
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from ecom_tasks import savedmodel, storage
+from ecom_tasks import remote, savedmodel, storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.heads.baselines import Platt, TabularModel
@@ -69,20 +67,12 @@ class HeadModule(tf.Module):
         return result
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.exists(path):
-        os.remove(path)
-
-
 def export_head(head: CustomerHead, platt: Platt, task: str, folder: str, spec: dict[str, Any]) -> str:
     """Save the head as ``folder/saved_model`` (removing a stale ``model.pkl``) plus ``head.json``."""
     module = HeadModule(head, platt, task, len(spec["tower_feature_names"]), len(spec["profile_features"]))
-    os.makedirs(folder, exist_ok=True)
     savedmodel.save(module, f"{folder}/{SAVED_MODEL_DIR}", {"serving_default": module.serve})
     storage.write_json(spec, f"{folder}/{HEAD_SPEC_FILE}")
-    _remove(f"{folder}/{PICKLE_FILE}")
+    remote.remove_uri(f"{folder}/{PICKLE_FILE}")
     smoke = {
         SERVING_USER_ID: [OOV],
         SERVING_HISTORY: [[""]],
@@ -95,13 +85,9 @@ def export_head(head: CustomerHead, platt: Platt, task: str, folder: str, spec: 
 
 def export_baseline(model: TabularModel, folder: str) -> str:
     """Pickle a baseline as ``folder/model.pkl`` (removing a stale ``saved_model/`` and ``head.json``)."""
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{folder}/.{PICKLE_FILE}.tmp-{uuid.uuid4().hex}"
-    with open(tmp, "wb") as fh:
-        pickle.dump(model, fh)
-    os.replace(tmp, f"{folder}/{PICKLE_FILE}")
+    remote.write_uri(f"{folder}/{PICKLE_FILE}", pickle.dumps(model))  # atomic, on any root
     for stale in (SAVED_MODEL_DIR, HEAD_SPEC_FILE):
-        _remove(f"{folder}/{stale}")
+        remote.remove_uri(f"{folder}/{stale}")
     names = list(model.feature_names_in_)
     storage.write_json([dict.fromkeys(names, 0.0)], f"{folder}/{SMOKE_INPUT_FILE}")
     return f"{folder}/{PICKLE_FILE}"

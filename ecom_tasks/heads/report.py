@@ -8,11 +8,10 @@ Written to ``{root}/reports/heads/ds=D/<task>.md`` and ``<task>.html`` beside
 from __future__ import annotations
 
 import html
-import os
 
 import pandas as pd
 
-from ecom_tasks import storage
+from ecom_tasks import remote, storage
 from ecom_tasks.heads.config import BASELINES, HEAD_MODEL, REPORT_TABLE, REPORTS_STAGE
 from ecom_tasks.heads.metrics import METRICS, ORDERS_MAE
 
@@ -65,8 +64,7 @@ def write_report(
         reasons: explanation summary (churn): feature, mean effect, times top reason.
     """
     folder = report_folder(root, ds)
-    os.makedirs(folder, exist_ok=True)
-    image = os.path.basename(plot)
+    image = plot.rstrip("/").rsplit("/", 1)[-1]
     title = f"{task.capitalize()} head, ds={storage.as_date(ds).isoformat()}"
     fmt = {"float_format": lambda v: f"{v:.4f}"}
     md = [f"# {title}", "", f"**Selection:** {reason}", "", "## Test metrics (same held-out customers)", ""]
@@ -98,13 +96,15 @@ def write_report(
             top.to_html(index=False, **fmt),
         ]
     md_uri, html_uri = f"{folder}/{task}.md", f"{folder}/{task}.html"
-    with open(md_uri, "w") as fh:
-        fh.write("\n".join(md) + "\n")
-    with open(html_uri, "w") as fh:
-        fh.write(
+    # Through remote: the root may be an object store.
+    remote.write_uri(md_uri, ("\n".join(md) + "\n").encode())
+    remote.write_uri(
+        html_uri,
+        (
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
             f"<body>{''.join(parts)}</body></html>\n"
-        )
+        ).encode(),
+    )
     return {"markdown": md_uri, "html": html_uri, "plot": plot}
 
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shutil
 import time
 
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import storage
+from ecom_tasks import remote, storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import columns as fc
@@ -98,7 +97,7 @@ def fine_tune_repurchase(
 def _load_backbone(uri: str):
     from ecom_tasks.retrieval.backbone import load_backbone
 
-    if not os.path.exists(f"{uri}/{WEIGHTS_FILE}"):
+    if not remote.uri_exists(f"{uri}/{WEIGHTS_FILE}"):
         raise FileNotFoundError(
             f"{uri}: no pretrained retrieval model (run pretrain_retrieval for this ds first)"
         )
@@ -115,7 +114,7 @@ def choose_backbone(root: str, ds: dt.date, cutoff_end: pd.Timestamp) -> str:
     """
     cutoff_day = (cutoff_end - pd.Timedelta(days=1)).date()
     at_cutoff = data.backbone_uri(root, cutoff_day)
-    if os.path.exists(f"{at_cutoff}/{WEIGHTS_FILE}"):
+    if remote.uri_exists(f"{at_cutoff}/{WEIGHTS_FILE}"):
         return at_cutoff
     log.warning(
         "no retrieval model of the cutoff day %s; starting from the one of %s, whose item vectors saw "
@@ -180,7 +179,6 @@ def fine_tune(
     trained = train_candidates(task, backbone, ex, train_in, y, orders, inp.split, config)
     metrics = trained.metrics
     out = storage.partition_uri(root, MODELS_STAGE, task, day)
-    os.makedirs(out, exist_ok=True)
     test = np.flatnonzero(inp.split == data.TEST)
     model_metrics = dict(trained.model_metrics)
     test_frame = ex.iloc[test].reset_index(drop=True)
@@ -240,15 +238,14 @@ def fine_tune(
     table_uri = write_output(root, OUTPUT_TABLES[task], ds_text, frame, source=f"heads.{task}")
     # Reliability plot and report.
     folder = report.report_folder(root, ds_text)
-    os.makedirs(folder, exist_ok=True)
     curves = {
         ("fine-tuned head" if n == HEAD_MODEL else n): (trained.y_test, s[0])
         for n, s in trained.test_scores.items()
     }
-    plot = hm.reliability_plot(
-        curves, f"{folder}/{task}_reliability.png", title=f"{task} ({ds_text})", bins=config.ece_bins
-    )
-    shutil.copyfile(plot, f"{out}/{RELIABILITY_PLOT}")
+    plot = f"{folder}/{task}_reliability.png"
+    with remote.staged_path(plot) as local_plot:  # matplotlib writes local files
+        hm.reliability_plot(curves, local_plot, title=f"{task} ({ds_text})", bins=config.ece_bins)
+        remote.upload(local_plot, f"{out}/{RELIABILITY_PLOT}")
     counts = {
         "cutoff (features before)": str(inp.cutoff_end),
         **inp.horizons,

@@ -9,11 +9,10 @@ printed with :func:`fmt` (4 decimals).
 from __future__ import annotations
 
 import html
-import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from ecom_tasks import remote
 from ecom_tasks.publish.config import CARD_HTML, CARD_MARKDOWN
 from ecom_tasks.publish.gate import Blessing
 
@@ -145,7 +144,7 @@ def write_card(
 
     Plots (``*.png``) already in the folder are linked from the card.
     """
-    plots = sorted(p.name for p in Path(folder).glob("*.png")) if Path(folder).is_dir() else []
+    plots = remote.glob_names(folder, "*.png")
     title = f"Model card: {b.model} (ds={b.ds})"
     content = sections(b, publication, plots)
     md, page = f"{folder}/{CARD_MARKDOWN}", f"{folder}/{CARD_HTML}"
@@ -155,8 +154,4 @@ def write_card(
 
 
 def _write(path: str, text: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)  # atomic: a reader never sees half a card
+    remote.write_uri(path, text.encode("utf-8"))  # atomic: a reader never sees half a card

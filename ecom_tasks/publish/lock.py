@@ -25,12 +25,18 @@ log = logging.getLogger(__name__)
 
 
 def lock_path(root: str) -> Path:
-    """``{root}/mlflow/.alias.lock``; a temp-dir lock when the root is not a local folder."""
+    """``{root}/mlflow/.alias.lock``; beside a local SQLite store when the root is not a local
+    folder (the lock then guards exactly the database every publish on this machine writes);
+    else a temp-dir lock."""
     try:
         return tracking.local_root(root) / catalog.MLFLOW / ".alias.lock"
     except ConfigError:
-        log.warning("data root %s is not local: the alias lock only guards this machine", root)
-        return Path(tempfile.gettempdir()) / "ecom-mlflow-alias.lock"
+        pass
+    uri = tracking.tracking_uri(root)
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).with_name(".alias.lock")
+    log.warning("data root %s is not local: the alias lock only guards this machine", root)
+    return Path(tempfile.gettempdir()) / "ecom-mlflow-alias.lock"
 
 
 def alias_lock(root: str, timeout_s: float = 300.0) -> contextlib.AbstractContextManager[None]:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ecom_tasks import remote
 from ecom_tasks.errors import ConfigError, EcomError
 from ecom_tasks.publish.config import CHAMPION, SMOKE_INPUT_FILE, ModelSpec
 from ecom_tasks.publish.lock import alias_lock
@@ -162,10 +163,10 @@ def read_smoke_input(folder: str | Path) -> Any:
 
     A JSON list is read as DataFrame records; an object is passed as is (named inputs).
     """
-    path = Path(folder) / SMOKE_INPUT_FILE
-    if not path.exists():
+    body = remote.read_uri(f"{folder}/{SMOKE_INPUT_FILE}")  # the folder may be on an object store
+    if body is None:
         return None
-    raw = json.loads(path.read_text())
+    raw = json.loads(body)
     return pd.DataFrame(raw) if isinstance(raw, list) else raw
 
 

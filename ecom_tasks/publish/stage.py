@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ecom_tasks import storage
+from ecom_tasks import remote, storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import blessing as blessings
 from ecom_tasks.publish import card, evaluation, outputs, registry, tracking
@@ -60,10 +60,10 @@ def read_metrics(path: str, what: str = "metrics") -> tuple[dict[str, Any], dict
 
 def _training_record(folder: str) -> dict[str, Any]:
     """What the training stage's ``history.json`` says about the window and config, if present."""
-    path = Path(folder) / HISTORY_FILE
-    if not path.exists():
+    try:
+        raw = storage.read_json(f"{folder}/{HISTORY_FILE}")
+    except FileNotFoundError:
         return {}
-    raw = json.loads(path.read_text())
     out: dict[str, Any] = {}
     if isinstance(raw.get("config"), dict):
         out["config"] = raw["config"]
@@ -120,7 +120,7 @@ def _log_gate_run(
     tags |= {"fingerprint": lin["fingerprint"], "artifact_hash": lin["artifact_hash"]}
     tags |= {f"input.{k}": v for k, v in lin["inputs"].items()}
     artifacts = [f"{folder}/{n}" for n in (METRICS_FILE, CHAMPION_METRICS_FILE, HISTORY_FILE)]
-    artifacts += [*files, *sorted(str(p) for p in Path(folder).glob("*.png"))]
+    artifacts += [*files, *(f"{folder}/{name}" for name in remote.glob_names(folder, "*.png"))]
     tracking.log_run(client, run_id, params=params, metrics=metrics, tags=tags, artifacts=artifacts)
 
 
@@ -152,11 +152,13 @@ def gate_model(
     other = {**_training_record(folder), **other}
     candidate, baselines = split_metrics(raw, gate.baselines)
     champion_metrics = None
-    if Path(folder, CHAMPION_METRICS_FILE).exists():
+    if remote.uri_exists(f"{folder}/{CHAMPION_METRICS_FILE}"):
         champ_raw, _ = read_metrics(f"{folder}/{CHAMPION_METRICS_FILE}", "champion metrics")
         champ_raw = {k.removeprefix(CHAMPION_PREFIX): v for k, v in champ_raw.items()}
         champion_metrics = split_metrics(champ_raw, gate.baselines)[0]
-    artifact = locate_artifact(spec, folder)
+    with remote.local_copy(folder) as local:  # the folder may be on an object store
+        artifact = locate_artifact(spec, local)
+        digest = registry.artifact_hash(artifact)
 
     client = tracking.configure(root)
     current = registry.champion(client, spec.registered_name)
@@ -170,7 +172,7 @@ def gate_model(
     )  # fmt: skip
 
     inputs = tracking.input_hashes(root, day, spec.input_stages)
-    code, digest = tracking.code_version(), registry.artifact_hash(artifact)
+    code = tracking.code_version()
     declared = other.get("data_window") if isinstance(other.get("data_window"), dict) else None
     run_id = tracking.start_run(client, cfg.experiment, root, model=model_name, ds=day, stage="gate")
     lineage = {
@@ -253,13 +255,15 @@ def publish_model(
     verdict = blessings.require_blessing(
         root, model_name, day, force=force, stage=spec.stage, table=spec.table
     )
-    artifact = locate_artifact(spec, folder)
-    if verdict.lineage.get("artifact_hash") not in (None, registry.artifact_hash(artifact)):
-        raise blessings.NotBlessedError(
-            f"{artifact}: the artifact changed after the gate blessed it; rerun the gate", verdict
-        )
-    client = tracking.configure(root)
-    mv, created = _register(client, root, spec, verdict, artifact, cfg)
+    with remote.local_copy(folder) as local:  # hashing and MLflow read local files
+        artifact = locate_artifact(spec, local)
+        if verdict.lineage.get("artifact_hash") not in (None, registry.artifact_hash(artifact)):
+            raise blessings.NotBlessedError(
+                f"{folder}/{artifact.name}: the artifact changed after the gate blessed it; rerun the gate",
+                verdict,
+            )
+        client = tracking.configure(root)
+        mv, created = _register(client, root, spec, verdict, artifact, cfg)
     check = registry.serving_check(
         client, spec.registered_name, mv.version, registry.read_smoke_input(folder)
     )

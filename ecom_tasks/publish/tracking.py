@@ -2,7 +2,10 @@
 
 ``$MLFLOW_TRACKING_URI`` selects a tracking server (the registry uses the same URI); without it the
 embedded default is a SQLite store at ``{root}/mlflow/mlflow.db`` with artifacts under
-``{root}/mlflow/artifacts``, so a laptop needs no service. A run records its parameters, metrics,
+``{root}/mlflow/artifacts``, so a laptop needs no service. An object-store data root needs
+``$MLFLOW_TRACKING_URI`` (a tracking server, or a database such as a local SQLite file: SQLite
+cannot live in a bucket); with a database store the artifacts still go to ``{root}/mlflow/artifacts``
+in the bucket, so every worker reads the same models. A run records its parameters, metrics,
 the data window, the content hashes of its input partitions (from their ``_manifest.json``), the
 code version (package version plus git commit when there is one) and its artifacts.
 MLflow's own chatter (INFO lines, progress bars) is turned down so task logs stay readable.
@@ -23,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecom_tasks import __version__, catalog, storage
+from ecom_tasks import __version__, catalog, fsio, remote, storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish.flock import file_lock
 
@@ -37,6 +40,7 @@ TAG_MODEL, TAG_DS, TAG_STAGE = "ecom.model", "ecom.ds", "ecom.stage"
 _EXPORTED: set[str] = set()  # default URIs this process chose (MLflow copies them into the env)
 _PROJECT_DIR = Path(__file__).resolve().parents[2]
 _QUIET = {"mlflow": logging.WARNING, "mlflow.pyfunc": logging.ERROR, "mlflow.models": logging.ERROR}
+_SERVER_SCHEMES = ("http://", "https://", "databricks")
 _QUIET |= {"alembic": logging.WARNING, "mlflow.store.db.utils": logging.WARNING}
 
 
@@ -65,9 +69,19 @@ def tracking_uri(root: str) -> str:
 
 
 def artifact_location(root: str) -> str | None:
-    """Where the default store keeps artifacts; None when a tracking server decides."""
-    if _env_uri():
+    """Where new experiments keep their artifacts: ``{root}/mlflow/artifacts``; None when a
+    tracking server decides (``$MLFLOW_TRACKING_URI`` is ``http(s)://`` or ``databricks``).
+
+    With a database store (SQLite, PostgreSQL ...) MLflow would otherwise put them in ``./mlruns``
+    under the working directory. On an object-store root they go to the same bucket (MLflow's S3
+    client takes its endpoint from ``MLFLOW_S3_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL``).
+    """
+    env = _env_uri()
+    if env and env.startswith(_SERVER_SCHEMES):
         return None
+    data = storage.data_root(root)
+    if "://" in data and not data.startswith("file://"):
+        return f"{data}/{catalog.MLFLOW}/artifacts"
     return (local_root(root) / catalog.MLFLOW / "artifacts").as_uri()
 
 
@@ -134,12 +148,15 @@ def input_hashes(root: str, ds: str, stages: Iterable[str]) -> dict[str, str]:
     """``{"stage/table": content_hash}`` of every committed partition of ``stages`` for ``ds``."""
     day = storage.as_date(ds).isoformat()
     out: dict[str, str] = {}
-    base = Path(storage.data_root(root).removeprefix("file://"))
+    base = storage.data_root(root)
     for stage in stages:
-        for part in sorted(base.glob(f"{stage}/*/ds={day}")):
-            manifest = storage.read_manifest(str(part))
+        # Through fsio, not a local glob: the root may be an object store (s3://, memory://).
+        fs, path = fsio.resolve(f"{base}/{stage}")
+        tables = fsio.list_names(fs, path) if fsio.exists(fs, path) else []
+        for table in sorted(t for t in tables if not t.startswith(".")):
+            manifest = storage.read_manifest(f"{base}/{stage}/{table}/ds={day}")
             if manifest is not None:
-                out[f"{stage}/{part.parent.name}"] = manifest.content_hash
+                out[f"{stage}/{table}"] = manifest.content_hash
     return out
 
 
@@ -195,5 +212,7 @@ def log_run(
             run_id, metrics=mlist[i : i + 100], params=plist[i : i + 100], tags=tlist[i : i + 100]
         )
     for path in artifacts:
-        if Path(path).exists():
-            client.log_artifact(run_id, str(path), artifact_dir)
+        if not remote.uri_exists(str(path)):
+            continue
+        with remote.local_copy(str(path)) as local:  # MLflow uploads from local files only
+            client.log_artifact(run_id, local, artifact_dir)

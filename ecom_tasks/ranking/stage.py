@@ -23,7 +23,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import catalog, storage
+from ecom_tasks import catalog, remote, storage
 from ecom_tasks.contract import USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.features import stage as feature_stage
@@ -169,7 +169,7 @@ def fine_tune_ranking(
     root, day = storage.data_root(root), storage.as_date(ds)
     end = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
     folder = storage.partition_uri(root, MODELS_STAGE, BACKBONE_TABLE, day)
-    if not os.path.exists(f"{folder}/{BACKBONE_HISTORY}"):
+    if not remote.uri_exists(f"{folder}/{BACKBONE_HISTORY}"):
         raise FileNotFoundError(
             f"{folder}: no pretrained retrieval model for ds={day} (run pretrain_retrieval first)"
         )
@@ -202,7 +202,6 @@ def fine_tune_ranking(
             champion_uri, lambda uri: champion_metrics(uri, trained.eval_lists, profiles(eval_cutoff))
         )
     out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
-    os.makedirs(out, exist_ok=True)
     n_features = len(backbone.feature_columns)
     module = (
         export.Reranker(trained.head, n_features)

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import storage
+from ecom_tasks import remote, storage
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import champion as champions
@@ -200,7 +199,7 @@ def train_and_evaluate(
 def _load_champion(uri: str) -> Backbone | None:
     # A champion written before tower_state.npz existed cannot be rebuilt; the gate then sees no
     # champion figures (and says so) rather than the night failing. Anything else missing fails.
-    if os.path.exists(f"{uri}/{WEIGHTS_FILE}") and not os.path.exists(f"{uri}/{TOWER_STATE_FILE}"):
+    if remote.uri_exists(f"{uri}/{WEIGHTS_FILE}") and not remote.uri_exists(f"{uri}/{TOWER_STATE_FILE}"):
         log.warning("champion %s has no %s (an older format): not scored", uri, TOWER_STATE_FILE)
         return None
     return load_backbone(uri)
@@ -253,7 +252,6 @@ def pretrain_retrieval(
     except data.TrainingDataError as exc:
         raise data.TrainingDataError(f"{inter_uri}: {exc}") from None
     out = storage.partition_uri(root, MODELS_STAGE, MODEL_TABLE, day)
-    os.makedirs(out, exist_ok=True)
     export.export_saved_model(trained.model, trained.vocabs, f"{out}/{SAVED_MODEL_DIR}", k=config.export_k)
     warmstart.save_weights(trained.model, f"{out}/{WEIGHTS_FILE}")
     backbone.save_tower_state(trained.model, f"{out}/{TOWER_STATE_FILE}")

@@ -7,10 +7,8 @@ the same test customers and an output table into the data root, and returns a sm
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +45,7 @@ class LinearSpend:
 
 
 def load(path: str) -> LinearSpend:
-    raw = json.loads((Path(path) / WEIGHTS).read_text())
+    raw = storage.read_json(f"{path}/{WEIGHTS}")
     return LinearSpend(raw["slope"], raw["intercept"])
 
 
@@ -76,9 +74,8 @@ def train(root: str, ds: str, config: ToyConfig, champion_uri: str | None) -> di
     metrics |= _metrics(y[test], np.full(int(test.sum()), y[~test].mean()), prefix="mean_")
 
     out = storage.partition_uri(root, catalog.MODELS, NAME, ds)
-    artifact = Path(out) / "model"
-    artifact.mkdir(parents=True, exist_ok=True)
-    (artifact / WEIGHTS).write_text(json.dumps({"slope": model.slope, "intercept": model.intercept}))
+    # Through storage, as every write under the data root: it may be an object store.
+    storage.write_json({"slope": model.slope, "intercept": model.intercept}, f"{out}/model/{WEIGHTS}")
     storage.write_json(metrics, f"{out}/{catalog.METRICS_FILE}")
     storage.write_json({FREQUENCY: [1.0, 2.0]}, f"{out}/{catalog.SMOKE_INPUT_FILE}")
 
