@@ -15,9 +15,8 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from ecom_tasks import storage
+from ecom_tasks import fsio, storage
 from ecom_tasks.publish.cli import add_models_parser, run_models
 
 
@@ -27,19 +26,27 @@ def describe_run(root: str, ds: str) -> dict[str, object]:
     Returns ``{"partitions": [{stage, table, rows, uri}], "documents": [paths]}``.
     """
     day = storage.as_date(ds).isoformat()
-    base = Path(storage.data_root(root))
+    base = storage.data_root(root)
+    fs, path = fsio.resolve(base)  # the root may be an object store: list it through fsspec
+
+    def uri(p: str) -> str:  # the listed path under the root as the root spells it
+        return p if fsio.is_local(fs) or not p.startswith(path) else base + p[len(path) :]
+
     partitions = []
     documents = []
-    if base.is_dir():
-        for part in sorted(base.glob(f"*/*/ds={day}")):
-            manifest = storage.read_manifest(str(part))
-            stage, table = part.parent.parent.name, part.parent.name
+    if fsio.exists(fs, path):
+        for part in sorted(fs.glob(f"{path}/*/*/ds={day}")):
+            manifest = storage.read_manifest(uri(part))
+            stage, table = part.rsplit("/", 3)[-3:-1]
             if manifest is not None:
                 rows = manifest.row_count
-                partitions.append({"stage": stage, "table": table, "rows": rows, "uri": str(part)})
+                partitions.append({"stage": stage, "table": table, "rows": rows, "uri": uri(part)})
             else:
-                documents.extend(str(p) for p in sorted(part.iterdir()) if p.is_file())
-    return {"ds": day, "root": str(base), "partitions": partitions, "documents": documents}
+                files = fs.ls(part, detail=True)
+                documents.extend(
+                    uri(f["name"]) for f in sorted(files, key=lambda f: f["name"]) if f["type"] == "file"
+                )
+    return {"ds": day, "root": base, "partitions": partitions, "documents": documents}
 
 
 def _print_summary(info: dict[str, object]) -> None:

@@ -122,3 +122,28 @@ def test_alerts_exports_and_cards_go_to_the_object_store(memory_root: str) -> No
     assert remote.glob_names(folder, "*.png") == ["reliability.png"]
     card._write(f"{folder}/model_card.md", "# card")
     assert remote.read_uri(f"{folder}/model_card.md") == b"# card"
+
+
+def test_the_ui_serves_files_of_an_object_store_root(memory_root: str) -> None:
+    from ecom_tasks.ui.files import data_file
+
+    remote.write_uri(f"{memory_root}/reports/behaviour/ds={DAY}/report.html", b"<html>report</html>")
+    remote.write_uri(f"{memory_root}/secret.txt", b"no")
+    found = data_file(memory_root, "report.html", "reports", "behaviour", f"ds={DAY}")
+    assert found is not None and found.read_bytes() == b"<html>report</html>"
+    for bad in ("../../../secret.txt", "/secret.txt", "", "missing.html", "./report.html"):
+        assert data_file(memory_root, bad, "reports", "behaviour", f"ds={DAY}") is None, bad
+    assert data_file(memory_root, f"ds={DAY}", "reports", "behaviour") is None  # a folder
+
+
+@pytest.mark.parametrize("where", ["memory", "local"])
+def test_the_run_summary_lists_an_object_store_root(where: str, memory_root: str, data_root: str) -> None:
+    from ecom_tasks.cli import describe_run
+
+    root = memory_root if where == "memory" else data_root
+    _features(root, [1, 2])
+    storage.write_json({"rows": 2}, storage.partition_uri(root, "ingest", "summary", DAY) + "/summary.json")
+    info = describe_run(root, DAY)
+    assert [(p["stage"], p["table"], p["rows"]) for p in info["partitions"]] == [("features", "t", 2)]
+    assert info["partitions"][0]["uri"] == storage.partition_uri(root, "features", "t", DAY)
+    assert info["documents"] == [storage.partition_uri(root, "ingest", "summary", DAY) + "/summary.json"]

@@ -22,7 +22,7 @@ from ecom_tasks.publish.gate import Blessing
 from ecom_tasks.publish.specs import ModelGate
 from ecom_tasks.ui.cache import TableCache
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
-from ecom_tasks.ui.files import days_with_file, local_folder, safe_file
+from ecom_tasks.ui.files import data_file, days_with_file
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +170,4 @@ def models_overview(
 
 def card_path(root: str, spec: ModelSpec, ds: str) -> Path | None:
     """The model card HTML of ``spec`` for ``ds``, or None."""
-    try:
-        folder = local_folder(root, spec.stage, spec.table, f"ds={ds}")
-    except FileNotFoundError:
-        return None
-    return safe_file(folder, catalog.CARD_HTML)
+    return data_file(root, catalog.CARD_HTML, spec.stage, spec.table, f"ds={ds}")

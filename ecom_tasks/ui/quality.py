@@ -14,7 +14,7 @@ from ecom_tasks import catalog, contract, storage
 from ecom_tasks.features import columns as fc
 from ecom_tasks.ui.cache import TableCache
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
-from ecom_tasks.ui.files import days_with_file, local_folder, safe_file
+from ecom_tasks.ui.files import data_file, days_with_file
 from ecom_tasks.ui.inputs import NotFound
 from ecom_tasks.validation.history import summary_uri
 from ecom_tasks.validation.report import jsonable
@@ -52,7 +52,7 @@ def data_quality(root: str, ds: dt.date | None = None, config: UIConfig = DEFAUL
             history.append({"ds": d.isoformat(), "status": status})
         except (OSError, ValueError) as exc:
             log.warning("validation summary of %s unreadable: %s", d, exc)
-    docs = safe_file(local_folder(root, catalog.DATA_DOCS), catalog.DATA_DOCS_INDEX) is not None
+    docs = data_file(root, catalog.DATA_DOCS_INDEX, catalog.DATA_DOCS) is not None
     if day is None:
         return {"ds": None, "status": None, "tables": {}, "critical_failures": [], "warnings": [],
                 "data_docs": docs, "history": history}  # fmt: skip
@@ -132,8 +132,9 @@ def report_days(root: str) -> list[dt.date]:
 
 def report_file(root: str, ds: dt.date) -> Path:
     """The behaviour report of ``ds``; :class:`NotFound` when there is none."""
-    folder = local_folder(root, catalog.REPORTS, catalog.BEHAVIOUR_REPORT, f"ds={ds.isoformat()}")
-    found = safe_file(folder, catalog.REPORT_HTML)
+    found = data_file(
+        root, catalog.REPORT_HTML, catalog.REPORTS, catalog.BEHAVIOUR_REPORT, f"ds={ds.isoformat()}"
+    )
     if found is None:
         raise NotFound(f"no behaviour report for ds={ds.isoformat()}")
     return found
@@ -141,7 +142,7 @@ def report_file(root: str, ds: dt.date) -> Path:
 
 def data_docs_file(root: str, relative: str) -> Path:
     """A file of the Data Docs site; :class:`NotFound` when absent or outside the site."""
-    found = safe_file(local_folder(root, catalog.DATA_DOCS), relative)
+    found = data_file(root, relative, catalog.DATA_DOCS)
     if found is None:
         raise NotFound("no such Data Docs page")
     return found
