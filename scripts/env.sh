@@ -11,7 +11,11 @@ export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-True}"
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="${AIRFLOW__LOGGING__BASE_LOG_FOLDER:-$AIRFLOW_HOME/logs}"
-export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///$ECOM_DATA_ROOT/mlflow/mlflow.db}"
+# SQLite cannot live in a bucket: with an object-store root (s3://...) set MLFLOW_TRACKING_URI yourself (README).
+case "$ECOM_DATA_ROOT" in
+  *://*) ;;
+  *) export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///$ECOM_DATA_ROOT/mlflow/mlflow.db}" ;;
+esac
 # TensorFlow Recommenders 0.7.7 needs the legacy tf-keras (DESIGN.md).
 export TF_USE_LEGACY_KERAS=1
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
