@@ -147,3 +147,20 @@ def test_the_run_summary_lists_an_object_store_root(where: str, memory_root: str
     assert [(p["stage"], p["table"], p["rows"]) for p in info["partitions"]] == [("features", "t", 2)]
     assert info["partitions"][0]["uri"] == storage.partition_uri(root, "features", "t", DAY)
     assert info["documents"] == [storage.partition_uri(root, "ingest", "summary", DAY) + "/summary.json"]
+
+
+def test_mlflow_on_an_object_store_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ecom_tasks.errors import ConfigError
+    from ecom_tasks.publish import lock
+
+    monkeypatch.delenv(tracking.TRACKING_URI_ENV, raising=False)
+    with pytest.raises(ConfigError, match="MLFLOW_TRACKING_URI: must be set"):
+        tracking.tracking_uri("s3://bucket/shop")  # SQLite cannot live in a bucket
+    monkeypatch.setenv(tracking.TRACKING_URI_ENV, f"sqlite:///{tmp_path}/mlflow.db")
+    # A database store: the artifacts go to the same bucket as the data, the lock beside the database.
+    assert tracking.artifact_location("s3://bucket/shop") == "s3://bucket/shop/mlflow/artifacts"
+    assert lock.lock_path("s3://bucket/shop") == tmp_path / ".alias.lock"
+    local = tmp_path / "data"
+    assert tracking.artifact_location(str(local)) == (local / "mlflow" / "artifacts").as_uri()  # not ./mlruns
+    monkeypatch.setenv(tracking.TRACKING_URI_ENV, "https://mlflow.example")
+    assert tracking.artifact_location("s3://bucket/shop") is None  # the server decides
