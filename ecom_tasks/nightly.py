@@ -57,6 +57,9 @@ def check_run(params: Mapping[str, Any] | None, scheduled: dt.date | str) -> dic
             stage.make_config(run)
             models.append(stage.name)
         publish_config()  # a broken $ECOM_GATE_CONFIG is refused before anything is written
+        from ecom_tasks.publish import tracking
+
+        tracking.tracking_uri(storage.data_root(None))  # an object-store root needs $MLFLOW_TRACKING_URI
     plan = {
         "ds": day.isoformat(),
         "source": run.source,

@@ -164,3 +164,15 @@ def test_mlflow_on_an_object_store_root(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert tracking.artifact_location(str(local)) == (local / "mlflow" / "artifacts").as_uri()  # not ./mlruns
     monkeypatch.setenv(tracking.TRACKING_URI_ENV, "https://mlflow.example")
     assert tracking.artifact_location("s3://bucket/shop") is None  # the server decides
+
+
+def test_a_run_on_an_object_store_root_without_a_tracking_uri_is_refused_first(
+    memory_root: str, monkeypatch
+) -> None:
+    from ecom_tasks.errors import ConfigError
+
+    monkeypatch.delenv(tracking.TRACKING_URI_ENV, raising=False)
+    with pytest.raises(ConfigError, match="MLFLOW_TRACKING_URI: must be set"):
+        nightly.check_run({}, DAY)
+    assert nightly.check_run({"skip_training": True}, DAY)["train"] is False  # no MLflow needed
+    assert not remote.uri_exists(memory_root)  # nothing written
