@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -113,7 +114,7 @@ def s3_run(s3_server: str, tmp_path_factory: pytest.TempPathFactory):
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     ).create_bucket(Bucket=BUCKET)
-    project_before = _top_level(PROJECT)
+    project_before = (_top_level(PROJECT), time.time())
     started = time.monotonic()
     proc = env.dags_test(RUN_DS, S3_SHOP)
     seconds = time.monotonic() - started
@@ -164,9 +165,14 @@ def test_every_stage_wrote_into_the_bucket(s3_run):
 
 
 def test_nothing_landed_on_local_disk(s3_run):
-    env, _, _, project_before, _ = s3_run
+    env, _, _, (project_before, started), _ = s3_run
     assert not any(env.data_root.iterdir()), list(env.data_root.iterdir())  # the harness's local root
     assert _top_level(PROJECT) == project_before  # no ./data, ./s3:, ./mlruns in the project
+    # The staging and download folders (ecom_tasks.remote, the champion snapshots) were all removed again.
+    temp = Path(tempfile.gettempdir())
+    left = [p.name for prefix in ("ecom-stage-", "ecom-copy-", "champion-") for p in temp.glob(f"{prefix}*")]
+    left = [name for name in left if (temp / name).stat().st_mtime >= started]
+    assert not left, left
     assert not (env.home / "s3:").exists()
     mlflow_dir = {p.name for p in (env.data_root.parent / "mlflow").iterdir()}
     assert mlflow_dir <= {"mlflow.db", ".alias.lock", ".init.lock"}, mlflow_dir  # the database only
