@@ -295,9 +295,12 @@ def _value_of(node: ast.expr | None, constants: dict[str, object]) -> object:
 
 
 def _pools_used_by_dags() -> set[object]:
-    """``pool`` values in the DAG files: keyword arguments and dict entries (e.g. default_args),
+    """The pools of the registry's model stages (the DAG takes each train task's pool from there),
+    and ``pool`` values in the DAG files: keyword arguments and dict entries (e.g. default_args),
     as literal strings or module-level string constants."""
-    used = set()
+    from ecom_tasks import stages
+
+    used: set[object] = {stage.pool or "default_pool" for stage in stages.registered()}
     for path in (PROJECT / "dags").glob("*.py"):
         tree = ast.parse(path.read_text())
         constants = {
@@ -314,7 +317,7 @@ def _pools_used_by_dags() -> set[object]:
                 for key, value in zip(node.keys, node.values, strict=True):
                     if _value_of(key, constants) == "pool":
                         used.add(_value_of(value, constants))
-    return used
+    return used - {None}  # a value computed from the registry (``stage.pool``) is counted above
 
 
 @pytest.mark.parametrize(
