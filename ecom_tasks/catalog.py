@@ -99,6 +99,7 @@ HEAD_SPEC_FILE = "head.json"  # heads: inputs of the exported head (feature name
 RELIABILITY_PLOT = "reliability.png"  # heads: the reliability diagram (also in reports/heads)
 # ... and what the gate writes beside it.
 BLESSING_FILE = "blessing.json"
+SKIPPED_FILE = "skipped.json"  # a model that stepped aside for ds: {model, ds, step, reason}
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 # Under outputs/: which version of each table is current; under ingest/landing/: the last landing.

@@ -16,14 +16,16 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ecom_tasks import fsio, storage
+from ecom_tasks import catalog, fsio, storage
 from ecom_tasks.publish.cli import add_models_parser, run_models
 
 
 def describe_run(root: str, ds: str) -> dict[str, object]:
     """Everything committed for ``ds`` under ``root``: partitions with row counts, and documents.
 
-    Returns ``{"partitions": [{stage, table, rows, uri}], "documents": [paths]}``.
+    Returns ``{"partitions": [{stage, table, rows, uri}], "documents": [paths], "skipped":
+    [{model, ds, step, reason}]}``: ``skipped`` lists the models that stepped aside (not enough
+    data), with their reasons.
     """
     day = storage.as_date(ds).isoformat()
     base = storage.data_root(root)
@@ -46,7 +48,11 @@ def describe_run(root: str, ds: str) -> dict[str, object]:
                 documents.extend(
                     uri(f["name"]) for f in sorted(files, key=lambda f: f["name"]) if f["type"] == "file"
                 )
-    return {"ds": day, "root": base, "partitions": partitions, "documents": documents}
+    skipped = []
+    for doc in documents:
+        if doc.endswith(f"/{catalog.MODELS}/{doc.split('/')[-3]}/ds={day}/{catalog.SKIPPED_FILE}"):
+            skipped.append(storage.read_json(doc))
+    return {"ds": day, "root": base, "partitions": partitions, "documents": documents, "skipped": skipped}
 
 
 def _print_summary(info: dict[str, object]) -> None:
@@ -60,6 +66,13 @@ def _print_summary(info: dict[str, object]) -> None:
     for p in parts:
         name = f"{p['stage']}/{p['table']}"
         out.write(f"  {name:<{width}}  {p['rows']:>10,} rows  {p['uri']}\n")
+    skipped = info.get("skipped") or []
+    assert isinstance(skipped, list)
+    if skipped:
+        out.write("\nModels that stepped aside:\n")
+        for record in skipped:
+            verb = "not trained" if record.get("step") == "train" else "not gated"
+            out.write(f"  {verb}: {record['reason']}\n")
     docs = info["documents"]
     assert isinstance(docs, list)
     if docs:

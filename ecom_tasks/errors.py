@@ -64,6 +64,24 @@ class ConcurrentWriterError(EcomError, RuntimeError):
     """
 
 
+class NotEnoughDataError(EcomError, ValueError):
+    """The shop's data is too young, small or sparse for a model: it steps aside, it is not broken.
+
+    Not "bad data" (that is :class:`ContractError` / :class:`SourceError`): the data is fine, there
+    is just not enough of it yet for the model to be trained or judged honestly. The DAG shows the
+    task *skipped* (not failed) with the message as the reason; the model's champion, if any, stays
+    published. The message says what the model needs and what the shop has.
+    """
+
+    retryable = False  # more data comes with later days, not with a retry
+    skip = True  # read by the DAG's ``_fail_fast``: skipped with the reason, not failed
+
+
+def skips(exc: BaseException) -> bool:
+    """True for an error that means "step aside with this reason" (see :class:`NotEnoughDataError`)."""
+    return isinstance(exc, EcomError) and bool(getattr(exc, "skip", False))
+
+
 def is_permanent(exc: BaseException) -> bool:
     """True for the project's errors that a retry cannot fix (see :class:`EcomError`)."""
     return isinstance(exc, EcomError) and not exc.retryable

@@ -9,7 +9,10 @@ The DAG file only wires these; everything a run decides lives here, where it is 
 - reuse of a training output that is already right: a rerun (or a backfill with
   ``--reprocess-behavior completed``) of a day whose inputs, configuration and code are unchanged
   returns the recorded result instead of training again, so it neither changes a model nor
-  registers a duplicate version.
+  registers a duplicate version,
+- stepping aside: a model the shop's data cannot train or judge honestly yet (too young, small or
+  sparse: :class:`~ecom_tasks.errors.NotEnoughDataError`) is skipped with the reason, recorded in
+  ``models/<model>/ds=D/skipped.json``; its champion, if any, stays published.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecom_tasks import catalog, remote, stages, storage
+from ecom_tasks.errors import NotEnoughDataError
 from ecom_tasks.ingest import IngestConfig
 from ecom_tasks.params import RunParams
 
@@ -167,21 +171,80 @@ def _score_self_as_champion(folder: str, model: str) -> None:
     storage.write_json(own, champion_file)
 
 
+def history_days(root: str, ds: str) -> int:
+    """The shop's history as of ``ds``: days from its first validated day to ``ds``, both included."""
+    day = storage.as_date(ds)
+    days = [d for d in storage.list_partitions(root, catalog.VALIDATED, catalog.EVENTS) if d <= day]
+    return (day - days[0]).days + 1 if days else 0
+
+
+def check_history(root: str, ds: str, stage: stages.ModelStage) -> None:
+    """Raise :class:`NotEnoughDataError` when the shop is younger than ``stage.min_history_days``."""
+    if not stage.min_history_days:
+        return
+    have = history_days(root, ds)
+    if have < stage.min_history_days:
+        needs = stage.needs_history or f"{stage.min_history_days} days of history"
+        raise NotEnoughDataError(
+            f"{stage.name} not trained on ds={ds}: needs {needs} ({stage.min_history_days} days in all), "
+            f"the shop has {have}"
+        )
+
+
+def skipped_uri(root: str, model: str, ds: str) -> str:
+    return f"{model_folder(root, model, ds)}/{catalog.SKIPPED_FILE}"
+
+
+def record_skip(root: str, ds: str, model: str, step: str, reason: str) -> str:
+    """Write ``models/<model>/ds=D/skipped.json`` (what the run summary and the UI show)."""
+    log.warning("%s %s skipped: %s", model, step, reason)
+    record = {"model": model, "ds": ds, "step": step, "reason": reason}
+    return storage.write_json(record, skipped_uri(root, model, ds))
+
+
+def read_skip(root: str, model: str, ds: str) -> dict[str, Any] | None:
+    """The skip record of ``model`` for ``ds``, or None when it was not skipped."""
+    try:
+        return storage.read_json(skipped_uri(root, model, ds))
+    except FileNotFoundError:
+        return None
+
+
+def _clear_skip(root: str, model: str, ds: str) -> None:
+    uri = skipped_uri(root, model, ds)
+    if remote.uri_exists(uri):
+        remote.remove_uri(uri)
+
+
 def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Train ``model`` for ``ds`` with its registered train function, unless its output is already right.
 
     The champion's folder (when there is one) is passed as ``champion_uri``: the train function
     warm-starts from it where it can and scores it on the candidate's held-out data.
+
+    Raises:
+        NotEnoughDataError: the shop's history is shorter than the stage's ``min_history_days``
+            (checked first, in seconds), or its train function found too little data; recorded
+            in ``skipped.json`` (the DAG shows the task skipped with the reason).
     """
     stage = stages.get(model)
     root = storage.data_root(root)
     config = stage.make_config(RunParams.from_mapping(params))
-    function = stage.train_function()
+    _clear_skip(root, model, ds)  # a rerun with more data (or a fix) replaces an earlier skip
+    try:
+        check_history(root, ds, stage)
+        function = stage.train_function()
 
-    def fit(champion: str | None) -> dict[str, Any]:
-        return function(root, ds, config, champion)
+        def fit(champion: str | None) -> dict[str, Any]:
+            return function(root, ds, config, champion)
 
-    return reuse_or_train(root, ds, model, config, fit, upstream=stage.upstream)
+        return reuse_or_train(root, ds, model, config, fit, upstream=stage.upstream)
+    except NotEnoughDataError as exc:
+        reason = str(exc)
+        if not reason.startswith(f"{model} not trained"):
+            reason = f"{model} not trained on ds={ds}: {reason}"
+        record_skip(root, ds, model, "train", reason)
+        raise NotEnoughDataError(reason) from exc
 
 
 def publish_config():  # -> PublishConfig
@@ -198,7 +261,28 @@ def gate(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> di
 
     force = RunParams.from_mapping(params).force_publish
     config = publish_config()
+    check_test_examples(storage.data_root(root), ds, model)
     return gate_model(storage.data_root(root), ds, model, config, force=force, fail_on_block=True)
+
+
+def check_test_examples(root: str, ds: str, model: str) -> None:
+    """Raise :class:`NotEnoughDataError` (recorded) when ``model``'s candidate has fewer held-out
+    examples than its stage's ``min_test_examples``: its metrics are noise, the gate cannot decide."""
+    from ecom_tasks.publish import evaluation
+
+    stage = stages.get(model)
+    if not stage.min_test_examples:
+        return
+    _clear_skip(root, model, ds)
+    examples = evaluation.read(model_folder(root, model, ds))
+    have = 0 if examples is None else len(examples)
+    if have < stage.min_test_examples:
+        reason = (
+            f"{model} trained on ds={ds} but not gated: {have} {stage.test_unit} in its test window, "
+            f"the gate needs at least {stage.min_test_examples} to decide; not published"
+        )
+        record_skip(root, ds, model, "gate", reason)
+        raise NotEnoughDataError(reason)
 
 
 def publish(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -60,6 +60,12 @@ class ModelStage:
         description: one line for the DAG's docs and the UI.
         test_unit: what one held-out example is (``customers``, ``users`` ...), named in the gate's
             noise intervals.
+        min_history_days: what the model needs of the shop's history (its first validated day to
+            the run's day, both included) before it can be trained honestly; with less, its train
+            task is skipped in seconds with the reason ``needs_history`` (0: no pre-check).
+        needs_history: why it needs that history, said in the skip's reason.
+        min_test_examples: with fewer held-out ``test_unit`` than this, the gate cannot decide: it
+            is skipped with the reason (the candidate stays unpublished, the champion stays).
     """
 
     name: str
@@ -73,6 +79,9 @@ class ModelStage:
     title: str = ""
     description: str = ""
     test_unit: str = "test examples"
+    min_history_days: int = 0
+    needs_history: str = ""
+    min_test_examples: int = 0
 
     def __post_init__(self) -> None:
         for key in ("train", "config"):
@@ -83,6 +92,8 @@ class ModelStage:
             raise ConfigError(
                 f"ModelStage({self.name}): its gate and publication must be declared for {self.name!r}"
             )
+        if self.min_history_days < 0 or self.min_test_examples < 0:
+            raise ConfigError(f"ModelStage({self.name}): min_history_days and min_test_examples must be >= 0")
         if not self.task_id:
             object.__setattr__(self, "task_id", f"train_{self.name}")
         if not self.title:
@@ -114,6 +125,9 @@ def _import(path: str, where: str) -> Any:
 
 
 _RETRIEVAL_KS = (10, 20, 50)  # the retrieval stage's METRIC_KS (its config imports pandas)
+_HEAD_HORIZON_DAYS = 90  # the training data's default churn horizon (TrainingDataConfig.churn_horizon_days)
+# Held-out users below which retrieval's recall/NDCG are a coin toss: the gate cannot decide.
+MIN_RETRIEVAL_TEST_USERS = 20
 
 
 def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ()) -> ModelStage:
@@ -131,6 +145,10 @@ def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ())
         task_id=f"fine_tune_{task}",
         title=title,
         test_unit="test customers",
+        # Labels come from the 90 days after the cutoff (ds - 90): before the shop has more than
+        # 90 days, no customer has a labelled future (HeadDataError would say so after the backbone).
+        min_history_days=_HEAD_HORIZON_DAYS + 1,
+        needs_history=f"{_HEAD_HORIZON_DAYS} days of history after the first purchase for its labels",
         description=f"{title}: a head fine-tuned on the retrieval towers, against RFM logistic "
         "regression and gradient boosting",
         gate=ModelGate(
@@ -153,6 +171,7 @@ STAGES: tuple[ModelStage, ...] = (
         task_id="pretrain_retrieval",
         title="Retrieval (two towers)",
         test_unit="held-out users",
+        min_test_examples=MIN_RETRIEVAL_TEST_USERS,
         description="Two-tower retrieval pretraining (TFRS), warm-started from the champion",
         gate=ModelGate(
             catalog.RETRIEVAL,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ecom_tasks import storage
 from ecom_tasks.contract import USER_ID
-from ecom_tasks.errors import ContractError, EcomError
+from ecom_tasks.errors import ContractError, NotEnoughDataError
 from ecom_tasks.features import columns as fc
 from ecom_tasks.heads.config import (
     BACKBONE_TABLE,
@@ -36,8 +36,11 @@ TRAIN, VALID, TEST = 0, 1, 2
 SPLIT_NAMES = ("train", "validation", "test")
 
 
-class HeadDataError(EcomError, ValueError):
-    """The labelled data cannot train or evaluate a head; the message names the partition."""
+class HeadDataError(NotEnoughDataError):
+    """Too few labelled customers (or a split without both classes) to train or evaluate a head.
+
+    The data is not wrong, there is not enough of it yet: the head is skipped with this reason.
+    """
 
     retryable = False  # the same data and parameters give the same answer on every try
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ecom_tasks.contract import ITEM_ID, PRICE, TS, USER_ID
-from ecom_tasks.errors import EcomError
+from ecom_tasks.errors import NotEnoughDataError
 from ecom_tasks.publish import evaluation
 from ecom_tasks.ranking import data, train
 from ecom_tasks.ranking.config import (
@@ -47,8 +47,11 @@ ProfilesAsOf = Callable[[pd.Timestamp], "pd.DataFrame | None"]  # profiles known
 Scorer = Callable[[data.Lists], np.ndarray]
 
 
-class RankingDataError(EcomError, ValueError):
-    """Nothing to learn from: no training lists or no purchase among them; the message says where."""
+class RankingDataError(NotEnoughDataError):
+    """Nothing to learn from: no training lists or no purchase among them; the message says where.
+
+    Not enough data rather than bad data: the ranking model is skipped with this reason.
+    """
 
     retryable = False  # the same data and parameters give the same answer on every try
 

@@ -18,13 +18,16 @@ import numpy as np
 import pandas as pd
 
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
-from ecom_tasks.errors import ContractError, EcomError
+from ecom_tasks.errors import ContractError, NotEnoughDataError
 from ecom_tasks.features import columns as fc
 from ecom_tasks.retrieval.config import BOS, NUM_RESERVED, OOV, PAD, WEIGHT, RetrievalConfig
 
 
-class TrainingDataError(EcomError, ValueError):
-    """The training window holds nothing to learn from; the message says which window."""
+class TrainingDataError(NotEnoughDataError):
+    """The training window holds nothing to learn from; the message says which window.
+
+    Not enough data rather than bad data: the retrieval model is skipped with this reason.
+    """
 
     retryable = False  # the same data and parameters give the same answer on every try
 
