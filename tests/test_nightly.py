@@ -169,3 +169,83 @@ def test_a_reused_output_that_is_the_champion_is_scored_as_itself(data_root: str
     champion["now"] = info  # then it was published; a rerun of the same day reuses it
     assert nightly.reuse_or_train(data_root, DAY, "retrieval", {}, train)["reused"]
     assert json.loads((folder / "champion_metrics.json").read_text()) == {"recall_at_20": 0.4}
+
+
+# --- a model that lacks data steps aside (issue #23) ----------------------------------------------
+
+
+def _young_shop(root: str, days: int, last: str = DAY) -> None:
+    """Validated event partitions for the ``days`` days up to ``last``: a shop that young."""
+    end = dt.date.fromisoformat(last)
+    for i in range(days):
+        day = end - dt.timedelta(days=i)
+        uri = storage.partition_uri(root, "validated", "events", day)
+        storage.write_partition(pd.DataFrame({"x": [i]}), uri, source="test")
+
+
+def test_a_head_on_a_young_shop_steps_aside_in_seconds_saying_why(
+    data_root: str, monkeypatch, capsys
+) -> None:
+    from ecom_tasks import cli
+    from ecom_tasks.errors import NotEnoughDataError, skips
+
+    _young_shop(data_root, 50)
+    assert nightly.history_days(data_root, DAY) == 50
+    called = []
+    monkeypatch.setattr(stages.ModelStage, "train_function", lambda self: called.append(self.name))
+    expected = (
+        f"churn not trained on ds={DAY}: needs 90 days of history after the first purchase for its labels "
+        "(91 days in all), the shop has 50"
+    )
+    with pytest.raises(NotEnoughDataError) as raised:
+        nightly.train(data_root, DAY, "churn", {})
+    assert str(raised.value) == expected and skips(raised.value) and not called  # before any training
+    assert nightly.read_skip(data_root, "churn", DAY) == {
+        "model": "churn", "ds": DAY, "step": "train", "reason": expected
+    }  # fmt: skip
+    capsys.readouterr()
+    assert cli.main(["summary", "--ds", DAY, "--root", data_root]) == 0
+    assert f"not trained: {expected}" in capsys.readouterr().out  # the run summary says why
+
+
+def test_a_train_function_that_finds_too_little_data_is_skipped_and_a_rerun_clears_it(
+    data_root: str, monkeypatch
+) -> None:
+    from ecom_tasks.errors import NotEnoughDataError
+    from ecom_tasks.ranking.core import RankingDataError
+
+    _young_shop(data_root, 120)
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    monkeypatch.setattr(nightly, "_fingerprint", lambda *a, **k: "f")
+    outcome: list = [RankingDataError("interactions/ds=D: no training lists: no user ...")]
+
+    def fake_train(root, ds, config, champion):
+        if outcome:
+            raise outcome.pop()
+        return {"ok": True}
+
+    monkeypatch.setattr(stages.ModelStage, "train_function", lambda self: fake_train)
+    with pytest.raises(
+        NotEnoughDataError, match=f"^ranking not trained on ds={DAY}: interactions/ds=D: no training"
+    ):
+        nightly.train(data_root, DAY, "ranking", {})
+    assert nightly.read_skip(data_root, "ranking", DAY)["step"] == "train"
+    assert nightly.train(data_root, DAY, "ranking", {})["ok"]  # more data: trained, the skip is gone
+    assert nightly.read_skip(data_root, "ranking", DAY) is None
+
+
+def test_a_candidate_with_too_few_held_out_users_is_not_gated(data_root: str) -> None:
+    from ecom_tasks.errors import NotEnoughDataError
+    from ecom_tasks.publish import evaluation
+
+    folder = nightly.model_folder(data_root, "retrieval", DAY)
+    evaluation.write(folder, pd.DataFrame({"recall_at_20": [1.0, 0.0, 1.0]}))
+    with pytest.raises(
+        NotEnoughDataError, match=r"3 held-out users in its test window, the gate needs at least 20"
+    ):
+        nightly.gate(data_root, DAY, "retrieval", {})
+    record = nightly.read_skip(data_root, "retrieval", DAY)
+    assert record["step"] == "gate" and record["reason"].startswith(
+        f"retrieval trained on ds={DAY} but not gated"
+    )
+    nightly.check_test_examples(data_root, DAY, "churn")  # no minimum declared: the gate decides

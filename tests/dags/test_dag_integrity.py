@@ -225,3 +225,30 @@ def test_the_scheduler_still_runs_only_the_latest_interval(dagbag):
     info = serialized.next_dagrun_info(last_automated_run_info=None)
     now = dt.datetime.now(dt.UTC)
     assert now - dt.timedelta(days=2) <= info.data_interval.start < now, info
+
+
+def test_fail_fast_skips_a_model_that_lacks_data_and_fails_a_bad_one(dagbag):
+    # Model-agnostic: any error whose `skip` is set (NotEnoughDataError) skips its task with the
+    # reason; a permanent error fails at once; anything else is left to the retries.
+    import importlib.util
+
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from ecom_tasks.errors import ContractError, NotEnoughDataError
+    from ecom_tasks.heads.data import HeadDataError
+
+    spec = importlib.util.spec_from_file_location("_nightly_dag", DAGS / "ecom_nightly.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for error, expected in (
+        (
+            NotEnoughDataError("churn not trained on ds=D: needs 91 days, the shop has 50"),
+            AirflowSkipException,
+        ),
+        (HeadDataError("0 active labelled customers"), AirflowSkipException),
+        (ContractError("events: bad column"), AirflowFailException),
+        (OSError("disk"), OSError),
+    ):
+        with pytest.raises(expected) as raised, module._fail_fast():
+            raise error
+        assert str(error) in str(raised.value)
