@@ -206,6 +206,10 @@ def test_a_head_on_a_young_shop_steps_aside_in_seconds_saying_why(
     capsys.readouterr()
     assert cli.main(["summary", "--ds", DAY, "--root", data_root]) == 0
     assert f"not trained: {expected}" in capsys.readouterr().out  # the run summary says why
+    from ecom_tasks.publish.config import PublishConfig
+    from ecom_tasks.ui.models import latest_skip
+
+    assert latest_skip(data_root, PublishConfig().model("churn"), [])["reason"] == expected  # the UI page
 
 
 def test_a_train_function_that_finds_too_little_data_is_skipped_and_a_rerun_clears_it(

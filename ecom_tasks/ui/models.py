@@ -112,6 +112,22 @@ def registry_versions(
     return cache.ttl(("registry", root), config.registry_ttl_s, load)
 
 
+def latest_skip(root: str, spec: ModelSpec, history: list[Blessing]) -> dict[str, Any] | None:
+    """The model's newest ``skipped.json`` (not enough data: the reason), unless a newer gate ran."""
+    from ecom_tasks import storage
+
+    days = days_with_file(root, spec.stage, spec.table, catalog.SKIPPED_FILE)
+    if not days or (history and history[0].ds > days[-1].isoformat()):
+        return None
+    try:
+        return storage.read_json(
+            f"{storage.partition_uri(root, spec.stage, spec.table, days[-1])}/{catalog.SKIPPED_FILE}"
+        )
+    except (OSError, ValueError) as exc:
+        log.warning("%s ds=%s: unreadable %s (%s)", spec.name, days[-1], catalog.SKIPPED_FILE, exc)
+        return None
+
+
 def models_overview(
     root: str,
     cache: TableCache,
@@ -124,6 +140,7 @@ def models_overview(
     Each: ``{"model", "registered_name", "champion": {"version", "ds", "data_window", "card"} | None,
     "comparison": [{"metric", "champion", "previous_champion", "best_baseline", ...}],
     "decisions": [{"ds", "blessed", "failing", "metrics", ...}] (newest first),
+    "skipped": {"ds", "step", "reason"} | None (the newest run stepped aside: not enough data),
     "versions": [registry rows], "registry_error"}``.
     """
     publish = publish or PublishConfig()
@@ -162,6 +179,7 @@ def models_overview(
             "key_metrics": metrics,
             "champion": champion,
             "decisions": [_decision(b, metrics) for b in history],
+            "skipped": latest_skip(root, spec, history),
             "versions": versions,
             "registry_error": listing["error"],
         })  # fmt: skip
