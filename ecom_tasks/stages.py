@@ -24,6 +24,11 @@ is given, ``champion_metrics.json``: the champion scored on the same held-out da
 small dict for XCom. The config class has ``from_run(run: RunParams)``, the configuration a
 run's parameters (``epochs``, ``embedding_size``, ``seed``) select, raising ``ConfigError``
 naming the parameter when they do not fit.
+
+A train function that finds too little data to train or judge its model honestly (a young, small or
+sparse shop) raises :class:`~ecom_tasks.errors.NotEnoughDataError` saying what it needs and what
+the shop has: the task is then skipped with that reason, not failed. What a stage can know before
+training (``min_history_days``) or before its gate (``min_test_examples``) is declared here.
 """
 
 from __future__ import annotations

@@ -135,3 +135,12 @@ def test_an_entry_that_is_not_a_stage_is_refused(monkeypatch) -> None:
         ConfigError, match=r"ECOM_MODEL_STAGES: 'tests.toy_stage.entry:NAME' is not a ModelStage"
     ):
         stages.registered()
+
+
+def test_each_stage_states_what_it_needs() -> None:
+    # The heads need more than their 90-day label horizon of history; retrieval's gate 20 held-out users.
+    assert stages.get("churn").min_history_days == stages.get("repurchase").min_history_days == 91
+    assert "90 days of history" in stages.get("churn").needs_history
+    assert stages.get("retrieval").min_test_examples == 20 and stages.get("retrieval").min_history_days == 0
+    with pytest.raises(ConfigError, match="min_history_days and min_test_examples must be >= 0"):
+        dataclasses.replace(stages.get("churn"), min_history_days=-1)
