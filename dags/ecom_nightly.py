@@ -194,18 +194,15 @@ def ecom_nightly() -> None:
             from ecom_tasks.nightly import gate
             from ecom_tasks.publish.blessing import GateBlockedError
 
-            try:
-                return gate(_data_root(), _ds(context), model, context["params"])
-            except GateBlockedError as exc:
-                # An older day than the champion's can never be promoted (without force_publish),
-                # whatever else failed: kept with its blessing, skipped rather than red.
-                if "backfill" in exc.failing:
-                    raise AirflowSkipException(str(exc)) from exc
-                raise AirflowFailException(str(exc)) from exc
-            except Exception as exc:  # too few test examples: skipped, the gate cannot decide
-                if skips(exc):
-                    raise AirflowSkipException(str(exc)) from exc
-                raise
+            with _fail_fast():  # too few test examples: skipped, the gate cannot decide
+                try:
+                    return gate(_data_root(), _ds(context), model, context["params"])
+                except GateBlockedError as exc:
+                    # An older day than the champion's can never be promoted (without force_publish),
+                    # whatever else failed: kept with its blessing, skipped rather than red.
+                    if "backfill" in exc.failing:
+                        raise AirflowSkipException(str(exc)) from exc
+                    raise  # not retryable: _fail_fast fails the task at once, naming the checks
 
         @task(task_id=f"publish_{model}", outlets=published_assets(model))
         def publish(blessing: dict[str, Any], **context: Any) -> dict[str, Any]:

@@ -57,20 +57,7 @@ def read_record(root: str) -> dict[str, Any] | None:
 
 
 def _manifest_from(entry: dict[str, Any]) -> storage.PreparedWrite:
-    body = entry["manifest"]
-    manifest = storage.Manifest(
-        uri=entry["uri"],
-        row_count=int(body["row_count"]),
-        schema=dict(body["schema"]),
-        content_hash=str(body["content_hash"]),
-        files=list(body["files"]),
-        source=str(body.get("source", "")),
-        code_version=str(body.get("code_version", "")),
-        written_at=str(body.get("written_at", "")),
-        extra=dict(body.get("extra", {})),
-        file_checksums=dict(body.get("file_checksums", {})),
-        legacy_hashes=list(body.get("legacy_hashes", [])),
-    )
+    manifest = storage.Manifest.from_dict(entry["uri"], entry["manifest"])
     return storage.PreparedWrite(manifest, changed=bool(entry["changed"]), fresh=False)
 
 

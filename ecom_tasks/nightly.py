@@ -211,9 +211,7 @@ def read_skip(root: str, model: str, ds: str) -> dict[str, Any] | None:
 
 
 def _clear_skip(root: str, model: str, ds: str) -> None:
-    uri = skipped_uri(root, model, ds)
-    if remote.uri_exists(uri):
-        remote.remove_uri(uri)
+    remote.remove_uri(skipped_uri(root, model, ds))
 
 
 def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

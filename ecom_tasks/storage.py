@@ -133,6 +133,23 @@ class Manifest:
     # records that point at the old hash (a validated day's raw_content_hash) stay valid.
     legacy_hashes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, uri: str, raw: dict[str, Any]) -> Manifest:
+        """The manifest of the partition at ``uri`` from its JSON body (:meth:`to_dict`)."""
+        return cls(
+            uri=uri,
+            row_count=int(raw["row_count"]),
+            schema=dict(raw["schema"]),
+            content_hash=str(raw["content_hash"]),
+            files=list(raw["files"]),
+            source=str(raw.get("source", "")),
+            code_version=str(raw.get("code_version", "")),
+            written_at=str(raw.get("written_at", "")),
+            extra=dict(raw.get("extra", {})),
+            file_checksums=dict(raw.get("file_checksums", {})),
+            legacy_hashes=list(raw.get("legacy_hashes", [])),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "row_count": self.row_count,
@@ -193,20 +210,7 @@ def read_manifest(uri: str) -> Manifest | None:
     body = fsio.read_bytes(fs, f"{path}/{MANIFEST}")
     if body is None:
         return None
-    raw = json.loads(body)
-    return Manifest(
-        uri=uri,
-        row_count=int(raw["row_count"]),
-        schema=dict(raw["schema"]),
-        content_hash=str(raw["content_hash"]),
-        files=list(raw["files"]),
-        source=str(raw.get("source", "")),
-        code_version=str(raw.get("code_version", "")),
-        written_at=str(raw.get("written_at", "")),
-        extra=dict(raw.get("extra", {})),
-        file_checksums=dict(raw.get("file_checksums", {})),
-        legacy_hashes=list(raw.get("legacy_hashes", [])),
-    )
+    return Manifest.from_dict(uri, json.loads(body))
 
 
 def checksum(data: bytes) -> dict[str, Any]:

@@ -144,3 +144,17 @@ def test_each_stage_states_what_it_needs() -> None:
     assert stages.get("retrieval").min_test_examples == 20 and stages.get("retrieval").min_history_days == 0
     with pytest.raises(ConfigError, match="min_history_days and min_test_examples must be >= 0"):
         dataclasses.replace(stages.get("churn"), min_history_days=-1)
+
+
+def test_the_registrys_copies_of_stage_constants_match_their_sources() -> None:
+    """stages.py stays light, so it repeats two figures of heavy config modules: keep them equal."""
+    from ecom_tasks.features.config import TrainingDataConfig
+    from ecom_tasks.retrieval.config import METRIC_KS
+
+    assert stages._RETRIEVAL_KS == METRIC_KS
+    assert set(stages.get("retrieval").gate.metrics) == {
+        f"{m}_at_{k}" for m in ("recall", "ndcg", "hr") for k in METRIC_KS
+    }
+    # The heads' cutoff is ds minus the longest label horizon: that much history, plus the cutoff day.
+    for head in ("churn", "repurchase"):
+        assert stages.get(head).min_history_days == TrainingDataConfig().horizon_days + 1, head

@@ -19,7 +19,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 
-from ecom_tasks import catalog, fsio, storage
+from ecom_tasks import catalog, remote, storage
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ def record(folder: str, metrics: Mapping[str, float | None] | None) -> str | Non
     """
     uri = f"{folder}/{catalog.CHAMPION_METRICS_FILE}"
     if metrics is None:
-        fs, path = fsio.resolve(uri)
-        if fs.exists(path):
-            fs.rm(path)
+        remote.remove_uri(uri)
         return None
     storage.write_json(dict(metrics), uri)
     return uri

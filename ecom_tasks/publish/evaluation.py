@@ -22,11 +22,12 @@ import contextlib
 import contextvars
 import io
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import catalog, fsio
+from ecom_tasks import catalog, remote
 
 LABEL = "@label"
 SCORE = "@score"
@@ -52,11 +53,22 @@ def recording() -> Iterator[dict[str, np.ndarray]]:
         _active.reset(token)
 
 
-def record(name: str, values: np.ndarray) -> None:
-    """Keep ``values`` (one per example) under ``name`` when a :func:`recording` is active."""
+def record(name: str, values: Any, *, at: Any = None, size: int | None = None) -> None:
+    """Keep ``values`` under ``name`` when a :func:`recording` is active (else do nothing).
+
+    ``values`` holds one figure per example, or, with ``at``, the figures of the examples at those
+    positions among ``size``: the others (examples that do not count, e.g. users without targets)
+    are NaN, so every recorded column lines up with the same examples.
+    """
     found = _active.get()
-    if found is not None:
+    if found is None:
+        return
+    if at is None:
         found[name] = np.asarray(values, dtype=np.float64)
+        return
+    every = np.full(size, np.nan)
+    every[at] = values
+    found[name] = every
 
 
 def write(folder: str, frame: pd.DataFrame) -> str:
@@ -64,23 +76,18 @@ def write(folder: str, frame: pd.DataFrame) -> str:
     uri = f"{folder}/{catalog.EVALUATION_FILE}"
     buffer = io.BytesIO()
     frame.reset_index(drop=True).to_parquet(buffer, index=False)
-    fs, path = fsio.resolve(uri)
-    fsio.makedirs(fs, path.rsplit("/", 1)[0])
-    fsio.write_atomic(fs, path, buffer.getvalue())
+    remote.write_uri(uri, buffer.getvalue())
     return uri
 
 
 def remove(folder: str) -> None:
     """Remove a stale ``evaluation.parquet`` (a rerun that has no per-example results)."""
-    fs, path = fsio.resolve(f"{folder}/{catalog.EVALUATION_FILE}")
-    if fs.exists(path):
-        fs.rm(path)
+    remote.remove_uri(f"{folder}/{catalog.EVALUATION_FILE}")
 
 
 def read(folder: str) -> pd.DataFrame | None:
     """The candidate's per-example results, or None when its stage wrote none."""
-    fs, path = fsio.resolve(f"{folder}/{catalog.EVALUATION_FILE}")
-    data = fsio.read_bytes(fs, path)
+    data = remote.read_uri(f"{folder}/{catalog.EVALUATION_FILE}")
     return None if data is None else pd.read_parquet(io.BytesIO(data))
 
 
@@ -108,12 +115,3 @@ def sampler(frame: pd.DataFrame, metric: str, prefix: str = "") -> Metric | None
         y, s = frame[LABEL].to_numpy(np.float64), frame[scores].to_numpy(np.float64)
         return lambda idx: roc_auc(y[idx], s[idx])
     return None
-
-
-def from_recorded(
-    found: dict[str, np.ndarray], champion: dict[str, np.ndarray] | None = None
-) -> pd.DataFrame:
-    """One frame of recorded per-example columns; the champion's under ``champion_`` names."""
-    columns = dict(found)
-    columns |= {CHAMPION_PREFIX + k: v for k, v in (champion or {}).items()}
-    return pd.DataFrame(columns)

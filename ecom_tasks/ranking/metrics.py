@@ -58,9 +58,8 @@ def list_metrics(
         ndcg.append(float((hits * discount).sum() / ideal[min(len(tset), k)]))
         recall.append(hits.sum() / len(tset))
     for name, values in ((f"{prefix}ndcg_at_{k}", ndcg), (f"{prefix}recall_at_{k}", recall)):
-        every = np.full(len(ranked), np.nan)  # lists without targets do not count (NaN)
-        every[counted] = values
-        evaluation.record(name, every)  # kept when a recording is active (the evaluation lists)
+        # Kept while a recording is active (the evaluation lists); lists without targets are NaN.
+        evaluation.record(name, values, at=counted, size=len(ranked))
     nan = float("nan")
     return {
         f"{prefix}ndcg_at_{k}": float(np.mean(ndcg)) if ndcg else nan,

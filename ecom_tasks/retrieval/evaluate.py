@@ -77,9 +77,8 @@ def ranking_metrics(
         }
         for name, values in per_user.items():
             out[name] = float(np.mean(values))
-            every = np.full(len(targets), np.nan)  # users without targets do not count (NaN)
-            every[keep] = values
-            evaluation.record(name, every)  # kept when a recording is active (the test split)
+            # Kept while a recording is active (the test split); users without targets are NaN.
+            evaluation.record(name, values, at=keep, size=len(targets))
     return out
 
 
