@@ -258,29 +258,13 @@ def gate(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> di
     from ecom_tasks.publish.stage import gate_model
 
     force = RunParams.from_mapping(params).force_publish
-    config = publish_config()
-    check_test_examples(storage.data_root(root), ds, model)
-    return gate_model(storage.data_root(root), ds, model, config, force=force, fail_on_block=True)
-
-
-def check_test_examples(root: str, ds: str, model: str) -> None:
-    """Raise :class:`NotEnoughDataError` (recorded) when ``model``'s candidate has fewer held-out
-    examples than its stage's ``min_test_examples``: its metrics are noise, the gate cannot decide."""
-    from ecom_tasks.publish import evaluation
-
-    stage = stages.get(model)
-    if not stage.min_test_examples:
-        return
+    root = storage.data_root(root)
     _clear_skip(root, model, ds)
-    examples = evaluation.read(model_folder(root, model, ds))
-    have = 0 if examples is None else len(examples)
-    if have < stage.min_test_examples:
-        reason = (
-            f"{model} trained on ds={ds} but not gated: {have} {stage.test_unit} in its test window, "
-            f"the gate needs at least {stage.min_test_examples} to decide; not published"
-        )
-        record_skip(root, ds, model, "gate", reason)
-        raise NotEnoughDataError(reason)
+    try:
+        return gate_model(root, ds, model, publish_config(), force=force, fail_on_block=True)
+    except NotEnoughDataError as exc:  # too few held-out examples: the gate cannot decide
+        record_skip(root, ds, model, "gate", str(exc))
+        raise
 
 
 def publish(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -40,12 +40,14 @@ CHAMPION_PREFIX = "champion_"  # the champion's per-example columns (see publish
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    """How the gate measures noise: bootstrap resamples, interval level, seed, and the examples' unit."""
+    """How the gate measures noise: bootstrap resamples, interval level, seed, the examples' unit,
+    and ``min_examples``: with fewer held-out examples the gate cannot decide at all (0: no floor)."""
 
     resamples: int = 1000
     level: float = 0.95
     seed: int = 0
     unit: str = "test examples"
+    min_examples: int = 0
 
 
 def _registered_gates() -> tuple[ModelGate, ...]:

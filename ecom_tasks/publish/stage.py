@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecom_tasks import remote, storage
-from ecom_tasks.errors import ConfigError
+from ecom_tasks.errors import ConfigError, NotEnoughDataError
 from ecom_tasks.publish import blessing as blessings
 from ecom_tasks.publish import card, evaluation, outputs, registry, tracking
 from ecom_tasks.publish.config import (
@@ -72,13 +72,26 @@ def _training_record(folder: str) -> dict[str, Any]:
     return out
 
 
-def _test_unit(model_name: str) -> str:
+def noise_config(model_name: str) -> NoiseConfig:
+    """How the gate of ``model_name`` measures noise: its stage's test unit and minimum test size."""
     from ecom_tasks import stages
 
     try:
-        return stages.get(model_name).test_unit
+        stage = stages.get(model_name)
     except ConfigError:  # a model configured for publication only (tests, tools)
-        return NoiseConfig().unit
+        return NoiseConfig()
+    return NoiseConfig(unit=stage.test_unit, min_examples=stage.min_test_examples)
+
+
+def check_examples(model_name: str, ds: str, examples: Any, noise: NoiseConfig) -> None:
+    """Raise :class:`NotEnoughDataError` when the candidate has fewer held-out examples than the
+    gate needs to decide anything (``noise.min_examples``): its figures would be noise either way."""
+    have = 0 if examples is None else len(examples)
+    if have < noise.min_examples:
+        raise NotEnoughDataError(
+            f"{model_name} trained on ds={ds} but not gated: {have} {noise.unit} in its test window, "
+            f"the gate needs at least {noise.min_examples} to decide; not published"
+        )
 
 
 def champion_info(root: str, model_name: str, config: PublishConfig | None = None) -> dict[str, str] | None:
@@ -148,6 +161,9 @@ def gate_model(
     spec, gate = cfg.model(model_name), cfg.gate.for_model(model_name)
     day = storage.as_date(ds).isoformat()
     folder = _folder(root, spec, day)
+    noise = noise_config(model_name)
+    examples = evaluation.read(folder)  # per-example test results: comparisons that know noise
+    check_examples(model_name, day, examples, noise)
     raw, other = read_metrics(f"{folder}/{METRICS_FILE}")
     other = {**_training_record(folder), **other}
     candidate, baselines = split_metrics(raw, gate.baselines)
@@ -163,12 +179,11 @@ def gate_model(
     client = tracking.configure(root)
     current = registry.champion(client, spec.registered_name)
     champion_ds = current.tags.get(registry.TAG_DS) if current is not None else None
-    examples = evaluation.read(folder)  # per-example test results: comparisons that know noise
     selected = other.get("selected") if isinstance(other.get("selected"), str) else None
     verdict = evaluate_gate(
         model_name, candidate, champion_metrics, baselines, cfg.gate, ds=day, champion_ds=champion_ds,
         champion_version=None if current is None else str(current.version), force=force,
-        examples=examples, selected=selected, noise=NoiseConfig(unit=_test_unit(model_name)),
+        examples=examples, selected=selected, noise=noise,
     )  # fmt: skip
 
     inputs = tracking.input_hashes(root, day, spec.input_stages)
