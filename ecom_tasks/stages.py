@@ -71,6 +71,9 @@ class ModelStage:
         needs_history: why it needs that history, said in the skip's reason.
         min_test_examples: with fewer held-out ``test_unit`` than this, the gate cannot decide: it
             is skipped with the reason (the candidate stays unpublished, the champion stays).
+        ui: ``"module:function"``, the model's own section on the UI page beyond its gate and
+            champion (a product explorer, a day's anomalies), or "" for none; see
+            :mod:`ecom_tasks.ui.sections` for the function's contract.
     """
 
     name: str
@@ -87,10 +90,13 @@ class ModelStage:
     min_history_days: int = 0
     needs_history: str = ""
     min_test_examples: int = 0
+    ui: str = ""
 
     def __post_init__(self) -> None:
-        for key in ("train", "config"):
+        for key in ("train", "config", "ui"):
             value = getattr(self, key)
+            if key == "ui" and value == "":
+                continue
             if not isinstance(value, str) or value.count(":") != 1:
                 raise ConfigError(f"ModelStage({self.name}).{key}: expected 'module:name', got {value!r}")
         if self.gate.model != self.name or self.publication.name != self.name:
@@ -110,6 +116,10 @@ class ModelStage:
 
     def config_class(self) -> type:
         return _import(self.config, f"ModelStage({self.name}).config")
+
+    def ui_function(self) -> Any:
+        """The UI section's function, or None when the model has no section of its own."""
+        return _import(self.ui, f"ModelStage({self.name}).ui") if self.ui else None
 
     def make_config(self, run: Any) -> Any:
         """The stage's configuration for a run's parameters (``RunParams``)."""

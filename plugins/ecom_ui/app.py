@@ -5,6 +5,8 @@ Routes (under ``/ecom`` in the api-server):
 - ``/``: the page (models and gates, data quality, analytics charts, the behaviour report link and
   the customer explorer); ``?ds=YYYY-MM-DD`` picks the day, ``?customer=ID`` asks the explorer;
 - ``/api/customers/{id}``, ``/api/models``, ``/api/quality``, ``/api/analytics``, ``/api/days``: JSON;
+- ``/api/stages/{model}``: a model stage's own section data (``ModelStage.ui``), with the page's
+  query parameters; on the page each such section follows "Models and gate decisions";
 - ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card;
 - ``/data-docs/{path}``: the Great Expectations Data Docs site.
 
@@ -117,10 +119,17 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
         log.exception("%s failed", request.url.path)
         return error(request, 500, "the page could not be built; the api-server log says why")
 
+    template_names = set(templates.list_templates())
+
     @app.get("/", response_class=HTMLResponse)
-    def page(customer: str | None = None, ds: str | None = None) -> Response:
-        context, status = builder.page(customer, ds)
+    def page(request: Request, customer: str | None = None, ds: str | None = None) -> Response:
+        query = dict(request.query_params)
+        context, status = builder.page(customer, ds, query, template_names)
         return _html(templates.get_template("page.html").render(**context), status)
+
+    @app.get("/api/stages/{name}")
+    def stage_json(request: Request, name: str, ds: str | None = None) -> dict[str, Any]:
+        return builder.stage_section(name, _day(ds), dict(request.query_params))
 
     @app.get("/api/customers/{customer_id}")
     def customer_json(customer_id: str, ds: str | None = None) -> dict[str, Any]:

@@ -64,6 +64,20 @@ class PageBuilder:
             "retention": quality.retention(self.root, ds, self.cache, self.config),
         }
 
+    def stage_section(self, name: str, ds: dt.date | None, query: dict[str, str]) -> dict[str, Any]:
+        """One model stage's own section data (``ModelStage.ui``); NotFound for any other name."""
+        from ecom_tasks.ui import sections
+
+        for stage in sections.section_stages():
+            if stage.name == name:
+                return sections.build(stage, self._section_request(ds, query))
+        raise inputs.NotFound("no model with a section of that name")
+
+    def _section_request(self, day: dt.date | None, query: dict[str, str]) -> Any:
+        from ecom_tasks.ui.sections import SectionRequest
+
+        return SectionRequest(self.root, day, dict(query), self.cache, self.config)
+
     def days(self) -> dict[str, list[str]]:
         from ecom_tasks.ui import customers, quality
 
@@ -100,9 +114,20 @@ class PageBuilder:
         return quality.data_docs_file(self.root, relative)
 
     # ------------------------------------------------------------------------------------ page
-    def page(self, customer: str | None, ds: str | None) -> tuple[dict[str, Any], int]:
-        """The template context of the page and its HTTP status (4xx when the input was bad)."""
-        from ecom_tasks.ui import charts
+    def page(
+        self,
+        customer: str | None,
+        ds: str | None,
+        query: dict[str, str] | None = None,
+        templates: set[str] = frozenset(),
+    ) -> tuple[dict[str, Any], int]:
+        """The template context of the page and its HTTP status (4xx when the input was bad).
+
+        Args:
+            query: the page's whole query string, for the model stages' own sections.
+            templates: the template names available (a stage's own section template, or generic).
+        """
+        from ecom_tasks.ui import charts, sections
 
         status, notices = 200, []
         # The overview changes once a night: reused for ``refresh_s`` so an explorer answer stays fast.
@@ -168,7 +193,12 @@ class PageBuilder:
                 status, explorer["error"] = 422, str(exc)
             except inputs.NotFound as exc:
                 status, explorer["error"] = 404, str(exc)
+        stage_sections, section_status = sections.page_sections(
+            self._section_request(day, query or {}), set(templates)
+        )
+        status = status if status != 200 else section_status
         context = {
+            "stage_sections": stage_sections,
             "days": known[:MAX_DAY_OPTIONS],
             "day": shown_day,
             "report_day": report_day,

@@ -14,6 +14,7 @@ STAGE = ModelStage(
     config="tests.toy_stage.train:ToyConfig",
     after=None,  # needs only the training data; no TensorFlow, so not in the tensorflow pool
     title="Basket value (toy)",
+    ui="tests.toy_stage.ui:section",  # its own section on the page (the generic template shows it)
     description="A linear model of each customer's spend from their order count (a registry test)",
     gate=ModelGate(
         NAME,
