@@ -24,15 +24,16 @@ def toy_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _client(root: str):
-    from fastapi.testclient import TestClient
-
     from ecom_ui.app import create_app
+    from fastapi.testclient import TestClient
 
     return TestClient(create_app(root, auth=False), raise_server_exceptions=False)
 
 
 def _publish(root: str) -> None:
-    frame = pd.DataFrame({"user_id": [f"u{i}" for i in range(8)], "predicted_spend": [float(i) for i in range(8)]})
+    frame = pd.DataFrame(
+        {"user_id": [f"u{i}" for i in range(8)], "predicted_spend": [float(i) for i in range(8)]}
+    )
     write_output(root, OUTPUT_TABLE, DS, frame, source="test")
     move_pointer(root, STAGE.publication, "1", DS, require_outputs=True)
 

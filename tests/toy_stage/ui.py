@@ -27,7 +27,9 @@ def section(request: SectionRequest) -> dict[str, Any]:
             {
                 "caption": "Predicted spend",
                 "columns": ["customer", "predicted spend (GBP)"],
-                "rows": [[str(u), float(v)] for u, v in zip(top.iloc[:, 0], top["predicted_spend"], strict=True)],
+                "rows": [
+                    [str(u), float(v)] for u, v in zip(top.iloc[:, 0], top["predicted_spend"], strict=True)
+                ],
             }
         ],
     }
