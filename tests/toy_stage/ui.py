@@ -21,15 +21,14 @@ def section(request: SectionRequest) -> dict[str, Any]:
     except FileNotFoundError:
         raise inputs.NotFound("no basket-value predictions are published yet") from None
     top = frame.nlargest(int(raw), "predicted_spend")
+    pairs = zip(top.iloc[:, 0], top["predicted_spend"], strict=True)
     return {
         "text": [f"The {len(top)} customers with the highest predicted spend (GBP)."],
         "tables": [
             {
                 "caption": "Predicted spend",
                 "columns": ["customer", "predicted spend (GBP)"],
-                "rows": [
-                    [str(u), float(v)] for u, v in zip(top.iloc[:, 0], top["predicted_spend"], strict=True)
-                ],
+                "rows": [[str(u), float(v)] for u, v in pairs],
             }
         ],
     }
