@@ -9,8 +9,10 @@ Every failed task (after its retries) and every failed DAG run produces one aler
 4. handed to ``$ECOM_ALERT_CALLBACK`` (``"package.module:function"``, called with the alert dict)
    when set, for anything else (PagerDuty, e-mail, an incident bot).
 
-An alert that cannot be delivered is logged and never raises: a broken webhook must not hide the
-original failure or fail the callback machinery.
+Stages that find something a person should look at (a day's anomalies, a realized figure below its
+gate) send their own alerts through the same channels with :func:`deliver` (``kind`` tells them
+apart from failures). An alert that cannot be delivered is logged and never raises: a broken
+webhook must not hide the original failure or fail the callback machinery.
 """
 
 from __future__ import annotations
@@ -68,18 +70,29 @@ def _call(target: str, alert: dict[str, Any]) -> None:
 
 def notify_failure(context: Mapping[str, Any], root: str | None = None) -> dict[str, Any]:
     """Deliver one alert for a failed task or run (see the module docstring); returns the alert."""
-    alert = build_alert(context)
-    log.error("ALERT %s", alert["text"])
+    return deliver(build_alert(context), root)
+
+
+def deliver(alert: dict[str, Any], root: str | None = None, *, level: int = logging.ERROR) -> dict[str, Any]:
+    """Send ``alert`` through every configured channel (log, alerts.jsonl, webhook, callback).
+
+    For alerts that are not task failures (a day's anomalies, a realized figure below its gate):
+    ``alert`` needs a one-line ``text``; ``kind`` (``failure``, ``anomalies``, ``monitoring``...)
+    lets a receiver route it. Never raises on a delivery problem. Returns the alert.
+    """
+    alert.setdefault("kind", "failure")
+    alert.setdefault("at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    log.log(level, "ALERT %s", alert["text"])
     try:
         remote.append_line(f"{storage.data_root(root)}/{ALERTS_FILE}", json.dumps(alert, default=str))
     except Exception as exc:  # an unreachable store (OSError, a client error) must not hide the failure
         log.warning("could not record the alert under the data root: %s", exc)
-    for env, deliver in ((WEBHOOK_ENV, _post), (CALLBACK_ENV, _call)):
+    for env, send in ((WEBHOOK_ENV, _post), (CALLBACK_ENV, _call)):
         target = os.environ.get(env)
         if not target:
             continue
         try:
-            deliver(target, alert)
+            send(target, alert)
         except Exception as exc:  # never mask the failure being reported
             log.warning("alert delivery via %s (%s) failed: %s", env, target, exc)
     return alert

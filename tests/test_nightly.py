@@ -124,6 +124,16 @@ def test_failure_alert_is_recorded_and_delivered(data_root: str, monkeypatch) ->
     assert json.loads(lines[-1])["task_id"] == "ingest"
 
 
+def test_a_stage_alert_goes_through_the_same_channels_with_its_kind(data_root: str, monkeypatch) -> None:
+    monkeypatch.setenv(alerts.CALLBACK_ENV, "tests.test_nightly:_collect")
+    _COLLECTED.clear()
+    sent = alerts.deliver({"kind": "anomalies", "text": "3 anomalies on ds=2024-01-21", "count": 3})
+    assert [sent] == _COLLECTED and sent["at"]
+    recorded = json.loads((Path(data_root) / alerts.ALERTS_FILE).read_text().splitlines()[-1])
+    assert recorded["kind"] == "anomalies" and recorded["count"] == 3
+    assert alerts.notify_failure({"ti": _TI(), "exception": RuntimeError("x")})["kind"] == "failure"
+
+
 def test_a_broken_alert_channel_never_raises(data_root: str, monkeypatch) -> None:
     monkeypatch.setenv(alerts.CALLBACK_ENV, "no_such_module:nothing")
     monkeypatch.setenv(alerts.WEBHOOK_ENV, "http://127.0.0.1:9/unreachable")
