@@ -7,9 +7,10 @@ The DAG file only wires these; everything a run decides lives here, where it is 
 - the training configuration a run's ``epochs`` / ``embedding_size`` select,
 - warm start and champion scoring from the registry's current champion,
 - reuse of a training output that is already right: a rerun (or a backfill with
-  ``--reprocess-behavior completed``) of a day whose inputs, configuration and code are unchanged
-  returns the recorded result instead of training again, so it neither changes a model nor
-  registers a duplicate version,
+  ``--reprocess-behavior completed``) of a day whose inputs, configuration and code (the commit and
+  the source files, uncommitted edits included: :mod:`ecom_tasks.codehash`) are unchanged returns
+  the recorded result instead of training again, so it neither changes a model nor registers a
+  duplicate version,
 - stepping aside: a model the shop's data cannot train or judge honestly yet (too young, small or
   sparse: :class:`~ecom_tasks.errors.NotEnoughDataError`) is skipped with the reason, recorded in
   ``models/<model>/ds=D/skipped.json``; its champion, if any, stays published.
@@ -27,7 +28,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ecom_tasks import catalog, remote, stages, storage
+from ecom_tasks import catalog, codehash, remote, stages, storage
 from ecom_tasks.errors import NotEnoughDataError
 from ecom_tasks.ingest import IngestConfig
 from ecom_tasks.params import RunParams
@@ -91,7 +92,9 @@ def model_folder(root: str, model: str, ds: str) -> str:
     return storage.partition_uri(root, catalog.MODELS, model, ds)
 
 
-def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> str:
+def _fingerprint(
+    root: str, ds: str, config: Any, upstream: tuple[str, ...], code: tuple[str, ...] = ()
+) -> str:
     from ecom_tasks.publish import tracking
 
     record = {
@@ -99,6 +102,8 @@ def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> 
         "upstream": {m: _recorded(model_folder(root, m, ds)).get("fingerprint") for m in upstream},
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else repr(config),
         "code": tracking.code_version(),
+        # The commit does not see uncommitted edits: the source files themselves are hashed too.
+        "source": codehash.source_hash(code),
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -118,8 +123,14 @@ def reuse_or_train(
     train: Callable[[str | None], dict[str, Any]],
     *,
     upstream: tuple[str, ...] = (),
+    code: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run ``train(champion_folder)`` unless ``model``'s output for ``ds`` is already right.
+
+    Right means the same input partitions, upstream outputs, configuration and code: the package
+    version, the git commit and a hash of the source files (``ecom_tasks`` and the packages of the
+    ``"module:name"`` paths in ``code``, the stage's train function and config), so an uncommitted
+    edit retrains.
 
     ``champion_folder`` is the current champion's training output (a private copy when the champion
     is this very day's output, which training is about to replace), or None without a champion.
@@ -127,7 +138,7 @@ def reuse_or_train(
     from ecom_tasks.publish.stage import champion_info
 
     folder = model_folder(root, model, ds)
-    fingerprint = _fingerprint(root, ds, config, upstream)
+    fingerprint = _fingerprint(root, ds, config, upstream, code)
     previous = _recorded(folder)
     champion = champion_info(root, model)
     if previous.get("fingerprint") == fingerprint:
@@ -236,7 +247,9 @@ def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> d
         def fit(champion: str | None) -> dict[str, Any]:
             return function(root, ds, config, champion)
 
-        return reuse_or_train(root, ds, model, config, fit, upstream=stage.upstream)
+        return reuse_or_train(
+            root, ds, model, config, fit, upstream=stage.upstream, code=(stage.train, stage.config)
+        )
     except NotEnoughDataError as exc:
         reason = str(exc)
         if not reason.startswith(f"{model} not trained"):

@@ -265,3 +265,89 @@ def test_a_candidate_with_too_few_held_out_users_is_not_gated(data_root: str) ->
     from ecom_tasks.publish.stage import check_examples, noise_config
 
     check_examples("churn", DAY, None, noise_config("churn"))  # no minimum declared: the gate decides
+
+
+_EDITED_ENTRY = """
+from ecom_tasks.publish.specs import ModelGate, ModelSpec
+from ecom_tasks.stages import ModelStage
+
+STAGE = ModelStage(
+    name="edited", train="edited_stage.train:train", config="edited_stage.train:Config",
+    gate=ModelGate("edited", metrics={"edited_mae": "lower"}), publication=ModelSpec("edited"),
+)
+"""
+_EDITED_TRAIN = """
+import dataclasses
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    @classmethod
+    def from_run(cls, run):
+        return cls()
+
+def train(root, ds, config, champion):
+    return {"built_by": VERSION}
+"""
+
+
+def test_an_uncommitted_edit_of_a_train_function_retrains(
+    data_root: str, tmp_path: Path, monkeypatch
+) -> None:
+    """The commit is the same before and after the edit: the hash of the stage's source tells them apart."""
+    import sys
+
+    package = tmp_path / "src" / "edited_stage"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "entry.py").write_text(_EDITED_ENTRY)
+    (package / "train.py").write_text(f"VERSION = 1\n{_EDITED_TRAIN}")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setenv(stages.ENV, "edited_stage.entry:STAGE")
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    for name in [m for m in sys.modules if m.startswith("edited_stage")]:
+        monkeypatch.delitem(sys.modules, name)
+
+    first = nightly.train(data_root, DAY, "edited", {})
+    again = nightly.train(data_root, DAY, "edited", {})
+    assert first == {"built_by": 1, "champion": None, "reused": False} and again["reused"]
+
+    (package / "train.py").write_text(f"VERSION = 2\n{_EDITED_TRAIN}")  # edited, not committed
+    monkeypatch.delitem(sys.modules, "edited_stage.train")  # the next task's process imports it afresh
+    edited = nightly.train(data_root, DAY, "edited", {})
+    assert edited == {"built_by": 2, "champion": None, "reused": False}
+
+
+def test_an_uncommitted_edit_in_ecom_tasks_retrains(data_root: str, tmp_path: Path, monkeypatch) -> None:
+    from ecom_tasks import codehash
+
+    tree = tmp_path / "ecom_tasks"
+    (tree / "heads").mkdir(parents=True)
+    (tree / "heads" / "stage.py").write_text("EPOCHS = 1\n")
+    monkeypatch.setattr(codehash, "PACKAGE_DIR", tree)  # the package's source, pointed at a copy
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    calls = []
+
+    def train(champion):
+        calls.append(champion)
+        return {}
+
+    nightly.reuse_or_train(data_root, DAY, "churn", {}, train)
+    assert nightly.reuse_or_train(data_root, DAY, "churn", {}, train)["reused"]
+    (tree / "heads" / "stage.py").write_text("EPOCHS = 20\n")
+    assert not nightly.reuse_or_train(data_root, DAY, "churn", {}, train)["reused"]
+    (tree / "heads" / "notes.txt").write_text("not source")  # only .py files count
+    assert nightly.reuse_or_train(data_root, DAY, "churn", {}, train)["reused"] and len(calls) == 2
+
+
+def test_the_source_hash_sees_names_and_contents_and_finds_a_stages_package(tmp_path: Path) -> None:
+    from ecom_tasks import codehash
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = codehash.tree_hash(tmp_path)
+    assert codehash.tree_hash(tmp_path) == first  # cached: unchanged files are not read again
+    (tmp_path / "a.py").rename(tmp_path / "b.py")
+    assert codehash.tree_hash(tmp_path) != first  # same content, another name
+    toy = codehash.module_source("tests.toy_stage.train:train")
+    assert toy == Path(__file__).resolve().parent / "toy_stage"
+    assert codehash.module_source("ecom_tasks.heads.stage:fine_tune_churn") is None  # hashed whole
+    assert codehash.module_source("no_such_module:train") is None
