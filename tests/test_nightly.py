@@ -262,9 +262,10 @@ def test_a_candidate_with_too_few_held_out_users_is_not_gated(data_root: str) ->
     assert record["step"] == "gate" and record["reason"].startswith(
         f"retrieval trained on ds={DAY} but not gated"
     )
-    from ecom_tasks.publish.stage import check_examples, noise_config
+    from ecom_tasks.publish.gate import NoiseConfig
+    from ecom_tasks.publish.stage import check_examples
 
-    check_examples("churn", DAY, None, noise_config("churn"))  # no minimum declared: the gate decides
+    check_examples("toy", DAY, None, NoiseConfig())  # no minimum declared: the gate decides
 
 
 _EDITED_ENTRY = """
@@ -351,3 +352,27 @@ def test_the_source_hash_sees_names_and_contents_and_finds_a_stages_package(tmp_
     assert toy == Path(__file__).resolve().parent / "toy_stage"
     assert codehash.module_source("ecom_tasks.heads.stage:fine_tune_churn") is None  # hashed whole
     assert codehash.module_source("no_such_module:train") is None
+
+
+@pytest.mark.parametrize(
+    ("model", "unit"),
+    [("ranking", "evaluation users"), ("churn", "test customers"), ("repurchase", "test customers")],
+)
+def test_ranking_and_the_heads_step_aside_below_their_minimum_test_size(
+    data_root: str, model: str, unit: str
+) -> None:
+    """A few dozen test examples decide nothing: below the floor the gate is skipped, not a noisy pass."""
+    from ecom_tasks.errors import NotEnoughDataError
+    from ecom_tasks.publish import evaluation
+    from ecom_tasks.publish.stage import check_examples, noise_config
+
+    folder = nightly.model_folder(data_root, model, DAY)
+    evaluation.write(folder, pd.DataFrame({f"{model}_metric": [1.0, 0.0] * 9 + [1.0]}))  # 19
+    with pytest.raises(
+        NotEnoughDataError, match=rf"19 {unit} in its test window, the gate needs at least 20"
+    ):
+        nightly.gate(data_root, DAY, model, {})
+    assert nightly.read_skip(data_root, model, DAY)["step"] == "gate"
+    assert not Path(folder, "blessing.json").exists()
+    check_examples(model, DAY, pd.DataFrame({"x": range(20)}), noise_config(model))  # 20: the gate decides
+    check_examples(model, DAY, None, noise_config(model))  # no per-example results: point metrics decide

@@ -85,8 +85,17 @@ def noise_config(model_name: str) -> NoiseConfig:
 
 def check_examples(model_name: str, ds: str, examples: Any, noise: NoiseConfig) -> None:
     """Raise :class:`NotEnoughDataError` when the candidate has fewer held-out examples than the
-    gate needs to decide anything (``noise.min_examples``): its figures would be noise either way."""
-    have = 0 if examples is None else len(examples)
+    gate needs to decide anything (``noise.min_examples``): its figures would be noise either way.
+
+    The examples are the candidate's per-example results (``evaluation.parquet``). A candidate that
+    recorded none (a stage without per-example results) says nothing of its test size: it is gated
+    on its point metrics, as without a floor.
+    """
+    if examples is None:
+        if noise.min_examples:
+            log.info("%s ds=%s: no per-example results, the test-size floor cannot apply", model_name, ds)
+        return
+    have = len(examples)
     if have < noise.min_examples:
         raise NotEnoughDataError(
             f"{model_name} trained on ds={ds} but not gated: {have} {noise.unit} in its test window, "
