@@ -376,3 +376,22 @@ def test_ranking_and_the_heads_step_aside_below_their_minimum_test_size(
     assert not Path(folder, "blessing.json").exists()
     check_examples(model, DAY, pd.DataFrame({"x": range(20)}), noise_config(model))  # 20: the gate decides
     check_examples(model, DAY, None, noise_config(model))  # no per-example results: point metrics decide
+
+
+@pytest.mark.parametrize("age", [8, 30, 50, 89, 91])
+def test_each_stages_history_decision_at_the_ages_of_a_young_shop(data_root: str, age: int) -> None:
+    """The Done-when ages of issue #23: before any training, a stage steps aside exactly when the shop
+    is younger than it needs, for every registered stage (the heads: 91 days; the others: no floor)."""
+    from ecom_tasks.errors import NotEnoughDataError
+
+    _young_shop(data_root, age)
+    expected_aside = {"churn", "repurchase"} if age < 91 else set()
+    aside = set()
+    for stage in stages.registered():
+        try:
+            nightly.check_history(data_root, DAY, stage)
+        except NotEnoughDataError as exc:
+            assert str(exc).endswith(f"the shop has {age}") and f"ds={DAY}" in str(exc)
+            aside.add(stage.name)
+        assert (stage.name in aside) == (age < stage.min_history_days), stage.name
+    assert expected_aside <= aside and {"retrieval", "ranking"}.isdisjoint(aside)
