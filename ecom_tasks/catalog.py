@@ -32,6 +32,7 @@ DATA_DOCS = "data_docs"  # validation: the Great Expectations Data Docs site (lo
 INGEST_QUARANTINE = "ingest_quarantine"  # ingest: rows dated after the run's day, held back
 RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside with a record
 CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
+SUPERSEDED = "superseded"  # nightly: an earlier run's model folder of a day whose rerun stepped aside
 LOCKS = "_locks"  # writelock: the writer lock file
 
 # --- tables ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ printed with :func:`fmt` (4 decimals).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -155,3 +156,33 @@ def write_card(
 
 def _write(path: str, text: str) -> None:
     remote.write_uri(path, text.encode("utf-8"))  # atomic: a reader never sees half a card
+
+
+# --- a later night that did not replace this champion (not enough data): its reason on the card ---
+_NOTE = re.compile(r"<!-- ecom:not-trained -->.*?<!-- /ecom:not-trained -->\n*", re.S)
+
+
+def _note_block(reason: str, as_html: bool) -> str:
+    text = f"Latest night: {reason}. This version stays the champion."
+    body = f"<p><strong>{html.escape(text)}</strong></p>" if as_html else f"> **{text}**\n"
+    return f"<!-- ecom:not-trained -->\n{body}\n<!-- /ecom:not-trained -->\n\n"
+
+
+def note_not_trained(folder: str, reason: str | None, ds: str | None = None) -> None:
+    """Show a later night's skip (``"churn not trained on ds=D: needs ..."``) under the title of the card
+    in ``folder`` (the champion's), replacing an earlier note. ``reason=None`` removes the note (only
+    one about ``ds=<ds>`` when ``ds`` is given). A folder without a card is left alone."""
+    for name, as_html in ((CARD_MARKDOWN, False), (CARD_HTML, True)):
+        path = f"{folder}/{name}"
+        raw = remote.read_uri(path)
+        if raw is None:
+            continue
+        text = raw.decode("utf-8")
+        found = _NOTE.search(text)
+        if reason is None and (found is None or (ds and f"ds={ds}" not in found.group(0))):
+            continue
+        text = _NOTE.sub("", text)
+        if reason is not None:
+            end = text.index("</h1>") + len("</h1>\n") if as_html else text.index("\n") + 2
+            text = text[:end] + _note_block(reason, as_html) + text[end:]
+        _write(path, text)
