@@ -352,6 +352,9 @@ def test_the_source_hash_sees_names_and_contents_and_finds_a_stages_package(tmp_
     assert toy == Path(__file__).resolve().parent / "toy_stage"
     assert codehash.module_source("ecom_tasks.heads.stage:fine_tune_churn") is None  # hashed whole
     assert codehash.module_source("no_such_module:train") is None
+    from ecom_tasks.publish import tracking
+
+    assert f"src{codehash.source_hash()[:12]}" in tracking.code_version()  # the lineage shows edits too
 
 
 @pytest.mark.parametrize(
