@@ -70,4 +70,10 @@ def test_without_overrides_the_home_and_data_root_are_the_checkouts() -> None:
         'echo "$AIRFLOW_HOME" "$ECOM_DATA_ROOT" "$AIRFLOW__CORE__DAGS_FOLDER"'
         ' "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN-unset}" "${MLFLOW_TRACKING_URI-unset}"'
     )
-    assert lines == [f"{PROJECT}/airflow_home {PROJECT}/data {PROJECT}/dags unset unset"]
+    home, data, dags, conn, tracking = lines[0].split()
+    assert [Path(p).resolve() for p in (home, data, dags)] == [
+        PROJECT / "airflow_home",
+        PROJECT / "data",
+        PROJECT / "dags",
+    ]
+    assert (conn, tracking) == ("unset", "unset")  # derived when used, from the home and the root then
