@@ -11,6 +11,9 @@ export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-True}"
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="${AIRFLOW__LOGGING__BASE_LOG_FOLDER:-$AIRFLOW_HOME/logs}"
+# The api-server (UI, REST API, the Shop ML page) listens on this machine only, not on every
+# interface (Airflow's default 0.0.0.0): http://127.0.0.1:8080/. Export 0.0.0.0 to open it up.
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 # SQLite cannot live in a bucket: with an object-store root (s3://...) set MLFLOW_TRACKING_URI yourself (README).
 case "$ECOM_DATA_ROOT" in
   *://*) ;;

@@ -54,7 +54,8 @@ def gate_history(root: str, spec: ModelSpec, limit: int) -> list[Blessing]:
 
 
 def _best_baseline(b: Blessing, metric: str, lower: bool) -> tuple[str | None, float | None]:
-    values = [(name, m[metric]) for name, m in b.baselines.items() if metric in m]
+    # A published baseline is the champion itself: the best of the others is the comparison.
+    values = [(name, m[metric]) for name, m in b.baselines.items() if metric in m and name != b.selected]
     if not values:
         return None, None
     pick = min if lower else max
@@ -200,6 +201,9 @@ def models_overview(
             card = f"models/{spec.name}/{ds}/card" if ds and card_path(root, spec, ds) else None
             gate = publish.gate.for_model(spec.name)
             b = _measured(b, gate) if b else None
+            chosen = selection(root, spec, b) if b else {}
+            if b is not None and b.selected is None and chosen.get("selected"):
+                b = dataclasses.replace(b, selected=chosen["selected"])
             window = (b.lineage.get("data_window") if b else None) or {}
             champion = {
                 "version": entry.get("version"),
@@ -208,7 +212,7 @@ def models_overview(
                 "training_data": labels.data_window(window) if window else None,
                 "card": card,
                 "comparison": _comparison(b, metrics, gate) if b and metrics else [],
-                **(selection(root, spec, b) if b else {}),
+                **chosen,
             }
         result.append({
             "model": spec.name,

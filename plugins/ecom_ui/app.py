@@ -1,4 +1,4 @@
-"""The plugin's FastAPI app: the "E-commerce ML" page and its JSON endpoints, all read-only GETs.
+"""The plugin's FastAPI app: the "Shop ML" page and its JSON endpoints, all read-only GETs.
 
 Routes (under ``/ecom`` in the api-server):
 
@@ -92,7 +92,7 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
     """The app. ``root``: the data root (default ``$ECOM_DATA_ROOT`` at each request);
     ``auth=False`` only for tests and benchmarks that call it in-process."""
     app = FastAPI(
-        title="E-commerce ML",
+        title="Shop ML",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

@@ -96,6 +96,10 @@ def test_models_quality_analytics_days_json(client) -> None:
     assert "backfill" in churn["decisions"][-1]["failing"]
     assert [v["version"] for v in churn["versions"]] == ["1", "2"] and churn["versions"][1]["champion"]
     assert models["retrieval"]["champion"] is None
+    repurchase = models["repurchase"]["champion"]
+    assert repurchase["baseline_published"] and repurchase["selected"] == "gbdt"
+    auc = next(c for c in repurchase["comparison"] if c["metric"] == "repurchase_roc_auc")
+    assert auc["best_baseline_name"] == "rfm_logreg"  # the published gbdt is the champion, not its baseline
     quality = client.get("/api/quality").json()
     assert quality["tables"]["events"]["quarantine_partition_rows"] == 2
     assert client.get("/api/quality", params={"ds": PREV}).json()["ds"] == PREV
@@ -231,3 +235,4 @@ def test_the_plugin_registers_the_app_and_the_page() -> None:
     assert plugin.fastapi_apps[0]["url_prefix"] == "/ecom"
     view = plugin.external_views[0]
     assert view["href"] == "ecom/" and view["url_route"] == "ecom-ml" and view["destination"] == "nav"
+    assert view["name"] == "Shop ML" and len(view["name"]) <= 10  # the navigation cuts longer labels

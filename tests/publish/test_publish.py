@@ -184,6 +184,24 @@ def test_model_card_figures_equal_the_logged_metrics(champion_root: str) -> None
     assert "PASS" in card and Path(gated["card"]).with_suffix(".html").exists()
 
 
+def test_baselines_are_recorded_even_when_a_gate_file_turns_their_check_off(pub_root: str) -> None:
+    import dataclasses
+
+    from ecom_tasks.publish.gate import GateConfig
+
+    models = tuple(
+        dataclasses.replace(g, baselines=()) if g.model == CHURN else g for g in CONFIG.gate.models
+    )
+    config = dataclasses.replace(CONFIG, gate=GateConfig(models=models))
+    churn_candidate(pub_root, D1, auc=0.80, baseline=0.72)
+    gated = stage.gate_model(pub_root, D1, CHURN, config)
+    verdict = read_blessing(pub_root, CHURN, D1)
+    assert not any(c.name.startswith("beats_baselines") for c in verdict.checks)  # the check is off
+    assert verdict.baselines["rfm_logreg"]["churn_roc_auc"] == 0.72  # but the page and card show them
+    assert not any(k.startswith(("gbdt_", "rfm_logreg_")) for k in verdict.metrics)
+    assert "gradient-boosted trees" in Path(gated["card"]).read_text()
+
+
 def test_rollback_restores_the_previous_outputs_pointer(champion_root: str, capsys) -> None:
     before = outputs.read_pointer(champion_root)
     gate_and_publish(champion_root, D3, auc=0.85, champion_auc=0.80)
