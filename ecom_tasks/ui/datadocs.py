@@ -32,6 +32,9 @@ VENDORED: dict[str, str | None] = {
     "bootstrap-datepicker.min.css": "vendor/bootstrap-datepicker-1.9.0.min.css",
     "all.min.css": "icons.css",  # Font Awesome: the few icons used, as characters
 }
+# CDN files the pages go without: Vega (charts, which the validation and expectation pages do not
+# draw) and the dark-mode sheet. Any other CDN file is dropped too, and :func:`unknown_assets` names it.
+DROPPED = ("vega@5", "vega-lite@5", "vega-embed@6", "bootstrap-prefers-dark.css")
 SITE_LOGO = "static/images/logo-long.png"  # shipped in every GE site (great_expectations/render/view/static)
 
 _EXTERNAL = r"(?:https?:)?//[^\"'\s>]+"
@@ -43,10 +46,20 @@ _INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.
 _HANDLER = re.compile(r"\son[a-z]+=\"([^\"]*)\"", re.I)
 
 
+def _name(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def _local(url: str) -> str | None:
     """The vendored file standing in for a CDN ``url``; None when the page goes without it."""
-    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return VENDORED.get(name)
+    return VENDORED.get(_name(url))
+
+
+def unknown_assets(page: str) -> list[str]:
+    """CDN scripts and stylesheets of a GE page that are neither vendored nor known to be unneeded
+    (a newer GE may add one: the test on a real site catches it)."""
+    urls = [m.group(1) for pattern in (_SCRIPT, _LINK) for m in pattern.finditer(page)]
+    return [u for u in urls if _name(u) not in VENDORED and _name(u) not in DROPPED]
 
 
 def rewrite(page: str, depth: int) -> tuple[str, list[str]]:
