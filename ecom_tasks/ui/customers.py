@@ -155,6 +155,13 @@ def _with_titles(lines: list[dict[str, Any]], titles: dict[str, tuple[Any, Any]]
     return rows
 
 
+def _currency(root: str, day: dt.date) -> str:
+    """The shop's currency for amounts (the behaviour report's), "currency units" when unknown."""
+    from ecom_tasks.features.report import shop_currency
+
+    return shop_currency(root, day) or "currency units"
+
+
 def not_scored_reason(profile: dict[str, Any] | None) -> str:
     """Why a customer has no churn or repurchase score: the heads score customers who bought
     within ``HeadConfig.active_days`` of the day; the others are lapsed or never bought."""
@@ -233,6 +240,7 @@ def lookup_customer(
         "churn": churn,
         "repurchase": repurchase,
         "not_scored": None if churn and repurchase else not_scored_reason(profile),
+        "currency": _currency(root, day),
         "recommendations": [jsonable(r) for r in recs],
         "purchases": _with_titles(purchases, titles),
         "sources": sources,

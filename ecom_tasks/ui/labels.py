@@ -130,7 +130,7 @@ def number(value: Any, kind: str = NUMBER, currency: str | None = None) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if not isinstance(value, int | float):
-        return str(value)
+        return str(value).replace("_", " ") if kind == "text" else str(value)
     v = float(value)
     if not math.isfinite(v):
         return "-"

@@ -55,7 +55,9 @@ def _environment() -> jinja2.Environment:
     env.filters["metric_label"] = lambda key: _labels().metric_label(key)
     env.filters["metric_value"] = lambda value, key: _labels().metric_value(key, value)
     env.filters["field_label"] = lambda key: _labels().field(key)[0]
-    env.filters["field_value"] = lambda value, key: _labels().number(value, _labels().field(key)[1])
+    env.filters["field_value"] = lambda value, key, currency=None: _labels().number(
+        value, _labels().field(key)[1], currency
+    )
     env.filters["model_name"] = lambda name: _labels().model_name(name)
     env.filters["date"] = lambda value: _labels().date(value)
     env.filters["timestamp"] = lambda value: _labels().timestamp(value)

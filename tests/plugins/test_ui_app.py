@@ -68,6 +68,7 @@ def test_explorer_answers_for_a_known_customer_with_escaped_titles(client) -> No
     assert "days since the last purchase" in page and "Item 4 Mug" in page
     assert "+21.0 points" in page and "typical customer" in page  # the effect, with unit and baseline
     assert " UTC</td>" in page and "+00:00" not in page  # purchase times in plain words
+    assert "unit price (currency units)" in page  # the test shop's source defines no currency
     recs = page.split('id="recommendations"', 1)[1].split("</table>", 1)[0]
     assert f"<td>{RETURNED}</td>" not in recs  # returned: never recommended
     assert MARKUP_TITLE not in page and "Mug &lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;" in page

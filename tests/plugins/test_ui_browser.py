@@ -97,7 +97,7 @@ def test_page_and_explorer_in_a_real_browser(
             browser.click(browser.find("#lookup"))
             result = browser.find("#customer-result", timeout=60)
             assert f"Customer {CUSTOMER}" in browser.text(result)
-            assert browser.text(browser.find("#segment")) == answer.json()["segment"]
+            assert browser.text(browser.find("#segment")) == answer.json()["segment"].replace("_", " ")
             recs = browser.text(browser.find("#recommendations"))
             assert "Mug <b>bold</b>" in recs  # the markup title shows as text, not as markup
             assert browser.text(browser.find("#churn-reasons")).count("days since the last purchase") == 1
