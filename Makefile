@@ -15,7 +15,7 @@ ENV := source scripts/env.sh &&
 AIRFLOW_HOME ?= $(CURDIR)/airflow_home
 export AIRFLOW_HOME
 
-.PHONY: setup demo test lint format bench clean-data
+.PHONY: setup demo ui test lint format bench clean-data
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -37,6 +37,10 @@ demo: setup
 	$(ENV) ECOM_GATE_CONFIG='$(GATES)' airflow dags test ecom_nightly $(DS) $(if $(CONF),-c '$(CONF)',) > $(AIRFLOW_HOME)/demo-$(DS).log 2>&1 \
 		|| (tail -60 $(AIRFLOW_HOME)/demo-$(DS).log; echo "the run failed; full log: $(AIRFLOW_HOME)/demo-$(DS).log"; exit 1)
 	$(ENV) python -m ecom_tasks.cli summary --ds $(DS)
+
+# The UI (and the Shop ML page) on http://127.0.0.1:8080/ecom/: the api-server alone serves it (README "Open the UI").
+ui: setup
+	$(ENV) airflow api-server
 
 test: setup
 	bash scripts/ci_services.sh || echo "PostgreSQL/Redis could not be installed: tests/ops topology test will skip"

@@ -14,6 +14,9 @@ ONLINE_RETAIL = "online_retail"  # a UCI Online Retail (II) file
 SEQUENCE = "sequence"  # ordered sequences, one user per line (Amazon Beauty 5-core style)
 LANDING = "landing"  # a landing folder with one sub-folder per day; also ingest/landing/ (its record)
 SOURCES: tuple[str, ...] = (SYNTHETIC, ONLINE_RETAIL, SEQUENCE, LANDING)
+# The currency of each source's prices, where the source defines one (Online Retail: UK pounds);
+# others are written as "currency units".
+CURRENCIES: dict[str, str] = {ONLINE_RETAIL: "GBP"}
 
 # --- stages: the first level under the data root ------------------------------------------------
 RAW = "raw"  # ingest: the source's days in the canonical tables

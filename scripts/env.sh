@@ -14,6 +14,9 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$ECOM_PRO
 export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-True}"
+# The api-server (UI, REST API, the Shop ML page) listens on this machine only, not on every
+# interface (Airflow's default 0.0.0.0): http://127.0.0.1:8080/. Export 0.0.0.0 to open it up.
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 # With an object-store root (s3://...) set MLFLOW_TRACKING_URI yourself: SQLite cannot live in a bucket (README).
 # TensorFlow Recommenders 0.7.7 needs the legacy tf-keras (DESIGN.md).
 export TF_USE_LEGACY_KERAS=1

@@ -28,7 +28,7 @@ from ecom_tasks.publish.config import (
     ModelSpec,
     PublishConfig,
 )
-from ecom_tasks.publish.gate import Blessing, NoiseConfig, evaluate_gate, split_metrics
+from ecom_tasks.publish.gate import Blessing, NoiseConfig, evaluate_gate, measured_prefixes, split_metrics
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +175,14 @@ def gate_model(
     check_examples(model_name, day, examples, noise)
     raw, other = read_metrics(f"{folder}/{METRICS_FILE}")
     other = {**_training_record(folder), **other}
-    candidate, baselines = split_metrics(raw, gate.baselines)
+    candidate, measured = split_metrics(raw, measured_prefixes(gate))
+    checked = tuple(p.rstrip("_") for p in gate.baselines)
+    baselines = {name: m for name, m in measured.items() if name in checked}
     champion_metrics = None
     if remote.uri_exists(f"{folder}/{CHAMPION_METRICS_FILE}"):
         champ_raw, _ = read_metrics(f"{folder}/{CHAMPION_METRICS_FILE}", "champion metrics")
         champ_raw = {k.removeprefix(CHAMPION_PREFIX): v for k, v in champ_raw.items()}
-        champion_metrics = split_metrics(champ_raw, gate.baselines)[0]
+        champion_metrics = split_metrics(champ_raw, measured_prefixes(gate))[0]
     with remote.local_copy(folder) as local:  # the folder may be on an object store
         artifact = locate_artifact(spec, local)
         digest = registry.artifact_hash(artifact)
@@ -204,7 +206,9 @@ def gate_model(
         "inputs": inputs, "artifact": artifact.name, "artifact_hash": digest,
         "fingerprint": registry.fingerprint(model_name, day, inputs, code, digest),
     }  # fmt: skip
-    verdict = dataclasses.replace(verdict, lineage=lineage)
+    selection = other.get("selection") if isinstance(other.get("selection"), str) else None
+    # The record shows every measured baseline, also those the gate was told not to check.
+    verdict = dataclasses.replace(verdict, lineage=lineage, baselines=measured, selection=selection)
     uri = blessings.write_blessing(root, verdict, spec.stage, spec.table)
     md, page = card.write_card(root, verdict, folder)
 
