@@ -65,7 +65,7 @@ def _purchases(
 def _published(root: str, monitor: Monitor, as_of: dt.date) -> tuple[dict[str, Any], pd.DataFrame]:
     entry = outputs.current_as_of(root, as_of, table=monitor.table)
     if entry is None:
-        raise UnjudgedError(f"no {monitor.table} was published by the night of {as_of}")
+        raise UnjudgedError(f"nothing was published as {monitor.table} by the night of {as_of}")
     frame = storage.read_partition(outputs.output_uri(root, monitor.table, entry["ds"]))
     return entry, frame
 
