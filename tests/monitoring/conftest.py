@@ -11,7 +11,7 @@ from tests.monitoring.shop import build_two_nights
 from tests.publish.conftest import _new_root, fast_tmp, mlflow_template  # noqa: F401 (fixtures)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def nights(fast_tmp: Path, mlflow_template: Path) -> tuple[str, dict]:  # noqa: F811
     """``(root, {"b": monitor of night B, "c": monitor of night C})``."""
     with pytest.MonkeyPatch.context() as mp:
