@@ -63,9 +63,18 @@ def test_the_planted_drop_is_alerted_once(nights) -> None:
     assert len(texts) == 1 and f"ds={C}" in texts[0]
     assert "recall_at_20 0.0000 below the retrieval gate's minimum 0.02" in texts[0]
     assert "ranking_ndcg_at_10 0.0000 below the ranking gate's minimum 0.01" in texts[0]
-    assert runs["b"]["alerts"] == [] or all("drift" in t for t in runs["b"]["alerts"])
+    # Night B judged good lists and calibrated scores: only drift (the tiny shop moves a lot in a day).
+    assert runs["b"]["alerts"] and all("drift beyond PSI 0.25" in t for t in runs["b"]["alerts"])
     monitor(root, C, CONFIG)  # a rerun that changes nothing sends nothing again
     assert len([a for a in _alerts(root) if a.get("model") == "ranking"]) == 1
+
+
+def test_drift_beyond_the_bound_is_alerted_naming_the_worst(nights) -> None:
+    root, runs = nights
+    drift = [a for a in _alerts(root) if a.get("model") == catalog.DRIFT]
+    assert {a["ds"] for a in drift} == {B, C} and all(a["kind"] == "monitoring" for a in drift)
+    worst = runs["c"]["drift"]["worst"]
+    assert f"{worst['name']} (PSI {worst['psi']:.2f})" in runs["c"]["drift"]["alert"]
 
 
 def test_nothing_published_before_skips_with_the_reason(nights) -> None:
