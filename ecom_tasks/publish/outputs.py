@@ -30,7 +30,7 @@ import pandas as pd
 
 from ecom_tasks import __version__, catalog, remote, storage
 from ecom_tasks.contract import ITEM_ID, TITLE
-from ecom_tasks.errors import EcomError
+from ecom_tasks.errors import ConfigError, EcomError
 from ecom_tasks.publish.config import OUTPUTS_STAGE, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,9 @@ def read_history(root: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
 
 
-def current_as_of(root: str, day: str | dt.date, *, table: str | None = None, model: str | None = None):
+def current_as_of(
+    root: str, day: str | dt.date, *, table: str | None = None, model: str | None = None
+) -> dict[str, str] | None:
     """What the pointer designated for ``table`` (or ``model``) once the night of ``day`` was over.
 
     Point in time: among the moves of the history whose ``ds`` is at most ``day``, the last one
@@ -171,7 +173,7 @@ def current_as_of(root: str, day: str | dt.date, *, table: str | None = None, mo
     ``current.json`` when its entry is not newer than ``day``.
     """
     if (table is None) == (model is None):
-        raise ValueError("current_as_of: give exactly one of table and model")
+        raise ConfigError("current_as_of: give exactly one of table and model")
     last = storage.as_date(day).isoformat()
     moves = [
         r for r in read_history(root)
