@@ -22,7 +22,9 @@ class MonitorConfig:
         calibration_bins: equal-width bins of the expected calibration error (as the gate's ECE).
         drift_bins: quantile bins of the reference distribution for the PSI.
         psi_bound: a PSI above this is reported as drift and alerted (0.1 moderate, 0.25 major by
-            the usual rule of thumb).
+            the usual rule of thumb) when the KS test agrees (``ks_alpha``).
+        ks_alpha: the two-sample KS test must reject equal distributions at this level too: on a
+            few dozen customers a PSI over 10 bins exceeds 0.25 by chance alone.
         min_examples: fewer judged users or customers than this: the figure is not computed.
     """
 
@@ -34,6 +36,7 @@ class MonitorConfig:
     calibration_bins: int = 10
     drift_bins: int = 10
     psi_bound: float = 0.25
+    ks_alpha: float = 0.05
     min_examples: int = 5
 
     def __post_init__(self) -> None:
@@ -42,6 +45,8 @@ class MonitorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"MonitorConfig.{name}: must be a positive integer, got {value!r}")
+        if not 0 < self.ks_alpha <= 1:
+            raise ConfigError(f"MonitorConfig.ks_alpha: must be in (0, 1], got {self.ks_alpha!r}")
         if not self.psi_bound > 0:
             raise ConfigError(f"MonitorConfig.psi_bound: must be positive, got {self.psi_bound!r}")
 

@@ -57,15 +57,15 @@ def compare(reference: np.ndarray, current: np.ndarray, bins: int) -> dict[str, 
 
 
 def drift_table(
-    pairs: list[tuple[str, str, str, np.ndarray, np.ndarray]], bins: int, bound: float
+    pairs: list[tuple[str, str, str, np.ndarray, np.ndarray]], bins: int, bound: float, alpha: float = 1.0
 ) -> pd.DataFrame:
     """One row per ``(kind, name, reference_ds, reference, current)``, worst PSI first.
 
-    ``drifted`` is True where the PSI is above ``bound``.
+    ``drifted`` is True where the PSI is above ``bound`` and the KS p-value below ``alpha``.
     """
     rows = [{"kind": kind, "name": name, "reference_ds": ref_ds, **compare(ref, cur, bins)}
             for kind, name, ref_ds, ref, cur in pairs]  # fmt: skip
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "drifted"])
-    frame["drifted"] = frame["psi"] > bound
+    frame["drifted"] = (frame["psi"] > bound) & (frame["ks_pvalue"] < alpha)
     frame = frame.sort_values("psi", ascending=False, na_position="last", kind="stable")
     return frame.astype({"reference_n": "int64", "current_n": "int64"}).reset_index(drop=True)[COLUMNS]

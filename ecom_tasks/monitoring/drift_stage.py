@@ -9,7 +9,7 @@
   (churn, repurchase, ranking): the one most exposed to drift.
 
 One row per score or feature in ``monitoring/drift/ds=D`` (:mod:`ecom_tasks.monitoring.drift`),
-worst PSI first, and one alert naming those above ``psi_bound``.
+worst PSI first, and one alert naming those above ``psi_bound`` whose KS test agrees (``ks_alpha``).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def measure(root: str, day: dt.date, config: MonitorConfig) -> dict[str, Any]:
     pairs = score_pairs(root, as_of) + feature_pairs(root, day, ref_day)
     if not pairs:
         return {"rows": 0, "reason": f"no profiles of {day} or of the training day {ref_day}"}
-    table = drift.drift_table(pairs, config.drift_bins, config.psi_bound)
+    table = drift.drift_table(pairs, config.drift_bins, config.psi_bound, config.ks_alpha)
     table.insert(0, "ds", day.isoformat())
     uri = storage.partition_uri(root, catalog.MONITORING, catalog.DRIFT, day)
     _, changed = storage.write_partition(table, uri, source="monitoring")
@@ -107,8 +107,9 @@ def measure(root: str, day: dt.date, config: MonitorConfig) -> dict[str, Any]:
     }
     if len(drifted) and changed:
         listed = ", ".join(f"{r.name} (PSI {r.psi:.2f})" for r in drifted.head(5).itertuples())
-        text = (f"monitoring ds={day}: drift beyond PSI {config.psi_bound:g} in {len(drifted)} of "
-                f"{len(table)} scores and features against {ref_day}: {listed}")  # fmt: skip
+        rule = f"PSI above {config.psi_bound:g}, KS p below {config.ks_alpha:g}"
+        text = (f"monitoring ds={day}: drift ({rule}) in {len(drifted)} of {len(table)} scores and "
+                f"features against {ref_day}: {listed}")  # fmt: skip
         alert = {"kind": KIND, "model": catalog.DRIFT, "ds": day.isoformat(), "text": text}
         alerts.deliver(alert, root)
         out["alert"] = text

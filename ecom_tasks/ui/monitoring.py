@@ -99,7 +99,7 @@ def drift(root: str, day: dt.date | None) -> dict[str, Any] | None:
     reference = rows[0]["reference_ds"] if rows else None
     drifted = sum(bool(r["drifted"]) for r in rows)
     return {"ds": days[-1].isoformat(), "reference_ds": reference, "rows": rows, "drifted": drifted,
-            "psi_bound": MonitorConfig().psi_bound}  # fmt: skip
+            "psi_bound": MonitorConfig().psi_bound, "ks_alpha": MonitorConfig().ks_alpha}  # fmt: skip
 
 
 def recent_alerts(root: str) -> list[dict[str, Any]]:

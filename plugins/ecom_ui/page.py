@@ -72,15 +72,16 @@ class PageBuilder:
         data = monitoring.monitoring_overview(self.root, ds)
         lists, scores = data["realized"]["lists"], data["realized"]["scores"]
         data["charts"] = {}
-        if lists:
+        # A chart needs two nights; with one, the sentence above it says everything.
+        if lists and len(lists["nights"]) > 1:
             for key, what in (
                 ("hit_rate", "hit rate at 20 by night (% of buyers with a recommended item)"),
                 ("recall", "recall at 20 by night (% of the items bought that were recommended)"),
             ):
                 series = {"published lists": lists[key], "popularity": lists[f"popularity_{key}"]}
                 data["charts"][key] = charts.line_chart(lists["nights"], series, f"Realized {what}")
-        if scores:
-            nights = sorted({n for s in scores.values() for n in s["nights"]})
+        nights = sorted({n for s in scores.values() for n in s["nights"]})
+        if len(nights) > 1:
             series = {m: [dict(zip(s["nights"], s["roc_auc"], strict=True)).get(n) for n in nights]
                       for m, s in scores.items()}  # fmt: skip
             data["charts"]["roc_auc"] = charts.line_chart(

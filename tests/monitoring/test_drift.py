@@ -45,3 +45,6 @@ def test_ks_and_the_table_is_sorted_worst_first_with_a_flag_beyond_the_bound() -
     assert table["drifted"].tolist() == [True, False, False]
     assert table.loc[0, "ks_pvalue"] < 1e-6 and table.loc[1, "ks_pvalue"] > 0.01
     assert table.loc[0, "ks_statistic"] > 0.5 and table.loc[2, "current_n"] == 0
+    # A PSI beyond the bound is not drift unless the KS test agrees (small samples pass PSI bounds by chance).
+    strict = drift.drift_table(pairs, bins=10, bound=0.0, alpha=0.05)
+    assert strict.set_index("name")["drifted"].to_dict() == {"shifted": True, "stable": False, "empty": False}

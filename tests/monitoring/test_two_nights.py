@@ -64,7 +64,9 @@ def test_the_planted_drop_is_alerted_once(nights) -> None:
     assert "recall_at_20 0.0000 below the retrieval gate's minimum 0.02" in texts[0]
     assert "ranking_ndcg_at_10 0.0000 below the ranking gate's minimum 0.01" in texts[0]
     # Night B judged good lists and calibrated scores: only drift (the tiny shop moves a lot in a day).
-    assert runs["b"]["alerts"] and all("drift beyond PSI 0.25" in t for t in runs["b"]["alerts"])
+    assert runs["b"]["alerts"] and all(
+        "drift (PSI above 0.25, KS p below 0.05)" in t for t in runs["b"]["alerts"]
+    )
     monitor(root, C, CONFIG)  # a rerun that changes nothing sends nothing again
     assert len([a for a in _alerts(root) if a.get("model") == "ranking"]) == 1
 
