@@ -37,6 +37,7 @@ RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside w
 CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
 SUPERSEDED = "superseded"  # nightly: an earlier run's model folder of a day whose rerun stepped aside
 LOCKS = "_locks"  # writelock: the writer lock file
+MONITORING = "monitoring"  # what published models turned out to be: monitoring/<model>/ds=D, drift
 
 # --- tables ---------------------------------------------------------------------------------------
 SUMMARY = "summary"  # ingest/summary, validation/summary
@@ -81,6 +82,9 @@ HEADS_REPORT = "heads"  # reports/heads
 RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
 CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
+# Monitoring (monitoring/<table>): one table per monitored model (named after it: ranking, churn,
+# repurchase), one row per night, and the drift of the published scores and profile features.
+DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)
@@ -92,6 +96,7 @@ METRICS_FILE = "metrics.json"  # the candidate's and its baselines' metrics on t
 CHAMPION_METRICS_FILE = "champion_metrics.json"  # the champion scored on the same data, same run
 HISTORY_FILE = "history.json"  # the training record: configuration, cutoff, epochs
 SMOKE_INPUT_FILE = "smoke_input.json"  # the query the serving check sends
+SERVING_REQUEST_FILE = "serving_request.json"  # a body for `mlflow models serve`'s /invocations
 RUN_RECORD = "_run.json"  # the training task's fingerprint and result (training reuse), written last
 SAVED_MODEL_DIR = "saved_model"  # a TensorFlow SavedModel artifact
 PICKLE_FILE = "model.pkl"  # a pickled artifact (a scikit-learn baseline)
@@ -108,6 +113,7 @@ CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 # Under outputs/: which version of each table is current; under ingest/landing/: the last landing.
 POINTER_FILE = "current.json"
+POINTER_HISTORY_FILE = "pointer_history.jsonl"  # under outputs/: one line per pointer move (point in time)
 JOURNAL_FILE = "journal.json"  # ingest/landing/: a landing in progress (replayed after a crash)
 MOVE_RECORD_FILE = "record.json"  # in each partition moved under corrupt/ or retracted/: why
 ALERTS_FILE = f"{ALERTS}/alerts.jsonl"  # one JSON line per failure alert

@@ -4,7 +4,8 @@
   registry for the champion's ``ds``, runs the gate, logs an MLflow run (params, metrics, data
   window, input hashes, code version, blessing, model card) and writes ``blessing.json``.
 - :func:`publish_model` refuses without a positive blessing, registers the candidate (idempotent),
-  serve-checks it from the registry and only then moves ``champion`` and the outputs pointer.
+  serve-checks it from the registry (keeping the query it answered as ``serving_request.json``, a
+  body for ``mlflow models serve``) and only then moves ``champion`` and the outputs pointer.
 
 Each returns a small dict for XCom and the task log.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from ecom_tasks import remote, storage
 from ecom_tasks.errors import ConfigError, NotEnoughDataError
 from ecom_tasks.publish import blessing as blessings
-from ecom_tasks.publish import card, evaluation, outputs, registry, tracking
+from ecom_tasks.publish import card, evaluation, outputs, registry, serving, tracking
 from ecom_tasks.publish.config import (
     CHAMPION_METRICS_FILE,
     HISTORY_FILE,
@@ -295,6 +296,8 @@ def publish_model(
     check = registry.serving_check(
         client, spec.registered_name, mv.version, registry.read_smoke_input(folder)
     )
+    # A body MLflow's model server takes, for consumers: the query the version just answered.
+    serving.write_request(folder, check["query"])
 
     def move() -> None:
         outputs.move_pointer(root, spec, str(mv.version), day, require_outputs=cfg.require_outputs)

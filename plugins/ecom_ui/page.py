@@ -66,6 +66,31 @@ class PageBuilder:
             "retention": quality.retention(self.root, ds, self.cache, self.config),
         }
 
+    def monitoring(self, ds: dt.date | None) -> dict[str, Any]:
+        """The monitoring section (nights up to ``ds``): realized performance with its charts, drift
+        per feature worst first, recent monitoring alerts."""
+        from ecom_tasks.ui import charts, monitoring
+
+        data = monitoring.monitoring_overview(self.root, ds)
+        lists, scores = data["realized"]["lists"], data["realized"]["scores"]
+        data["charts"] = {}
+        # A chart needs two nights; with one, the sentence above it says everything.
+        if lists and len(lists["nights"]) > 1:
+            for key, what in (
+                ("hit_rate", "hit rate at 20 by night (% of buyers with a recommended item)"),
+                ("recall", "recall at 20 by night (% of the items bought that were recommended)"),
+            ):
+                series = {"published lists": lists[key], "popularity": lists[f"popularity_{key}"]}
+                data["charts"][key] = charts.line_chart(lists["nights"], series, f"Realized {what}")
+        nights = sorted({n for s in scores.values() for n in s["nights"]})
+        if len(nights) > 1:
+            series = {m: [dict(zip(s["nights"], s["roc_auc"], strict=True)).get(n) for n in nights]
+                      for m, s in scores.items()}  # fmt: skip
+            data["charts"]["roc_auc"] = charts.line_chart(
+                nights, series, "Realized ROC AUC by night, once the label window closed"
+            )
+        return data
+
     def stage_section(self, name: str, ds: dt.date | None, query: dict[str, str]) -> dict[str, Any]:
         """One model stage's own section data (``ModelStage.ui``); NotFound for any other name."""
         from ecom_tasks.ui import sections
@@ -227,6 +252,9 @@ class PageBuilder:
             "notices": notices,
             "section_notes": section_notes,
             "models": models,
+            "monitoring": self._section(
+                "monitoring", ("page", "monitoring", day), lambda: self.monitoring(day), section_notes
+            ),
             "quality": quality,
             "charts": charts_svg,
             "explorer": explorer,
