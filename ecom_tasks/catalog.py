@@ -70,6 +70,7 @@ RETRIEVAL = "retrieval"  # the pretrained two-tower retrieval model (the backbon
 RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
 CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
+ANOMALIES = "anomalies"  # order and daily-metric anomaly detectors (also outputs/anomalies)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -77,6 +78,8 @@ HEADS_REPORT = "heads"  # reports/heads
 RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
 CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
+ORDER_ANOMALIES = ANOMALIES  # outputs/anomalies: the day's most unusual orders, with reasons
+METRIC_ANOMALIES = "metric_anomalies"  # outputs/metric_anomalies: the day's metrics against their band
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)
