@@ -25,6 +25,8 @@ PRICE_HIGH, PRICE_LOW = "price_ratio_max", "price_ratio_min"  # log(unit price /
 QTY_P99_RATIO, QTY_MEDIAN_RATIO = "qty_vs_p99", "qty_vs_median"  # log(quantity / item's p99, median)
 NEW_ITEMS, ZERO_PRICES = "new_item_share", "zero_price_lines"
 FIRST, VS_USUAL, VS_FIRST = "first_order", "value_vs_usual", "value_vs_first_orders"
+# Lines of an order without its customer id (a lost id: the order's other lines have one).
+LOST_CUSTOMER = "lines_without_customer"
 COUNTRY_CHANGED, HOUR, WEEKDAY, ANONYMOUS, DUPLICATE = (
     "country_changed",
     "hour",
@@ -49,6 +51,7 @@ FEATURES: tuple[str, ...] = (
     HOUR,
     WEEKDAY,
     ANONYMOUS,
+    LOST_CUSTOMER,
     DUPLICATE,
 )
 # What the PyOD detectors read: the deviations. Hour, weekday, lines and units made every detector
@@ -66,6 +69,7 @@ DETECTOR_FEATURES: tuple[str, ...] = (
     VS_FIRST,
     COUNTRY_CHANGED,
     ANONYMOUS,
+    LOST_CUSTOMER,
     DUPLICATE,
 )
 # Details kept for the reasons: the line furthest from its item's price, the largest quantity.
@@ -91,6 +95,7 @@ def line_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomaly
     joined["_qty_p99"] = _log_ratio(quantity, joined[ref.QTY_P99].to_numpy(np.float64), known)
     joined["_qty_median"] = _log_ratio(quantity, joined[ref.QTY_MEDIAN].to_numpy(np.float64), known)
     joined["_new"] = (~known).astype(np.float64)
+    joined["_no_customer"] = joined[USER_ID].isna().astype(np.float64)
     joined["_zero"] = (price <= 0).astype(np.float64)
     return joined
 
@@ -142,6 +147,7 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
             QTY_P99_RATIO: ("_qty_p99", "max"),
             QTY_MEDIAN_RATIO: ("_qty_median", "max"),
             NEW_ITEMS: ("_new", "mean"),
+            LOST_CUSTOMER: ("_no_customer", "sum"),
             ZERO_PRICES: ("_zero", "sum"),
         }
     )
@@ -170,6 +176,7 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     out[HOUR] = local.dt.hour.astype(np.float64)
     out[WEEKDAY] = local.dt.day_of_week.astype(np.float64)
     out[ANONYMOUS] = anonymous.astype(np.float64)
+    out[LOST_CUSTOMER] = np.where(anonymous, 0.0, out[LOST_CUSTOMER].to_numpy(np.float64))
     out[DUPLICATE] = _duplicates(out, lines)
     for name in FEATURES:
         out[name] = out[name].astype(np.float64).fillna(0.0)

@@ -94,6 +94,8 @@ def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
         found.append((0.5, f"ordered from {row[COUNTRY]}, usually from {row[ref.USUAL_COUNTRY]}"))
     if row[f.NEW_ITEMS] > 0.5:
         found.append((0.4, f"{row[f.NEW_ITEMS]:.0%} of its lines are items never sold before"))
+    if row[f.LOST_CUSTOMER] > 0:
+        found.append((2.0, f"{int(row[f.LOST_CUSTOMER])} line(s) without the order's customer id"))
     if row[f.ANONYMOUS] > 0:
         found.append((0.3, "no customer id"))
     if not found:

@@ -15,7 +15,15 @@ from ecom_tasks.sources.synthetic.generate import generate
 START = dt.date(2024, 1, 1)
 N_DAYS = 84
 DS = (START + dt.timedelta(days=N_DAYS - 1)).isoformat()
-SHOP = SyntheticShopConfig(seed=7, start_date=START.isoformat(), n_users=500, n_items=100)
+# The shop's own dirt, five times its default rates so that a three-week test window holds some.
+SHOP = SyntheticShopConfig(
+    seed=7,
+    start_date=START.isoformat(),
+    n_users=500,
+    n_items=100,
+    zero_price_rate=0.01,
+    missing_user_rate=0.01,
+)
 CONFIG = AnomalyConfig(test_days=21, valid_days=14, min_train_orders=100)
 
 
