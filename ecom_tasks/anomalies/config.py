@@ -50,6 +50,8 @@ class AnomalyConfig:
         metric_min_orders: a country or category is tracked when it has at least this many orders
             per day on average over those weeks.
         metric_drop: the injected metric drop removes this share of one country's orders of a day.
+        injection_rounds: copies of each window, each with its own injections (3 copies of 28
+            days: 420 injected orders to measure on, not 140).
         seed: seeds the detectors and the injections.
     """
 
@@ -68,6 +70,7 @@ class AnomalyConfig:
     metric_band: float = 3.0
     metric_min_orders: float = 5.0
     metric_drop: float = 0.7
+    injection_rounds: int = 3
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -75,7 +78,7 @@ class AnomalyConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"AnomalyConfig.{name}: must be a positive integer, got {value!r}")
-        for name in ("item_window_days", "min_item_lines", "metric_weeks"):
+        for name in ("item_window_days", "min_item_lines", "metric_weeks", "injection_rounds"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"AnomalyConfig.{name}: must be a positive integer, got {value!r}")

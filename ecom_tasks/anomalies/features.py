@@ -17,7 +17,6 @@ from ecom_tasks.anomalies.data import DAY
 from ecom_tasks.contract import COUNTRY, ITEM_ID, ORDER_ID, QUANTITY, TS, UNIT_PRICE, USER_ID
 
 LOG_CLIP = float(np.log(1000.0))  # ratios beyond 1000x (or a price of zero) count as 1000x
-DUPLICATE_WINDOW = pd.Timedelta(hours=24)
 
 # The detectors' inputs, in order.
 LOG_VALUE, LOG_LINES, LOG_UNITS = "log_value", "log_lines", "log_units"
@@ -85,8 +84,18 @@ def _log_ratio(value: np.ndarray, typical: np.ndarray, known: np.ndarray) -> np.
 
 
 def line_features(lines: pd.DataFrame, reference: ref.Reference, config: AnomalyConfig) -> pd.DataFrame:
-    """Each line with its item's typical price and quantities (before its day) and its ratios."""
+    """Each line with its item's typical price and quantities (before its day) and its ratios.
+
+    The item's figures in the line's channel (anonymous or customer) where it sold there at least
+    ``min_item_lines`` times before, else over every line.
+    """
     joined = ref.asof(lines, reference.items, by=ITEM_ID)
+    stats = [ref.PRICE_MEDIAN, ref.QTY_MEDIAN, ref.QTY_P99, ref.ITEM_LINES]
+    keyed = lines[[ITEM_ID, DAY]].assign(**{ITEM_ID: ref.channel_key(lines)})
+    channel = ref.asof(keyed, reference.channel_items, by=ITEM_ID)
+    own = channel[ref.ITEM_LINES].fillna(0).to_numpy() >= config.min_item_lines
+    for name in stats:
+        joined[name] = np.where(own, channel[name].to_numpy(np.float64), joined[name].to_numpy(np.float64))
     known = joined[ref.ITEM_LINES].fillna(0).to_numpy() >= config.min_item_lines
     price = joined[UNIT_PRICE].to_numpy(np.float64)
     quantity = joined[QUANTITY].to_numpy(np.float64)
@@ -105,31 +114,6 @@ def _worst(lines: pd.DataFrame, key: str, columns: dict[str, str]) -> pd.DataFra
     top = lines.sort_values([ORDER_ID, key], ascending=[True, False], kind="stable")
     top = top.drop_duplicates(ORDER_ID, keep="first")
     return top[[ORDER_ID, *columns]].rename(columns=columns)
-
-
-def _duplicates(orders: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
-    """1 where an earlier order (within 24 h) of the same customer holds exactly the same basket.
-
-    Anonymous orders are compared within their country. The basket is a sum of line hashes, so the
-    order of the lines does not matter.
-    """
-    line_hash = pd.util.hash_pandas_object(
-        lines[[ITEM_ID, QUANTITY, UNIT_PRICE]].reset_index(drop=True), index=False
-    ).to_numpy()
-    basket = pd.Series(line_hash, dtype="uint64").groupby(lines[ORDER_ID].to_numpy()).sum()
-    who = orders[USER_ID].astype("string").fillna("anonymous|" + orders[COUNTRY].astype("string").fillna(""))
-    frame = pd.DataFrame(
-        {"who": who.to_numpy(), "basket": orders[ORDER_ID].map(basket).to_numpy(), TS: orders[TS].to_numpy()}
-    )
-    order = np.lexsort((frame[TS].to_numpy(), frame["basket"].to_numpy(), frame["who"].to_numpy()))
-    s = frame.iloc[order]
-    same = (s["who"].to_numpy()[1:] == s["who"].to_numpy()[:-1]) & (
-        s["basket"].to_numpy()[1:] == s["basket"].to_numpy()[:-1]
-    )
-    close = (s[TS].to_numpy()[1:] - s[TS].to_numpy()[:-1]) <= DUPLICATE_WINDOW.to_timedelta64()
-    flag = np.zeros(len(frame))
-    flag[order[1:]] = (same & close).astype(np.float64)
-    return flag
 
 
 def order_features(lines: pd.DataFrame, reference: ref.Reference, config: AnomalyConfig) -> pd.DataFrame:
@@ -177,7 +161,10 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     out[WEEKDAY] = local.dt.day_of_week.astype(np.float64)
     out[ANONYMOUS] = anonymous.astype(np.float64)
     out[LOST_CUSTOMER] = np.where(anonymous, 0.0, out[LOST_CUSTOMER].to_numpy(np.float64))
-    out[DUPLICATE] = _duplicates(out, lines)
+    # A repeated basket, less telling from a customer who repeats baskets (some reorder the same
+    # basket several times a day): 1 / (1 + their earlier repeats).
+    repeats = out[ref.PRIOR_DUPLICATES].fillna(0).to_numpy(np.float64)
+    out[DUPLICATE] = ref.duplicates(out, lines) / (1.0 + repeats)
     for name in FEATURES:
         out[name] = out[name].astype(np.float64).fillna(0.0)
     return out

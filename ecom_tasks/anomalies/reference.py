@@ -22,6 +22,8 @@ PRICE_MEDIAN, QTY_MEDIAN, QTY_P99, ITEM_LINES = "price_median", "qty_median", "q
 # Order-level columns and customer statistics.
 VALUE, LINES, UNITS = "order_value", "lines", "units"
 PRIOR_ORDERS, USUAL_VALUE, USUAL_COUNTRY = "prior_orders", "usual_value", "usual_country"
+PRIOR_DUPLICATES = "prior_duplicates"  # the customer's earlier orders that repeated a basket
+DUPLICATE_WINDOW = pd.Timedelta(hours=24)
 FIRST_ORDER_MEDIAN = "first_order_median"
 
 
@@ -30,6 +32,7 @@ class Reference:
     """Statistics stamped with the day they hold through (see the module docstring)."""
 
     items: pd.DataFrame  # item_id, day, price_median, qty_median, qty_p99, item_lines
+    channel_items: pd.DataFrame  # the same per item and channel (item_id holds channel_key)
     customers: pd.DataFrame  # user_id, day, prior_orders, usual_value, usual_country
     first_orders: pd.DataFrame  # day, first_order_median
 
@@ -51,6 +54,13 @@ def orders_of(lines: pd.DataFrame) -> pd.DataFrame:
         }
     ).reset_index()
     return orders.sort_values([TS, ORDER_ID], kind="stable").reset_index(drop=True)
+
+
+def channel_key(lines: pd.DataFrame) -> pd.Series:
+    """Item and channel of each line: anonymous buyers and customers with an account often pay
+    different prices and buy different quantities (Online Retail II: retail against wholesale)."""
+    channel = lines[USER_ID].isna().map({True: "|anonymous", False: "|customer"}).astype("string")
+    return lines[ITEM_ID].astype("string") + channel
 
 
 def _last_per_day(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -78,9 +88,11 @@ def item_stats(lines: pd.DataFrame, config: AnomalyConfig) -> pd.DataFrame:
     return _last_per_day(out, [ITEM_ID, DAY])
 
 
-def customer_stats(orders: pd.DataFrame) -> pd.DataFrame:
-    """Each identified customer's orders so far, median order value and latest country, per day."""
-    known = orders[orders[USER_ID].notna()].sort_values([USER_ID, TS], kind="stable").reset_index(drop=True)
+def customer_stats(orders: pd.DataFrame, repeated: np.ndarray) -> pd.DataFrame:
+    """Each identified customer's orders so far, median order value, latest country and repeated
+    baskets (``repeated``: 1 per order of ``orders`` that repeats an earlier one), per day."""
+    known = orders.assign(_rep=repeated)
+    known = known[known[USER_ID].notna()].sort_values([USER_ID, TS], kind="stable").reset_index(drop=True)
     grouped = known.groupby(USER_ID, sort=False)
     out = pd.DataFrame(
         {
@@ -89,6 +101,7 @@ def customer_stats(orders: pd.DataFrame) -> pd.DataFrame:
             PRIOR_ORDERS: grouped.cumcount().to_numpy() + 1,
             USUAL_VALUE: grouped[VALUE].expanding().median().to_numpy(),
             USUAL_COUNTRY: known[COUNTRY].to_numpy(),
+            PRIOR_DUPLICATES: grouped["_rep"].cumsum().to_numpy(),
         }
     )
     return _last_per_day(out, [USER_ID, DAY])
@@ -109,7 +122,8 @@ def build(lines: pd.DataFrame, config: AnomalyConfig) -> Reference:
     orders = orders_of(lines)
     return Reference(
         items=item_stats(lines, config),
-        customers=customer_stats(orders),
+        channel_items=item_stats(lines.assign(**{ITEM_ID: channel_key(lines)}), config),
+        customers=customer_stats(orders, duplicates(orders, lines)),
         first_orders=first_order_stats(orders),
     )
 
@@ -132,3 +146,28 @@ def asof(left: pd.DataFrame, right: pd.DataFrame, by: str | None) -> pd.DataFram
     )
     joined = joined.sort_values("_pos", kind="stable").reset_index(drop=True)
     return joined.drop(columns=[c for c in ("_pos", "_by") if c in joined.columns])
+
+
+def duplicates(orders: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
+    """1 where an earlier order (within 24 h) of the same customer holds exactly the same basket.
+
+    Anonymous orders are compared within their country. The basket is a sum of line hashes, so the
+    order of the lines does not matter.
+    """
+    line_hash = pd.util.hash_pandas_object(
+        lines[[ITEM_ID, QUANTITY, UNIT_PRICE]].reset_index(drop=True), index=False
+    ).to_numpy()
+    basket = pd.Series(line_hash, dtype="uint64").groupby(lines[ORDER_ID].to_numpy()).sum()
+    who = orders[USER_ID].astype("string").fillna("anonymous|" + orders[COUNTRY].astype("string").fillna(""))
+    frame = pd.DataFrame(
+        {"who": who.to_numpy(), "basket": orders[ORDER_ID].map(basket).to_numpy(), TS: orders[TS].to_numpy()}
+    )
+    order = np.lexsort((frame[TS].to_numpy(), frame["basket"].to_numpy(), frame["who"].to_numpy()))
+    s = frame.iloc[order]
+    same = (s["who"].to_numpy()[1:] == s["who"].to_numpy()[:-1]) & (
+        s["basket"].to_numpy()[1:] == s["basket"].to_numpy()[:-1]
+    )
+    close = (s[TS].to_numpy()[1:] - s[TS].to_numpy()[:-1]) <= DUPLICATE_WINDOW.to_timedelta64()
+    flag = np.zeros(len(frame))
+    flag[order[1:]] = (same & close).astype(np.float64)
+    return flag

@@ -66,11 +66,24 @@ def evaluate_window(
     reference: ref.Reference,
     config: AnomalyConfig,
     seed: int,
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
-    """Inject into a copy of ``lines``; returns its order features, every candidate's scores, the types."""
-    injected, labels = inject.inject(lines, reference, config, seed)
-    frame = f.order_features(injected, reference, config)
-    return frame, model.scores(frame), evaluate.labels_of(frame, labels)
+    first: pd.Timestamp,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Inject into ``injection_rounds`` copies of ``lines``, each with its own seed.
+
+    Returns the order features of the copies' days from ``first`` on (end to end), every
+    candidate's scores, the injected types and each order's review slot (round and day: the budget
+    applies per day of each copy).
+    """
+    frames, types, slots = [], [], []
+    for k in range(config.injection_rounds):
+        injected, labels = inject.inject(lines, reference, config, seed + 1000 * k)
+        frame = f.order_features(injected, reference, config)
+        frame = frame[frame[data.DAY] >= first].reset_index(drop=True)
+        frames.append(frame)
+        types.append(evaluate.labels_of(frame, labels))
+        slots.append((f"{k}|" + frame[data.DAY].astype(str)).to_numpy(dtype=object))
+    frame = pd.concat(frames, ignore_index=True)
+    return frame, model.scores(frame), np.concatenate(types), np.concatenate(slots)
 
 
 def select(valid: dict[str, dict[str, float]]) -> tuple[str, str]:
@@ -100,17 +113,15 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     model = detectors.AnomalyModel(config).fit(history.tail(config.max_train_orders))
 
     valid_lines = _window(lines, valid_start, test_start - pd.Timedelta(days=1))
-    vf, vs, vt = evaluate_window(model, valid_lines, reference, config, seed=config.seed)
-    valid = {n: evaluate.metrics(vf[data.DAY].to_numpy(), vs[n], vt, config.budget) for n in CANDIDATES}
+    _, vs, vt, v_slots = evaluate_window(model, valid_lines, reference, config, config.seed, valid_start)
+    valid = {n: evaluate.metrics(v_slots, vs[n], vt, config.budget) for n in CANDIDATES}
     model.selected, selection = select(valid)
 
     # Orders of the day before the window come along so a duplicate of one is recognised.
     test_lines = _window(lines, test_start - pd.Timedelta(days=1), ds_ts)
-    tf, ts_, tt = evaluate_window(model, test_lines, reference, config, seed=config.seed + 1)
-    keep = (tf[data.DAY] >= test_start).to_numpy()
-    tf, tt = tf[keep].reset_index(drop=True), tt[keep]
-    ts_ = {n: s[keep] for n, s in ts_.items()}
-    test_days = tf[data.DAY].to_numpy()
+    tf, ts_, tt, test_days = evaluate_window(
+        model, test_lines, reference, config, config.seed + 1, test_start
+    )
     if not (tt != "").any():
         raise NotEnoughDataError(
             f"no day of the test window {test_start.date()}..{ds_text} has {inject.MIN_DAY_ORDERS} orders "
