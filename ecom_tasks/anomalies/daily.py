@@ -4,8 +4,10 @@ Per day and segment (the whole shop, each country and each category with enough 
 orders, units, the share of anonymous orders and, where the shop records views, conversion (orders
 per viewing session). The expected value of a day is the median of the same weekday in the
 ``metric_weeks`` weeks before it; the band is ``metric_band`` robust standard deviations
-(1.4826 x MAD) around it, at least 10% of the expected value (two points for shares), so a flat
-history does not flag every small wobble. A day outside its band is flagged with its deviation.
+(1.4826 x MAD) around it, and never narrower than counting noise allows (a segment expecting n
+orders varies by 1/sqrt(n) by chance; at least 10%; a share by sqrt(p(1-p)/n), at least two
+points), so a flat history or a small shop does not flag every wobble. A day outside its band is
+flagged with its deviation.
 """
 
 from __future__ import annotations
@@ -109,7 +111,20 @@ def anomalies(
         expected = np.nanmedian(past, axis=0)
         mad = np.nanmedian(np.abs(past - expected), axis=0) * 1.4826
     share = np.array([m in SHARES for m in wide.columns.get_level_values(METRIC)])
-    floor = np.where(share, 0.02, 0.1 * np.abs(expected))
+    # Counting noise: a segment expecting n orders a day varies by about 1/sqrt(n) from chance
+    # alone (Poisson), whatever four weeks of history happened to show; a share by sqrt(p(1-p)/n).
+    segments = wide.columns.get_level_values(SEGMENT)
+    position = {seg: i for i, (seg, m) in enumerate(wide.columns) if m == ORDERS}
+    orders = np.stack(
+        [expected[:, position[seg]] if seg in position else expected[:, 0] for seg in segments], 1
+    )
+    n = np.fmax(np.nan_to_num(orders, nan=1.0), 1.0)
+    p = np.clip(np.nan_to_num(expected, nan=0.0), 0.0, 1.0)
+    floor = np.where(
+        share,
+        np.fmax(0.02, np.sqrt(p * (1 - p) / n)),
+        np.abs(expected) * np.fmax(0.1, 1 / np.sqrt(n)),
+    )
     half = config.metric_band * np.fmax(mad, floor)
     enough = np.sum(np.isfinite(past), axis=0) >= max(weeks - 1, 1)
     out = pd.DataFrame(

@@ -17,6 +17,7 @@ from ecom_tasks.anomalies.data import DAY
 from ecom_tasks.contract import COUNTRY, ITEM_ID, ORDER_ID, QUANTITY, TS, UNIT_PRICE, USER_ID
 
 LOG_CLIP = float(np.log(1000.0))  # ratios beyond 1000x (or a price of zero) count as 1000x
+HABITUAL_REPEATS = 2  # earlier repeated baskets from which a customer's repeat is their habit
 
 # The detectors' inputs, in order.
 LOG_VALUE, LOG_LINES, LOG_UNITS = "log_value", "log_lines", "log_units"
@@ -161,10 +162,12 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     out[WEEKDAY] = local.dt.day_of_week.astype(np.float64)
     out[ANONYMOUS] = anonymous.astype(np.float64)
     out[LOST_CUSTOMER] = np.where(anonymous, 0.0, out[LOST_CUSTOMER].to_numpy(np.float64))
-    # A repeated basket, less telling from a customer who repeats baskets (some reorder the same
-    # basket several times a day): 1 / (1 + their earlier repeats).
+    # A repeated basket says nothing from a customer who habitually repeats baskets (Online Retail
+    # II has one who reorders the same basket several times a day): only a first or second repeat
+    # counts. Binary, because the rank-based detectors (ECOD, COPOD) treat any non-zero value of a
+    # feature that is almost always 0 as equally extreme.
     repeats = out[ref.PRIOR_DUPLICATES].fillna(0).to_numpy(np.float64)
-    out[DUPLICATE] = ref.duplicates(out, lines) / (1.0 + repeats)
+    out[DUPLICATE] = ref.duplicates(out, lines) * (repeats < HABITUAL_REPEATS)
     for name in FEATURES:
         out[name] = out[name].astype(np.float64).fillna(0.0)
     return out
