@@ -134,14 +134,16 @@ def anomalies(
             METRIC: np.tile(wide.columns.get_level_values(METRIC).to_numpy(), len(wide)),
             VALUE: values.ravel(),
             EXPECTED: expected.ravel(),
-            LOWER: (expected - half).ravel(),
-            UPPER: (expected + half).ravel(),
+            # Figures are never negative and shares never above 1: the band stops there.
+            LOWER: np.fmax(expected - half, 0.0).ravel(),
+            UPPER: np.where(share, np.fmin(expected + half, 1.0), expected + half).ravel(),
             "_enough": enough.ravel(),
         }
     )
     out = out[(out[DAY] >= first) & out[VALUE].notna() & out[EXPECTED].notna()].reset_index(drop=True)
     with np.errstate(all="ignore"):
         out[DEVIATION] = np.where(out[EXPECTED] != 0, (out[VALUE] - out[EXPECTED]) / out[EXPECTED].abs(), 0.0)
+    # At a band edge of 0 (or 1 for a share) only a value beyond it would count: none can be.
     outside = (out[VALUE] < out[LOWER]) | (out[VALUE] > out[UPPER])
     out[FLAGGED] = outside & out.pop("_enough")
     out[SEGMENT] = out[SEGMENT].astype("string")

@@ -62,7 +62,9 @@ class AnomalyModel:
 
     def fit(self, train: pd.DataFrame) -> AnomalyModel:
         """Fit every detector on the training orders' features and record each one's scale."""
-        x = f.matrix(train)
+        rare = len(train) and float(train[f.ANONYMOUS].mean()) < f.RARE_ANONYMOUS
+        self.features = f.DETECTOR_FEATURES + ((f.ANONYMOUS,) if rare else ())
+        x = f.matrix(train, self.features)
         for name in DETECTORS:
             self.detectors[name] = _make(name, self.config.seed).fit(x)
         raw = self._raw(train, x)
@@ -94,7 +96,7 @@ class AnomalyModel:
 
     def scores(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Every candidate's score (robust scale, higher is more unusual) per order of ``frame``."""
-        return self._scaled(self._raw(frame, f.matrix(frame)))
+        return self._scaled(self._raw(frame, f.matrix(frame, self.features)))
 
     def severity(self, scores: np.ndarray, name: str | None = None) -> np.ndarray:
         """The share of training orders the candidate (default: the selected) scored lower."""
@@ -128,7 +130,7 @@ def load(path: str) -> AnomalyModel:
     return model
 
 
-def smoke_input(frame: pd.DataFrame) -> dict[str, list[float]]:
+def smoke_input(model: AnomalyModel, frame: pd.DataFrame) -> dict[str, list[float]]:
     """Two orders' features as JSON: what the publication's serving check sends."""
-    rows = frame[list(f.DETECTOR_FEATURES)].head(2)
-    return {name: [float(v) for v in rows[name]] for name in f.DETECTOR_FEATURES}
+    rows = frame[list(model.features)].head(2)
+    return {name: [float(v) for v in rows[name]] for name in model.features}

@@ -156,7 +156,7 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     metrics |= {"selected": model.selected, "selection": selection}
     detectors.save(model, f"{out}/{MODEL_DIR}")
     storage.write_json(metrics, f"{out}/{catalog.METRICS_FILE}")
-    storage.write_json(detectors.smoke_input(history), f"{out}/{catalog.SMOKE_INPUT_FILE}")
+    storage.write_json(detectors.smoke_input(model, history), f"{out}/{catalog.SMOKE_INPUT_FILE}")
 
     day_lines = _window(lines, ds_ts - pd.Timedelta(days=1), ds_ts)
     day_orders = f.order_features(day_lines, reference, config)

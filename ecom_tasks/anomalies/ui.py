@@ -93,14 +93,22 @@ def _metrics(frame: pd.DataFrame, day: pd.Timestamp) -> list[dict[str, Any]]:
 def _chart(frame: pd.DataFrame, metric: str) -> str:
     rows = frame[(frame[daily.SEGMENT] == daily.ALL) & (frame[daily.METRIC] == metric)].sort_values(DAY)
     labels = [pd.Timestamp(d).date().isoformat() for d in rows[DAY]]
+    # Large figures in thousands, so the axis reads 52.3 rather than 5.23e+04.
+    scale = 1000.0 if len(rows) and rows[daily.UPPER].max() >= 10_000 else 1.0
+    unit = " (thousands)" if scale > 1 else ""
+
+    def points(column: str) -> list[float | None]:
+        return [None if (v := _number(x)) is None else v / scale for x in rows[column]]
+
+    name = METRIC_LABELS[metric] + unit
     series = {
-        METRIC_LABELS[metric]: [_number(v) for v in rows[daily.VALUE]],
-        "expected": [_number(v) for v in rows[daily.EXPECTED]],
-        "band low": [_number(v) for v in rows[daily.LOWER]],
-        "band high": [_number(v) for v in rows[daily.UPPER]],
+        name: points(daily.VALUE),
+        "expected": points(daily.EXPECTED),
+        "band low": points(daily.LOWER),
+        "band high": points(daily.UPPER),
     }
-    markers = {METRIC_LABELS[metric]: [bool(f) for f in rows[daily.FLAGGED]]}
-    title = f"Shop {METRIC_LABELS[metric]} per day against its expected band (hollow: flagged)"
+    markers = {name: [bool(f) for f in rows[daily.FLAGGED]]}
+    title = f"Shop {METRIC_LABELS[metric]}{unit} per day against its expected band (hollow: flagged)"
     return charts.line_chart(labels, series, title, markers=markers)
 
 
