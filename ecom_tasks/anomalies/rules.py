@@ -98,10 +98,10 @@ def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
         found.append((2.0, f"{int(row[f.LOST_CUSTOMER])} line(s) without the order's customer id"))
     if row[f.ANONYMOUS] > 0:
         found.append((0.3, "no customer id"))
-    if not found:
+    if not any(weight >= 0.5 for weight, _ in found):  # nothing telling: describe the order
         found.append(
             (
-                0.0,
+                0.45,  # before the weak hints (no customer id, new items) that may follow it
                 f"no single feature stands out ({int(row[ref.LINES])} line(s), {row[ref.UNITS]:,.0f} "
                 f"unit(s), value {_money(float(row[ref.VALUE]))} at {int(row[f.HOUR]):02d}:00)",
             )
