@@ -103,7 +103,8 @@ def anomalies(
         return pd.DataFrame({c: [] for c in COLUMNS})
     wide = daily_values(window, sessions[(sessions[DAY] >= start) & (sessions[DAY] <= last)], days)
     history = wide[wide.index < first]
-    wide = wide[[c for c in wide.columns if c[0] in tracked(history if len(history) else wide, config)]]
+    keep = set(tracked(history if len(history) else wide, config))
+    wide = wide[[c for c in wide.columns if c[0] in keep]]
     values = wide.to_numpy()
     past = np.stack([wide.shift(7 * k).to_numpy() for k in range(1, weeks + 1)])
     with np.errstate(all="ignore"), warnings.catch_warnings():

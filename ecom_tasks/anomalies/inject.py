@@ -49,29 +49,31 @@ def inject(
     ).set_index(DAY)[ref.FIRST_ORDER_MEDIAN]
     labels: dict[str, str] = {}
     added: list[pd.DataFrame] = []
-    for day, rows in out.groupby(DAY, sort=True).groups.items():
-        rows = np.asarray(rows)
-        day_orders = pd.unique(out[ORDER_ID].to_numpy()[rows])
-        with_known = pd.unique(out[ORDER_ID].to_numpy()[rows[known[rows]]])
+    order_ids = out[ORDER_ID].to_numpy()
+    rows_of = out.groupby(ORDER_ID, sort=False).indices  # order id -> its line positions
+    quantity, price = out[QUANTITY].to_numpy(np.float64).copy(), out[UNIT_PRICE].to_numpy(np.float64).copy()
+    for day, rows in out.groupby(DAY, sort=True).indices.items():
+        day_orders = pd.unique(order_ids[rows])
+        with_known = pd.unique(order_ids[rows[known[rows]]])
         if len(day_orders) < MIN_DAY_ORDERS or len(with_known) < 3:
             continue
         changed = rng.choice(with_known, size=3, replace=False)
         for order_id, kind in zip(changed, (PRICE_UP, PRICE_DOWN, QUANTITY_UP), strict=True):
-            candidates = rows[(out[ORDER_ID].to_numpy()[rows] == order_id) & known[rows]]
-            line = rng.choice(candidates)
+            own = rows_of[order_id]
+            line = rng.choice(own[known[own]])
             if kind == QUANTITY_UP:
-                out.loc[line, QUANTITY] = out.loc[line, QUANTITY] * 50
+                quantity[line] *= 50
             else:
-                out.loc[line, UNIT_PRICE] = out.loc[line, UNIT_PRICE] * (10.0 if kind == PRICE_UP else 0.1)
+                price[line] *= 10.0 if kind == PRICE_UP else 0.1
             labels[str(order_id)] = kind
-        rest = [o for o in day_orders if o not in set(changed)]
+        rest = np.setdiff1d(day_orders, changed)
         original, template = rng.choice(rest, size=2, replace=False)
-        copy = out[out[ORDER_ID] == original].copy()
+        copy = out.iloc[rows_of[original]].copy()
         copy[ORDER_ID] = f"{original}-dup"
         copy[TS] = copy[TS] + pd.Timedelta(minutes=5)
         added.append(copy)
         labels[f"{original}-dup"] = DUPLICATE
-        basket = out[out[ORDER_ID] == template].copy()
+        basket = out.iloc[rows_of[template]].copy()
         value = float((basket[QUANTITY] * basket[UNIT_PRICE]).sum())
         typical = float(first_median.get(day, np.nan))
         if value > 0 and np.isfinite(typical) and typical > 0:
@@ -82,6 +84,7 @@ def inject(
             basket[USER_ID] = f"new-account-{pd.Timestamp(day).date()}"
             added.append(basket)
             labels[new_id] = NEW_ACCOUNT
+    out[QUANTITY], out[UNIT_PRICE] = quantity, price
     if added:
         out = pd.concat([out, *added], ignore_index=True)
     out[USER_ID] = out[USER_ID].astype("string")
