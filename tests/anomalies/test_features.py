@@ -34,7 +34,8 @@ def features_of(rows: list[tuple], order: str):
 def test_a_price_ten_times_the_items_median_is_log_10():
     row = features_of([*history(), ("2024-01-04 09:00", "u1", "A", 1, 20.0, "o5", "GB")], "o5")
     assert row[f.PRICE_HIGH] == pytest.approx(math.log(10))
-    assert row[f.QTY_P99_RATIO] == pytest.approx(math.log(1 / np.quantile([1, 2, 1, 1], 0.99)))
+    # One unit against a 99th percentile of 1.97: below the item's usual, which is no finding (0).
+    assert np.quantile([1, 2, 1, 1], 0.99) > 1 and row[f.QTY_P99_RATIO] == 0.0
     assert row[f.FIRST] == 0 and row[f.VS_USUAL] == pytest.approx(math.log(20 / 2.0))
 
 
@@ -49,6 +50,12 @@ def test_features_use_only_days_before_the_order():
     for name in f.FEATURES:
         if name != f.DUPLICATE:
             assert after[name] == pytest.approx(before[name]), name
+
+
+def test_fifty_times_the_usual_quantity():
+    row = features_of([*history(), ("2024-01-04 09:00", "u1", "A", 50, 2.0, "o5", "GB")], "o5")
+    assert row[f.QTY_MEDIAN_RATIO] == pytest.approx(math.log(50))  # median of 1, 2, 1, 1: 1
+    assert row[f.QTY_P99_RATIO] == pytest.approx(math.log(50 / np.quantile([1, 2, 1, 1], 0.99)))
 
 
 def test_an_item_never_sold_before_has_no_price_signal():
