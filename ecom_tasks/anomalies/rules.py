@@ -19,6 +19,8 @@ from ecom_tasks.anomalies import reference as ref
 from ecom_tasks.anomalies.config import AnomalyConfig
 from ecom_tasks.contract import COUNTRY
 
+MEDIAN_QUANTITY_FACTOR = 10.0  # a reason (not a rule): a line's quantity 10x the item's median
+
 
 def rule_strengths(frame: pd.DataFrame, config: AnomalyConfig) -> dict[str, np.ndarray]:
     """Each rule's strength per order (>= 1: the rule fires)."""
@@ -70,6 +72,13 @@ def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
                 qty / math.log(config.quantity_factor),
                 f"quantity {_times(qty)} the item's 99th percentile ({row[f.QTY_ITEM]}: "
                 f"{row[f.QTY_VALUE]:,.0f} against {row[f.QTY_TYPICAL]:,.0f})",
+            )
+        )
+    elif row[f.QTY_MEDIAN_RATIO] >= math.log(MEDIAN_QUANTITY_FACTOR):  # high, not beyond its p99
+        found.append(
+            (
+                row[f.QTY_MEDIAN_RATIO] / math.log(30),
+                f"a line's quantity {_times(row[f.QTY_MEDIAN_RATIO])} the item's median quantity",
             )
         )
     if row[f.FIRST] > 0 and row[f.VS_FIRST] >= math.log(config.first_order_factor / 2):

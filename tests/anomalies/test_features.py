@@ -104,3 +104,16 @@ def test_no_lines_give_an_empty_frame_with_every_feature():
     lines = day_frame(*history()).iloc[0:0]
     frame = f.order_features(lines, ref.build(day_frame(*history()), CONFIG), CONFIG)
     assert frame.empty and set(f.FEATURES) <= set(frame.columns)
+
+
+def test_reasons_say_in_words_what_is_unusual():
+    from ecom_tasks.anomalies.rules import order_reasons
+
+    price = features_of([*history(), ("2024-01-04 09:00", "u1", "A", 1, 20.0, "o5", "GB")], "o5")
+    assert order_reasons(price, CONFIG)[0] == "unit price 10.0x the item's median (A: 20.00 against 2.00)"
+    quantity = features_of([*history(), ("2024-01-04 09:00", "u1", "A", 50, 2.0, "o5", "GB")], "o5")
+    assert order_reasons(quantity, CONFIG)[0].startswith(
+        "quantity 25.4x the item's 99th percentile (A: 50 against 2)"
+    )
+    zero = features_of([*history(), ("2024-01-04 09:00", "u1", "A", 1, 0.0, "o5", "GB")], "o5")
+    assert order_reasons(zero, CONFIG)[0] == "1 line(s) at a unit price of 0"
