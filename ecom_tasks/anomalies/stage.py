@@ -165,7 +165,12 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     tables = outputs.write_tables(root, ds_text, flagged, metric_rows)
     sent = alert.send_summary(root, ds_text, flagged, metric_rows, ds_ts)
     storage.write_json(
-        {"ds": ds_text, "config": config.to_dict(), "valid": valid, "selected": model.selected},
+        {
+            "ds": ds_text,
+            "config": config.to_dict(),
+            "valid": {name: champions.clean(figures) for name, figures in valid.items()},  # NaN: null
+            "selected": model.selected,
+        },
         f"{out}/{catalog.HISTORY_FILE}",
     )
     result = {
