@@ -75,6 +75,7 @@ RETRIEVAL = "retrieval"  # the pretrained two-tower retrieval model (the backbon
 RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
 CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
+ANOMALIES = "anomalies"  # order and daily-metric anomaly detectors (also outputs/anomalies)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -85,6 +86,8 @@ REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected order
 # Monitoring (monitoring/<table>): one table per monitored model (named after it: ranking, churn,
 # repurchase), one row per night, and the drift of the published scores and profile features.
 DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day
+ORDER_ANOMALIES = ANOMALIES  # outputs/anomalies: the day's most unusual orders, with reasons
+METRIC_ANOMALIES = "metric_anomalies"  # outputs/metric_anomalies: the day's metrics against their band
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)

@@ -78,6 +78,18 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         {"type": "boolean"},
         "Only rebuild data, features and reports: no training, gates or publication.",
     ),
+    # The anomaly stage (ecom_tasks.anomalies.config.AnomalyConfig checks their values).
+    "anomaly_test_days": (
+        28,
+        {"type": "integer", "minimum": 7, "maximum": 365},
+        "Anomalies: days up to the processed day into whose orders known anomalies are injected to "
+        "measure the detectors (the test window; the same number of days before it choose the detector).",
+    ),
+    "anomaly_budget": (
+        10,
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        "Anomalies: orders a person reviews per day; recall and precision are measured at this budget.",
+    ),
     # Data-safety policies of ingest (ecom_tasks.ingest.IngestConfig checks their values).
     "date_order": (
         "auto",
@@ -131,6 +143,8 @@ class RunParams:
     embedding_size: int | None = DEFAULTS["embedding_size"]
     force_publish: bool = DEFAULTS["force_publish"]
     skip_training: bool = DEFAULTS["skip_training"]
+    anomaly_test_days: int = DEFAULTS["anomaly_test_days"]
+    anomaly_budget: int = DEFAULTS["anomaly_budget"]
     date_order: str = DEFAULTS["date_order"]
     duplicate_lines: str = DEFAULTS["duplicate_lines"]
     max_duplicate_share: float = DEFAULTS["max_duplicate_share"]
@@ -148,7 +162,14 @@ class RunParams:
                 raise ConfigError(f"source_path: {self.source_path!r} does not exist")
         if self.attributes_path and not os.path.exists(self.attributes_path):
             raise ConfigError(f"attributes_path: {self.attributes_path!r} does not exist")
-        for name in ("synthetic_users", "synthetic_items", "history_days", "epochs"):
+        for name in (
+            "synthetic_users",
+            "synthetic_items",
+            "history_days",
+            "epochs",
+            "anomaly_test_days",
+            "anomaly_budget",
+        ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name}: must be a positive integer, got {value!r}")

@@ -147,6 +147,13 @@ _HEAD_HORIZON_DAYS = 90  # the training data's default churn horizon (TrainingDa
 MIN_TEST_EXAMPLES = 20
 
 
+# The anomaly stage's default history: 28 days to learn from, 14 to choose on, 28 to test on
+# (AnomalyConfig.history_days; its config imports pandas). A longer anomaly_test_days is checked
+# by the train function itself.
+_ANOMALY_HISTORY_DAYS = 28 + 14 + 28
+_ANOMALY_METRICS = ("injected_recall_at_budget", "injected_precision_at_budget", "injected_roc_auc")
+
+
 def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ()) -> ModelStage:
     """The churn and repurchase heads: the same package, trainer and gate shape."""
     metrics = directions(
@@ -224,6 +231,33 @@ STAGES: tuple[ModelStage, ...] = (
     ),
     _head(catalog.CHURN, catalog.CHURN_SCORES, "Churn risk"),
     _head(catalog.REPURCHASE, catalog.REPURCHASE_SCORES, "Repurchase propensity", ("repurchase_orders_mae",)),
+    ModelStage(
+        name=catalog.ANOMALIES,
+        train="ecom_tasks.anomalies.stage:train_anomalies",
+        config="ecom_tasks.anomalies.config:AnomalyConfig",
+        title="Anomalies (orders and daily metrics)",
+        test_unit="injected anomalies",
+        min_history_days=_ANOMALY_HISTORY_DAYS,
+        needs_history="4 weeks to learn from, 2 to choose the detector on and the test window",
+        min_test_examples=20,
+        ui="ecom_tasks.anomalies.ui:section",
+        description="The day's unusual orders with reasons (rules, Isolation Forest, ECOD, COPOD, HBOS, "
+        "their ensemble) and daily metrics outside their seasonal band",
+        gate=ModelGate(
+            catalog.ANOMALIES,
+            thresholds=(Threshold("injected_recall_at_budget", minimum=0.5),),
+            compare=("injected_recall_at_budget",),
+            baselines=("rules_",),
+            metrics=directions(higher=_ANOMALY_METRICS),
+        ),
+        publication=ModelSpec(
+            catalog.ANOMALIES,
+            artifacts=("model",),
+            flavor="callable",
+            loader="ecom_tasks.anomalies.model:load",
+            output_tables=(catalog.ORDER_ANOMALIES, catalog.METRIC_ANOMALIES),
+        ),
+    ),
 )
 
 

@@ -26,9 +26,11 @@ def with_toy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_built_in_models_upstreams_first() -> None:
     registered = stages.registered()
-    assert [s.name for s in registered] == ["retrieval", "ranking", "churn", "repurchase"]
+    # Models that need only the training data come first (retrieval, anomalies), then dependants.
+    assert [s.name for s in registered] == ["retrieval", "anomalies", "ranking", "churn", "repurchase"]
     assert all(s.after in (None, "retrieval") for s in registered)
-    assert {s.name for s in registered if s.pool == stages.TF_POOL} == set(stages.names())
+    # Anomalies train no TensorFlow model: the default pool, beside the TensorFlow ones.
+    assert {s.name for s in registered if s.pool == stages.TF_POOL} == set(stages.names()) - {"anomalies"}
     # The gate and publication read the same entries.
     assert tuple(g.model for g in GateConfig().models) == stages.names()
     assert tuple(m.name for m in PublishConfig().models) == stages.names()

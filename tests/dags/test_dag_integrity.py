@@ -29,6 +29,10 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
     ("train_enabled", "pretrain_retrieval"),
     ("pretrain_retrieval", "gate_retrieval"),
     ("gate_retrieval", "publish_retrieval"),
+    # The anomaly stage needs only the training data (the default pool, no TensorFlow).
+    ("train_enabled", "train_anomalies"),
+    ("train_anomalies", "gate_anomalies"),
+    ("gate_anomalies", "publish_anomalies"),
     *(
         edge
         for h in ("ranking", "churn", "repurchase")
@@ -120,6 +124,8 @@ def test_publication_emits_assets_and_exports_run_on_them(dagbag):
         "ecom_output_recommendations",
         "ecom_output_churn_scores",
         "ecom_output_repurchase_scores",
+        "ecom_output_anomalies",  # the anomaly stage's tables are exported like the others
+        "ecom_output_metric_anomalies",
     }
 
 

@@ -1,0 +1,89 @@
+"""What the anomaly stage reads for ``ds``: the purchase lines and sessions of every validated day up
+to ``ds`` (explicit partitions, never "latest"), and the item categories of the ``ds`` snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ecom_tasks import catalog, contract, storage
+from ecom_tasks.contract import (
+    CATEGORY,
+    COUNTRY,
+    EVENT_TYPE,
+    ITEM_ID,
+    ORDER_ID,
+    PURCHASE,
+    QUANTITY,
+    SESSION_ID,
+    TS,
+    UNIT_PRICE,
+    USER_ID,
+    VIEW,
+)
+from ecom_tasks.features import store
+
+log = logging.getLogger(__name__)
+
+DAY = "day"  # the UTC day of an event, as datetime64[D]-like Timestamp
+LINE_COLUMNS = (TS, USER_ID, ITEM_ID, QUANTITY, UNIT_PRICE, ORDER_ID, COUNTRY)
+SESSIONS = "sessions"  # sessions with a view, per day and country (the conversion's denominator)
+
+
+@dataclass
+class Inputs:
+    """The purchase lines up to ``ds`` (with ``day`` and ``category``), daily viewing sessions, URIs."""
+
+    lines: pd.DataFrame
+    sessions: pd.DataFrame  # day, country, sessions (empty when the shop records no views)
+    days: list[dt.date]
+    uris: list[str]
+
+
+def purchase_lines(events: pd.DataFrame, categories: pd.Series | None = None) -> pd.DataFrame:
+    """The purchase events of ``events`` as order lines, with their ``day`` and item ``category``."""
+    lines = events.loc[events[EVENT_TYPE] == PURCHASE, list(LINE_COLUMNS)].reset_index(drop=True)
+    lines = lines[lines[ORDER_ID].notna()].reset_index(drop=True)
+    lines[DAY] = lines[TS].dt.tz_convert("UTC").dt.floor("D").dt.tz_localize(None)
+    lines[QUANTITY] = lines[QUANTITY].astype(np.float64)
+    lines[UNIT_PRICE] = lines[UNIT_PRICE].astype(np.float64)
+    if categories is not None:
+        lines[CATEGORY] = lines[ITEM_ID].map(categories).astype("string")
+    else:
+        lines[CATEGORY] = pd.array([pd.NA] * len(lines), dtype="string")
+    return lines
+
+
+def viewing_sessions(events: pd.DataFrame) -> pd.DataFrame:
+    """Sessions with at least one view per day and country (empty without views)."""
+    views = events.loc[events[EVENT_TYPE] == VIEW, [TS, SESSION_ID, COUNTRY]]
+    if views.empty:
+        return pd.DataFrame({DAY: pd.Series([], dtype="datetime64[us]"), COUNTRY: [], SESSIONS: []})
+    day = views[TS].dt.tz_convert("UTC").dt.floor("D").dt.tz_localize(None)
+    frame = pd.DataFrame({DAY: day, COUNTRY: views[COUNTRY].fillna(""), SESSION_ID: views[SESSION_ID]})
+    frame = frame.drop_duplicates([DAY, COUNTRY, SESSION_ID])
+    return frame.groupby([DAY, COUNTRY], as_index=False).size().rename(columns={"size": SESSIONS})
+
+
+def load(root: str, ds: dt.date) -> Inputs:
+    """Every validated events partition up to ``ds`` (named one by one) and the items of ``ds``."""
+    days = store.event_days(root, None, ds)
+    uris = [storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, d) for d in days]
+    columns = [*LINE_COLUMNS, EVENT_TYPE, SESSION_ID]
+    events, _ = storage.read_partitions(uris, columns=columns) if uris else (pd.DataFrame(), [])
+    try:
+        items = store.read_snapshot(root, contract.ITEMS, ds, latest_before=True)
+        categories = items.drop_duplicates(ITEM_ID).set_index(ITEM_ID)[CATEGORY]
+    except FileNotFoundError:
+        categories = None
+    if events.empty:
+        events = contract.empty_frame(contract.EVENTS)[columns]
+    lines = purchase_lines(events, categories)
+    sessions = viewing_sessions(events)
+    log.info("anomalies: %d purchase lines over %d validated days up to %s", len(lines), len(days), ds)
+    return Inputs(lines=lines, sessions=sessions, days=days, uris=uris)
