@@ -31,6 +31,7 @@ MLFLOW = "mlflow"  # the embedded MLflow store (when MLFLOW_TRACKING_URI is not 
 DATA_DOCS = "data_docs"  # validation: the Great Expectations Data Docs site (local data root only)
 INGEST_QUARANTINE = "ingest_quarantine"  # ingest: rows dated after the run's day, held back
 RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside with a record
+SUPPORT = "support"  # the assistant's hand-over tickets (support/tickets/)
 CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
 LOCKS = "_locks"  # writelock: the writer lock file
 
@@ -70,6 +71,7 @@ RETRIEVAL = "retrieval"  # the pretrained two-tower retrieval model (the backbon
 RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
 CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
+ASSISTANT = "assistant"  # the customer-service assistant (intents, slots, answer templates)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -77,6 +79,7 @@ HEADS_REPORT = "heads"  # reports/heads
 RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
 CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
+TICKETS = "tickets"  # support/tickets: one JSON record per hand-over to a person
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)
@@ -108,4 +111,5 @@ JOURNAL_FILE = "journal.json"  # ingest/landing/: a landing in progress (replaye
 MOVE_RECORD_FILE = "record.json"  # in each partition moved under corrupt/ or retracted/: why
 ALERTS_FILE = f"{ALERTS}/alerts.jsonl"  # one JSON line per failure alert
 LOCK_FILE = f"{LOCKS}/writer.json"  # the writer lock: who holds it and since when
+ASSISTANT_DIR = "assistant"  # assistant: weights, vocabulary settings, threshold, templates, notices
 EVALUATION_FILE = "evaluation.parquet"  # per-example test results of the candidate, baselines, champion
