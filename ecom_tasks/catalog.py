@@ -31,7 +31,7 @@ MLFLOW = "mlflow"  # the embedded MLflow store (when MLFLOW_TRACKING_URI is not 
 DATA_DOCS = "data_docs"  # validation: the Great Expectations Data Docs site (local data root only)
 INGEST_QUARANTINE = "ingest_quarantine"  # ingest: rows dated after the run's day, held back
 RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside with a record
-SUPPORT = "support"  # the assistant's hand-over tickets (support/tickets/)
+HANDOVER = "handover"  # the assistant's hand-over tickets (handover/tickets/)
 CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
 LOCKS = "_locks"  # writelock: the writer lock file
 
@@ -79,7 +79,7 @@ HEADS_REPORT = "heads"  # reports/heads
 RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
 CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
-TICKETS = "tickets"  # support/tickets: one JSON record per hand-over to a person
+TICKETS = "tickets"  # handover/tickets: one JSON record per hand-over to a person
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)

@@ -26,7 +26,8 @@ def with_toy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_built_in_models_upstreams_first() -> None:
     registered = stages.registered()
-    assert [s.name for s in registered] == ["retrieval", "ranking", "churn", "repurchase"]
+    # Models after the training data only come first (retrieval, the assistant), then their dependants.
+    assert [s.name for s in registered] == ["retrieval", "assistant", "ranking", "churn", "repurchase"]
     assert all(s.after in (None, "retrieval") for s in registered)
     assert {s.name for s in registered if s.pool == stages.TF_POOL} == set(stages.names())
     # The gate and publication read the same entries.

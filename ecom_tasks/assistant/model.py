@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import remote
+from ecom_tasks import catalog, remote
 from ecom_tasks.assistant import features, metrics, network, slots
 from ecom_tasks.assistant.config import OOS
 
 SPEC_FILE = "assistant.json"
-WEIGHTS_FILE = "weights.npz"
+WEIGHTS_FILE = catalog.WEIGHTS_FILE
 PIPELINE_FILE = "tfidf.pkl"
 NOTICE_FILE = "NOTICE.md"
 TEXT_COLUMN = "text"  # the serving input: a frame or mapping with the messages under "text"

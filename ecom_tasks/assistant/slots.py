@@ -19,7 +19,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (INVOICE_ID, re.compile(r"#\d+")),
     (REFUND_AMOUNT, re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)")),
     (REFUND_AMOUNT, re.compile(r"\b(\d+(?:\.\d{1,2})?)\s*(?:dollars|usd|euros?|pounds|gbp)\b", re.I)),
-    (ORDER_ID, re.compile(r"(?<![#\d])(\d{6,})\b")),
+    # Bitext's "00004587345", Online Retail's "489434" / "C489449", the built-in shop's "o20240115-0000123".
+    (ORDER_ID, re.compile(r"(?<![#\w-])([A-Za-z]{0,2}\d[\d-]{4,}\d)(?![\w-])")),
 )
 Slot = tuple[str, str]  # (type, text as written in the message)
 
