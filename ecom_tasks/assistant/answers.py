@@ -206,7 +206,8 @@ def answer(
         reply.items = catalogue.search(root, day, text)[:TOP_ITEMS]
         if reply.items:
             listed = "; ".join(f"{i['title']} ({i['price']:.2f})" for i in reply.items)
-            reply.intent, reply.out_of_scope = "product_question", False
+            # Answered by the catalogue search, not the intent model: no intent confidence.
+            reply.intent, reply.out_of_scope, reply.confidence = "product_question", False, None
             reply.answer = f"Yes, we have: {listed}."
             return reply.to_dict()
         if reply.out_of_scope:
@@ -244,7 +245,7 @@ def answer(
 def _recommend(root: str, reply: Reply, customer: str | None) -> dict[str, Any]:
     from ecom_tasks.publish import outputs
 
-    reply.intent, reply.out_of_scope = "recommendation", False
+    reply.intent, reply.out_of_scope, reply.confidence = "recommendation", False, None
     if not customer:
         reply.answer = "Tell me your customer number and I can suggest items picked for you."
         return reply.to_dict()

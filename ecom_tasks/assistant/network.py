@@ -33,12 +33,22 @@ class Encoder:
 
 
 def build_encoder(config: AssistantConfig) -> Encoder:
+    import tensorflow as tf
     import tf_keras as keras
 
     ids = keras.Input(shape=(config.max_ids,), dtype="int32", name="ids")
-    embedding = keras.layers.Embedding(config.buckets, config.embedding_dim, mask_zero=True, name=EMBEDDING)
-    hidden = keras.layers.Dense(config.hidden_dim, activation="relu", name=HIDDEN)
-    pooled = keras.layers.GlobalAveragePooling1D()(embedding(ids))
+    embedding = keras.layers.Embedding(config.buckets, config.embedding_dim, name=EMBEDDING)
+
+    def masked_mean(inputs: list) -> tf.Tensor:
+        # Padding (id 0) does not count; a text with no id at all (a view with every id dropped)
+        # pools to zeros instead of 0/0, which turned the whole network into NaN.
+        vectors, raw = inputs
+        mask = tf.cast(raw > 0, vectors.dtype)[:, :, None]
+        return tf.reduce_sum(vectors * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+
+    # tanh, not relu: under the contrastive loss dead relu units collapsed every text to one point.
+    hidden = keras.layers.Dense(config.hidden_dim, activation="tanh", name=HIDDEN)
+    pooled = keras.layers.Lambda(masked_mean, name="masked_mean")([embedding(ids), ids])
     return Encoder(keras.Model(ids, hidden(pooled)), embedding, hidden)
 
 
@@ -66,6 +76,7 @@ def pretrain(encoder: Encoder, ids: np.ndarray, config: AssistantConfig) -> list
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
+    ids = ids[(ids > 0).any(axis=1)]  # texts with no word (symbols only) teach nothing
     losses = []
     size = max(2, config.batch_size * 2)  # more in-batch negatives
     for _ in range(config.pretrain_epochs):
@@ -117,7 +128,7 @@ def forward(weights: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarray:
     mask = (ids > 0).astype(np.float32)
     vectors = weights["embedding"][ids] * mask[:, :, None]
     pooled = vectors.sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
-    hidden = np.maximum(pooled @ weights["hidden_kernel"] + weights["hidden_bias"], 0.0)
+    hidden = np.tanh(pooled @ weights["hidden_kernel"] + weights["hidden_bias"])
     logits = hidden @ weights["output_kernel"] + weights["output_bias"]
     logits = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)

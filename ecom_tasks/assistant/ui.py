@@ -1,6 +1,6 @@
 """The assistant's section on the UI page: ask it a question, see how it understood and answered.
 
-A GET form (the page allows no scripts) sends ``?ask=<message>&customer=<id>``: the section shows
+A GET form (the page allows no scripts) sends ``?ask=<message>&ask_customer=<id>``: the section shows
 the intent, its confidence, the slots, the answer or the hand-over ticket, and the published
 model's figures with its rejection threshold's trade-off.
 """
@@ -14,7 +14,7 @@ from ecom_tasks.assistant.model import MAX_CHARS, load
 from ecom_tasks.ui import inputs
 from ecom_tasks.ui.sections import SectionRequest
 
-ASK, CUSTOMER = "ask", "customer"
+ASK, CUSTOMER = "ask", "ask_customer"  # not "customer": that one drives the customer explorer
 FIGURES = (
     ("intent_accuracy", "in-scope messages answered with the right intent"),
     ("intent_macro_f1", "macro F1 over the intents"),

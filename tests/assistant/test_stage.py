@@ -97,3 +97,41 @@ def test_the_trained_assistant_answers_and_the_cli_prints_it(trained, monkeypatc
 def test_the_cli_says_when_no_assistant_is_published(tmp_path, capsys):
     assert main(["ask", "hello", "--root", str(tmp_path)]) == 1
     assert "no assistant is published" in capsys.readouterr().err
+
+
+@pytest.fixture
+def page(trained, monkeypatch):
+    """A GET of the UI page with the trained assistant as the champion; returns a function of the query."""
+    import sys
+
+    from ecom_tasks.publish import stage as publish_stage
+
+    root, result = trained
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
+    from ecom_ui.app import create_app
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+    champion = {"version": "1", "ds": DS, "folder": result["model_uri"]}
+    monkeypatch.setattr(
+        publish_stage, "champion_info", lambda r, m, c=None: champion if m == "assistant" else None
+    )
+
+    def get(**query: str):
+        with TestClient(create_app(root, auth=False), raise_server_exceptions=False) as client:
+            return client.get("/", params=query)
+
+    return get
+
+
+def test_the_page_section_asks_and_shows_the_answer(page):
+    shown = page(ask="I want to track my order", ask_customer="u1")
+    assert shown.status_code == 200, shown.text[:2000]
+    text = shown.text
+    assert 'id="assistant-intent">track order' in text
+    assert "Your last order o20240102-000001 of 2024-01-02 holds Heart candle holder" in text
+    assert "Rejection threshold trade-off" in text and "TF-IDF + logistic regression" in text
+    away = page(ask="<script>alert(1)</script> what is the capital of peru")
+    assert "<script>alert(1)</script>" not in away.text and 'id="assistant-ticket"' in away.text
+    assert page(ask="hello", ask_customer="bad id!").status_code == 422
+    assert page(ask="x" * 2001).status_code == 422
