@@ -143,7 +143,7 @@ def _orders(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         else:
             order["date"] = order["date"] or str(line[contract.TS])[:10]
             order["items"].append(title)
-    return {k: v for k, v in orders.items() if v["date"]} | {k: v for k, v in orders.items() if not v["date"]}
+    return orders  # returns of orders older than the purchase window keep a date of None
 
 
 def _grounded(root: str, reply: Reply, customer: str, day: dt.date, cache: TableCache) -> str | None:

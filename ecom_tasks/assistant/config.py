@@ -27,6 +27,9 @@ class AssistantConfig:
     """How the assistant is trained. ``support_data`` None: the stage is skipped with the reason."""
 
     support_data: str | None = None
+    # Names, sizes and modification times of the support files: part of the training fingerprint, so
+    # changed support data is trained on again (the data root's inputs do not cover it).
+    support_stamp: str = ""
     seed: int = 42
     valid_share: float = 0.2
     test_share: float = 0.2
@@ -57,10 +60,20 @@ class AssistantConfig:
         base = cls()
         return cls(
             support_data=support,
+            support_stamp=stamp(support) if support else "",
             seed=run.seed,
             epochs=min(base.epochs, epochs) if epochs else base.epochs,
             pretrain_epochs=min(base.pretrain_epochs, epochs) if epochs else base.pretrain_epochs,
         )
+
+
+def stamp(path: str) -> str:
+    """``name:size:mtime`` of the support file(s) at a local ``path``; empty for a remote or missing one."""
+    p = Path(path)
+    if "://" in path or not p.exists():
+        return ""
+    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+    return ";".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
 
 
 def shop_config_path() -> str:

@@ -135,3 +135,11 @@ def test_the_page_section_asks_and_shows_the_answer(page):
     assert "<script>alert(1)</script>" not in away.text and 'id="assistant-ticket"' in away.text
     assert page(ask="hello", ask_customer="bad id!").status_code == 422
     assert page(ask="x" * 2001).status_code == 422
+
+
+def test_changed_support_files_change_the_configuration(tmp_path):
+    (tmp_path / "s.csv").write_text("instruction,intent\n")
+    before = AssistantConfig.from_run(RunParams(support_data=str(tmp_path)))
+    (tmp_path / "s.csv").write_text("instruction,intent\nhi,greet\n")
+    after = AssistantConfig.from_run(RunParams(support_data=str(tmp_path)))
+    assert before.support_stamp.startswith("s.csv:19:") and before != after

@@ -39,7 +39,9 @@ def test_the_assistant_trained_and_was_published_or_stepped_aside(nightly_run):
     assert (folder / catalog.ASSISTANT_DIR / "NOTICE.md").exists()
     history = json.loads((folder / catalog.HISTORY_FILE).read_text())
     assert history["item_titles"] > 0  # pretrained on the shop's own titles too
-    assert history["seconds"] < 60, history["seconds"]
+    assert history["seconds"] < 90, history[
+        "seconds"
+    ]  # about 15 s on a quiet 2-core machine, 49 s at load 11
 
 
 def test_ecom_ask_answers_from_the_published_assistant_and_the_shop(nightly_run):
