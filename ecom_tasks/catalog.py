@@ -111,5 +111,6 @@ JOURNAL_FILE = "journal.json"  # ingest/landing/: a landing in progress (replaye
 MOVE_RECORD_FILE = "record.json"  # in each partition moved under corrupt/ or retracted/: why
 ALERTS_FILE = f"{ALERTS}/alerts.jsonl"  # one JSON line per failure alert
 LOCK_FILE = f"{LOCKS}/writer.json"  # the writer lock: who holds it and since when
+NOTICE_FILE = "NOTICE.md"  # licence notices of the data a model derives from (named on its card)
 ASSISTANT_DIR = "assistant"  # assistant: weights, vocabulary settings, threshold, templates, notices
 EVALUATION_FILE = "evaluation.parquet"  # per-example test results of the candidate, baselines, champion

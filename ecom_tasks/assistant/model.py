@@ -25,7 +25,6 @@ from ecom_tasks.assistant.config import OOS
 SPEC_FILE = "assistant.json"
 WEIGHTS_FILE = catalog.WEIGHTS_FILE
 PIPELINE_FILE = "tfidf.pkl"
-NOTICE_FILE = "NOTICE.md"
 TEXT_COLUMN = "text"  # the serving input: a frame or mapping with the messages under "text"
 MAX_CHARS = 2000  # longer messages are read up to here (a wall of text is not a question)
 

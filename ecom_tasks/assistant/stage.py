@@ -55,7 +55,7 @@ def _titles(root: str, ds: str) -> list[str]:
 
 
 def _notices(folder: str) -> dict[str, bytes]:
-    out = {"NOTICE.md": NOTICE.encode()}
+    out = {catalog.NOTICE_FILE: NOTICE.encode()}
     for name in data.NOTICES:
         content = remote.read_uri(str(Path(folder) / name))
         if content is not None:
@@ -135,6 +135,8 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
     if champion_predicted:
         columns[evaluation.CHAMPION_PREFIX] = champion_predicted[0]
     evaluation.write(out, per_message(truth, columns))
+    # The notice also beside the candidate, where the model card names it.
+    remote.write_uri(f"{out}/{catalog.NOTICE_FILE}", NOTICE.encode())
     storage.write_json(metric_values, f"{out}/{catalog.METRICS_FILE}")
     storage.write_json(assistant.smoke_input(), f"{out}/{catalog.SMOKE_INPUT_FILE}")
     history = {

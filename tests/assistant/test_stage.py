@@ -75,6 +75,7 @@ def test_train_writes_the_candidate_its_metrics_and_per_message_results(trained)
     assert evaluation["tfidf_oos_recall"].mean() == pytest.approx(metrics["tfidf_oos_recall"], abs=1e-6)
     history = json.loads(Path(f"{folder}/history.json").read_text())
     assert history["item_titles"] == 3 and len(history["tradeoff"][metrics["selected"]]) > 5
+    assert Path(f"{folder}/NOTICE.md").read_text() == Path(f"{folder}/assistant/NOTICE.md").read_text()
     notice = Path(f"{folder}/assistant/NOTICE.md").read_text()
     assert "CDLA-Sharing" in notice and "Creative Commons Attribution 3.0" in notice
 

@@ -36,7 +36,9 @@ def test_the_assistant_trained_and_was_published_or_stepped_aside(nightly_run):
         assert metrics[f"{prefix}intent_accuracy"] > 0.5 and metrics[f"{prefix}intent_macro_f1"] > 0.5
     assert metrics["selected"] in ("pretrained", "nopretrain", "tfidf")
     assert json.loads((folder / catalog.BLESSING_FILE).read_text())["blessed"] is True
-    assert (folder / catalog.ASSISTANT_DIR / "NOTICE.md").exists()
+    assert (folder / catalog.ASSISTANT_DIR / catalog.NOTICE_FILE).exists()
+    card = (folder / catalog.CARD_MARKDOWN).read_text()
+    assert "## Licences and notices" in card and "CDLA-Sharing" in card  # the card names the licences
     history = json.loads((folder / catalog.HISTORY_FILE).read_text())
     assert history["item_titles"] > 0  # pretrained on the shop's own titles too
     assert history["seconds"] < 90, history[
