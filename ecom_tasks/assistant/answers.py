@@ -38,11 +38,14 @@ HANDOVER_INTENTS = {
     "complaint": "complaints are handled by a person",
 }
 GROUNDED = ("track_order", "get_refund", "track_refund")
+# A product question: always searched in the catalogue ...
 PRODUCT = re.compile(
-    r"\b(do you (sell|have|stock|carry)|have you got|are there any|i(')?m looking for|looking for|"
-    r"in stock|how much (is|are|does|do) (a|an|the|your)?\s?(?!it\b|my\b|the (fee|refund|delivery)))",
+    r"\b(do you (sell|have|stock|carry)|have you got|are there any|(i(')?m )?looking for|in stock)\b",
     re.I,
 )
+# ... and a price question, only when the intent model does not take it as a shop question ("how much is
+# the cancellation fee" is one).
+PRICE = re.compile(r"\b(how much (is|are|does|do|for)|price of|what does .* cost)\b", re.I)
 RECOMMEND = re.compile(
     r"\b(what should i buy|recommend|suggest|gift ideas?|what (else )?(can|could) i buy)\b", re.I
 )
@@ -202,7 +205,7 @@ def answer(
     reply.out_of_scope, reply.slots = understood["out_of_scope"], understood["slots"]
     if day is not None and RECOMMEND.search(text):
         return _recommend(root, reply, customer_id)
-    if day is not None and PRODUCT.search(text):
+    if day is not None and (PRODUCT.search(text) or (reply.out_of_scope and PRICE.search(text))):
         reply.items = catalogue.search(root, day, text)[:TOP_ITEMS]
         if reply.items:
             listed = "; ".join(f"{i['title']} ({i['price']:.2f})" for i in reply.items)

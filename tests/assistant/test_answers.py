@@ -153,3 +153,13 @@ def test_a_very_long_or_marked_up_message_is_answered_cleanly(shop):
 
 def test_latest_day_is_the_newest_validated_day(shop):
     assert answers.latest_day(shop) == LAST
+
+
+def test_a_price_question_is_searched_only_when_it_is_not_a_shop_question(shop):
+    intents = {"how much is the cancellation fee": ("check_cancellation_fee", 0.9, False),
+               "how much is a blue mug": ("oos", 0.8, True)}  # fmt: skip
+    assistant = FixedAssistant(intents, {"check_cancellation_fee": "No fee at {{Website Name}}."})
+    fee = answers.answer("how much is the cancellation fee", root=shop, assistant=assistant)
+    assert fee["intent"] == "check_cancellation_fee" and fee["items"] == []
+    mug = answers.answer("how much is a blue mug", root=shop, assistant=assistant)
+    assert mug["intent"] == "product_question" and mug["items"][0]["title"] == "Blue mug"
