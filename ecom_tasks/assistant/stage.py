@@ -111,7 +111,7 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
     inside = test_rows[test_rows[data.INTENT] != OOS]
     slot_f1 = slots.f1(slots.gold(inside), [slots.extract(t, words) for t in inside[data.TEXT]])
     result: dict[str, Any] = dict(chosen.test)
-    result |= {"slot_f1": slot_f1, "p95_ms": _p95_ms(assistant, test_rows[data.TEXT].tolist()[:300])}
+    result |= {"slot_f1": slot_f1, "p95_ms": _p95_ms(assistant, test_rows[data.TEXT].tolist()[:200])}
     result |= {"threshold": chosen.threshold, "selected": trained.selected, "selection": trained.selection}
     result |= {f"valid_{k}": v for k, v in chosen.valid.items()}
     for name, candidate in trained.candidates.items():

@@ -118,9 +118,9 @@ def page(trained, monkeypatch):
         publish_stage, "champion_info", lambda r, m, c=None: champion if m == "assistant" else None
     )
 
-    def get(**query: str):
+    def get(path: str = "/", **query: str):
         with TestClient(create_app(root, auth=False), raise_server_exceptions=False) as client:
-            return client.get("/", params=query)
+            return client.get(path, params=query)
 
     return get
 
@@ -136,6 +136,10 @@ def test_the_page_section_asks_and_shows_the_answer(page):
     assert "<script>alert(1)</script>" not in away.text and 'id="assistant-ticket"' in away.text
     assert page(ask="hello", ask_customer="bad id!").status_code == 422
     assert page(ask="x" * 2001).status_code == 422
+    answered = page(
+        "/api/stages/assistant", ask="track my order", ask_customer="u1"
+    ).json()  # the same as JSON
+    assert answered["reply"]["facts"]["order_id"] == "o20240102-000001" and answered["selected"]
 
 
 def test_changed_support_files_change_the_configuration(tmp_path):
