@@ -118,9 +118,9 @@ def page(trained, monkeypatch):
         publish_stage, "champion_info", lambda r, m, c=None: champion if m == "assistant" else None
     )
 
-    def get(path: str = "/", **query: str):
+    def get(path: str = "/", body: dict | None = None, **query: str):
         with TestClient(create_app(root, auth=False), raise_server_exceptions=False) as client:
-            return client.get(path, params=query)
+            return client.post(path, json=body) if body is not None else client.get(path, params=query)
 
     return get
 
@@ -140,6 +140,19 @@ def test_the_page_section_asks_and_shows_the_answer(page):
         "/api/stages/assistant", ask="track my order", ask_customer="u1"
     ).json()  # the same as JSON
     assert answered["reply"]["facts"]["order_id"] == "o20240102-000001" and answered["selected"]
+
+
+def test_the_api_answers_a_posted_question_and_refuses_bad_ones(page):
+    reply = page("/api/assistant", body={"message": "track my order", "customer": "u1"}).json()
+    assert reply["intent"] == "track_order" and reply["facts"]["order_id"] == "o20240102-000001"
+    assert page("/api/assistant", body={"message": "   "}).json()["answer"] == "Please type your question."
+    sql = page("/api/assistant", body={"message": "'; DROP TABLE orders; --", "customer": "u1"})
+    assert sql.status_code == 200 and "o20240101" not in sql.text
+    assert page("/api/assistant", body={"message": "x" * 10_000}).status_code == 422
+    assert page("/api/assistant", body={"message": "hi", "customer": "<b>"}).status_code == 422
+    assert page("/api/assistant", body={"customer": "u1"}).status_code == 422
+    other = page("/api/assistant", body={"message": "¿dónde está mi pedido?", "customer": "u2"}).json()
+    assert "Heart candle holder" not in json.dumps(other)  # never another customer's order
 
 
 def test_changed_support_files_change_the_configuration(tmp_path):
