@@ -11,6 +11,7 @@ figures on the same test messages, and ``history.json`` (the threshold trade-off
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,11 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
         result[f"{name}_threshold"] = candidate.threshold
         result[f"{name}_train_seconds"] = round(candidate.seconds, 3)
     result["test_messages"] = len(test_rows)
-    metric_values = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()}
+    # No rejection at all leaves oos_precision undefined: null in JSON, not NaN.
+    metric_values = {
+        k: (None if not math.isfinite(v) else round(v, 6)) if isinstance(v, float) else v
+        for k, v in result.items()
+    }
 
     truth = test_rows[data.INTENT].to_numpy()
     columns = {"": chosen.test_predicted} | {f"{n}_": c.test_predicted for n, c in trained.candidates.items()}
