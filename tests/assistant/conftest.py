@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-SUPPORT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "customer-service"
+from tests.conftest import SHARED_DATA
+
+SUPPORT = SHARED_DATA / "customer-service"
 
 
 @pytest.fixture(scope="session")
 def support_folder() -> Path:
     if not (SUPPORT / "bitext_customer_support_train.csv").exists():
-        pytest.skip(f"support data not found at {SUPPORT} (../shared/data/customer-service)")
+        pytest.skip(f"support data not found at {SUPPORT} (set ECOM_SHARED_DATA to point at ../shared/data)")
     return SUPPORT

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_DATA
 from tests.small_shop import SMALL_SHOP, SMALL_SHOP_GATES
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ TOY_ENTRY = "tests.toy_stage.entry:STAGE"
 RUN_DS = "2024-01-21"
 # The customer-service assistant trains on the public support data where it is (CI has it): the
 # shared run configures it, the other DAG runs do not, so there it steps aside with its reason.
-SUPPORT_DATA = PROJECT.parent / "shared" / "data" / "customer-service"
+SUPPORT_DATA = SHARED_DATA / "customer-service"
 NIGHTLY_CONF = {**SMALL_SHOP, "support_data": str(SUPPORT_DATA)} if SUPPORT_DATA.is_dir() else SMALL_SHOP
 
 
