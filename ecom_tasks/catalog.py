@@ -34,6 +34,7 @@ MLFLOW = "mlflow"  # the embedded MLflow store (when MLFLOW_TRACKING_URI is not 
 DATA_DOCS = "data_docs"  # validation: the Great Expectations Data Docs site (local data root only)
 INGEST_QUARANTINE = "ingest_quarantine"  # ingest: rows dated after the run's day, held back
 RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside with a record
+HANDOVER = "handover"  # the assistant's hand-over tickets (handover/tickets/)
 CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
 SUPERSEDED = "superseded"  # nightly: an earlier run's model folder of a day whose rerun stepped aside
 LOCKS = "_locks"  # writelock: the writer lock file
@@ -76,6 +77,7 @@ RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
 CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
 ANOMALIES = "anomalies"  # order and daily-metric anomaly detectors (also outputs/anomalies)
+ASSISTANT = "assistant"  # the customer-service assistant (intents, slots, answer templates)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -88,6 +90,7 @@ REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected order
 DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day
 ORDER_ANOMALIES = ANOMALIES  # outputs/anomalies: the day's most unusual orders, with reasons
 METRIC_ANOMALIES = "metric_anomalies"  # outputs/metric_anomalies: the day's metrics against their band
+TICKETS = "tickets"  # handover/tickets: one JSON record per hand-over to a person
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)
@@ -121,4 +124,6 @@ JOURNAL_FILE = "journal.json"  # ingest/landing/: a landing in progress (replaye
 MOVE_RECORD_FILE = "record.json"  # in each partition moved under corrupt/ or retracted/: why
 ALERTS_FILE = f"{ALERTS}/alerts.jsonl"  # one JSON line per failure alert
 LOCK_FILE = f"{LOCKS}/writer.json"  # the writer lock: who holds it and since when
+NOTICE_FILE = "NOTICE.md"  # licence notices of the data a model derives from (named on its card)
+ASSISTANT_DIR = "assistant"  # assistant: weights, vocabulary settings, threshold, templates, notices
 EVALUATION_FILE = "evaluation.parquet"  # per-example test results of the candidate, baselines, champion

@@ -6,6 +6,7 @@ Usage::
     ecom models list [--model churn]                   # versions with metrics, ds and aliases
     ecom models rollback --model churn --version 3     # move champion (and the outputs) back
     ecom verify [--stage raw] [--ds 2024-03-31] [--repair]  # recompute content hashes
+    ecom ask "where is my order" [--customer 123] [--json]  # the published assistant's answer
 """
 
 from __future__ import annotations
@@ -108,6 +109,34 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if report["corrupt"] else 0
 
 
+def run_ask(args: argparse.Namespace) -> int:
+    """``ecom ask``: the published assistant's answer; exit 1 when none is published (the reason said)."""
+    from ecom_tasks.assistant.answers import answer
+    from ecom_tasks.errors import EcomError
+
+    try:
+        reply = answer(args.message, args.customer, root=storage.data_root(args.root))
+    except EcomError as exc:
+        sys.stderr.write(f"ecom ask: {exc}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(reply, indent=2, default=str) + "\n")
+        return 0
+    out = sys.stdout
+    out.write(f"{reply['answer']}\n\n")
+    confidence = "-" if reply["confidence"] is None else f"{100 * reply['confidence']:.0f} %"
+    out.write(f"intent: {reply['intent']} (confidence {confidence})")
+    out.write(" out of scope" if reply["out_of_scope"] else "")
+    slots = ", ".join(f"{s['type']}={s['value']}" for s in reply["slots"])
+    out.write(f"; slots: {slots or 'none'}\n")
+    for item in reply["items"]:
+        price = f"  {item['price']:.2f}" if item.get("price") is not None else ""
+        out.write(f"  {item['item_id']}  {item['title']}{price}\n")
+    if reply["ticket"]:
+        out.write(f"handed over: ticket {reply['ticket']['ticket_id']} ({reply['ticket']['reason']})\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="move corrupt partitions to corrupt/ so the nightly rebuilds them",
     )
+    ask = sub.add_parser("ask", help="ask the published customer-service assistant")
+    ask.add_argument("message", help="the customer's message")
+    ask.add_argument("--customer", default=None, help="the customer's id (their orders, returns, picks)")
+    ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    ask.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
     add_models_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -133,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_models(args)
     if args.command == "verify":
         return run_verify(args)
+    if args.command == "ask":
+        return run_ask(args)
     if args.command == "summary":
         info = describe_run(storage.data_root(args.root), args.ds)
         if args.json:

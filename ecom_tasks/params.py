@@ -68,6 +68,12 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         {"type": ["null", "integer"], "minimum": EMBEDDING_SIZES[0], "maximum": EMBEDDING_SIZES[1]},
         "Embedding size of the retrieval towers (a multiple of its attention heads; empty: the default).",
     ),
+    "support_data": (
+        None,
+        {"type": ["null", "string"]},
+        "Customer-service assistant: a folder with the support CSV (instruction, intent) and an "
+        "out-of-scope JSON, or the CSV itself (empty: $ECOM_SUPPORT_DATA, else the assistant steps aside).",
+    ),
     "force_publish": (
         False,
         {"type": "boolean"},
@@ -141,6 +147,7 @@ class RunParams:
     end_date: str | None = DEFAULTS["end_date"]
     epochs: int | None = DEFAULTS["epochs"]
     embedding_size: int | None = DEFAULTS["embedding_size"]
+    support_data: str | None = DEFAULTS["support_data"]
     force_publish: bool = DEFAULTS["force_publish"]
     skip_training: bool = DEFAULTS["skip_training"]
     anomaly_test_days: int = DEFAULTS["anomaly_test_days"]
@@ -162,6 +169,8 @@ class RunParams:
                 raise ConfigError(f"source_path: {self.source_path!r} does not exist")
         if self.attributes_path and not os.path.exists(self.attributes_path):
             raise ConfigError(f"attributes_path: {self.attributes_path!r} does not exist")
+        if self.support_data and "://" not in self.support_data and not os.path.exists(self.support_data):
+            raise ConfigError(f"support_data: {self.support_data!r} does not exist")
         for name in (
             "synthetic_users",
             "synthetic_items",
@@ -212,7 +221,7 @@ class RunParams:
         """Build from a DAG run's ``params``; unknown keys are ignored, ``None`` means the default."""
         params = params or {}
         known = {k: params[k] for k in DEFAULTS if k in params and params[k] is not None}
-        for key in ("source_path", "attributes_path", "start_date", "end_date"):
+        for key in ("source_path", "attributes_path", "support_data", "start_date", "end_date"):
             if known.get(key) == "":
                 known.pop(key)
         return cls(**known)

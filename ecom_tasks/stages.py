@@ -258,6 +258,34 @@ STAGES: tuple[ModelStage, ...] = (
             output_tables=(catalog.ORDER_ANOMALIES, catalog.METRIC_ANOMALIES),
         ),
     ),
+    ModelStage(
+        name=catalog.ASSISTANT,
+        train="ecom_tasks.assistant.stage:train_assistant",
+        config="ecom_tasks.assistant.config:AssistantConfig",
+        pool=TF_POOL,
+        title="Customer-service assistant",
+        test_unit="test utterances",
+        min_test_examples=50,
+        ui="ecom_tasks.assistant.ui:section",
+        description="Intents (a pretrained n-gram network against TF-IDF and no pretraining), out-of-scope "
+        "rejection, slots and grounded answers, when support data is configured",
+        gate=ModelGate(
+            catalog.ASSISTANT,
+            thresholds=(Threshold("intent_macro_f1", minimum=0.8), Threshold("intent_accuracy", minimum=0.8)),
+            compare=("intent_macro_f1", "intent_accuracy"),
+            baselines=("tfidf_", "nopretrain_"),
+            metrics=directions(
+                higher=("intent_macro_f1", "intent_accuracy", "oos_recall", "oos_precision", "slot_f1"),
+                lower=("in_scope_rejected", "p95_ms"),
+            ),
+        ),
+        publication=ModelSpec(
+            catalog.ASSISTANT,
+            artifacts=(catalog.ASSISTANT_DIR,),
+            flavor="callable",
+            loader="ecom_tasks.assistant.model:load",
+        ),
+    ),
 )
 
 

@@ -26,8 +26,16 @@ def with_toy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_built_in_models_upstreams_first() -> None:
     registered = stages.registered()
-    # Models that need only the training data come first (retrieval, anomalies), then dependants.
-    assert [s.name for s in registered] == ["retrieval", "anomalies", "ranking", "churn", "repurchase"]
+    # Models that need only the training data come first (retrieval, anomalies, the assistant), then
+    # their dependants.
+    assert [s.name for s in registered] == [
+        "retrieval",
+        "anomalies",
+        "assistant",
+        "ranking",
+        "churn",
+        "repurchase",
+    ]
     assert all(s.after in (None, "retrieval") for s in registered)
     # Anomalies train no TensorFlow model: the default pool, beside the TensorFlow ones.
     assert {s.name for s in registered if s.pool == stages.TF_POOL} == set(stages.names()) - {"anomalies"}

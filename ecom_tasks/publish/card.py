@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ecom_tasks import remote
+from ecom_tasks.catalog import NOTICE_FILE
 from ecom_tasks.publish.config import CARD_HTML, CARD_MARKDOWN
 from ecom_tasks.publish.gate import Blessing
 from ecom_tasks.ui import labels
@@ -188,6 +189,12 @@ def write_card(
     plots = remote.glob_names(folder, "*.png")
     title = f"Model card: {b.model}, trained on {labels.date(b.ds)} (ds={b.ds})"
     content = sections(b, publication, plots)
+    notice = remote.read_uri(f"{folder}/{NOTICE_FILE}")
+    if notice is not None:  # the licences of the data the model derives from travel with it
+        lines = [
+            line for line in notice.decode("utf-8").splitlines() if line.strip() and not line.startswith("#")
+        ]
+        content.append(("Licences and notices", [f"From {NOTICE_FILE} beside this card:", *lines], None))
     md, page = f"{folder}/{CARD_MARKDOWN}", f"{folder}/{CARD_HTML}"
     _write(md, to_markdown(title, content))
     _write(page, to_html(title, content))

@@ -1,4 +1,4 @@
-"""The plugin's FastAPI app: the "Shop ML" page and its JSON endpoints, all read-only GETs.
+"""The plugin's FastAPI app: the "Shop ML" page and its JSON endpoints, read-only GETs but one.
 
 Routes (under ``/ecom`` in the api-server):
 
@@ -7,6 +7,8 @@ Routes (under ``/ecom`` in the api-server):
 - ``/api/customers/{id}``, ``/api/models``, ``/api/quality``, ``/api/analytics``, ``/api/days``: JSON;
 - ``/api/stages/{model}``: a model stage's own section data (``ModelStage.ui``), with the page's
   query parameters; on the page each such section follows "Models and gate decisions";
+- ``POST /api/assistant`` (JSON ``{"message", "customer"}``): the customer-service assistant's answer
+  (the one write: a hand-over ticket under the data root); the page's form asks it by GET;
 - ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card,
   ``/models/{model}/{ds}/{name}.png``: its plots;
 - ``/data-docs/{path}``: the Great Expectations Data Docs site, its CDN scripts and styles
@@ -29,6 +31,7 @@ import jinja2
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from ecom_tasks.ui import inputs
@@ -88,6 +91,13 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         body, status, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
     )
+
+
+class AskBody(BaseModel):
+    """A question to the customer-service assistant."""
+
+    message: str
+    customer: str | None = None
 
 
 def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: bool = True) -> FastAPI:
@@ -151,6 +161,14 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
     @app.get("/api/stages/{name}")
     def stage_json(request: Request, name: str, ds: str | None = None) -> dict[str, Any]:
         return builder.stage_section(name, _day(ds), dict(request.query_params))
+
+    @app.post("/api/assistant")
+    def assistant_json(body: AskBody) -> dict[str, Any]:
+        from ecom_tasks.assistant.ui import ASK, CUSTOMER
+        from ecom_tasks.catalog import ASSISTANT
+
+        query = {ASK: body.message, CUSTOMER: body.customer or ""}
+        return builder.stage_section(ASSISTANT, None, query)["reply"]
 
     @app.get("/api/customers/{customer_id}")
     def customer_json(customer_id: str, ds: str | None = None) -> dict[str, Any]:

@@ -42,8 +42,18 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
             (f"gate_{h}", f"publish_{h}"),
         )
     ),
+    # The assistant needs the training data only (its support data is a run parameter).
+    ("train_enabled", "train_assistant"),
+    ("train_assistant", "gate_assistant"),
+    ("gate_assistant", "publish_assistant"),
 }
-TRAINING_TASKS = {"pretrain_retrieval", "fine_tune_ranking", "fine_tune_churn", "fine_tune_repurchase"}
+TRAINING_TASKS = {
+    "pretrain_retrieval",
+    "fine_tune_ranking",
+    "fine_tune_churn",
+    "fine_tune_repurchase",
+    "train_assistant",
+}
 # The ecom_tasks modules a DAG file may import at parse time: declarations, nothing heavy.
 PARSE_TIME = {"ecom_tasks.assets", "ecom_tasks.stages", "ecom_tasks.params", "ecom_tasks.errors"}
 EXPECTED_TASKS = {t for edge in EXPECTED_EDGES for t in edge}

@@ -111,6 +111,13 @@ def test_card_says_when_a_baseline_is_published_and_labels_every_metric(tmp_path
     assert "fine-tuned head (not published)" in text  # the head's own figures beside the baselines
 
 
+def test_card_names_the_licence_notice_beside_the_candidate(tmp_path: Path) -> None:
+    (tmp_path / "NOTICE.md").write_text("# Notice\n\nTrained on X, under CC BY 3.0.\n")
+    md, _ = card.write_card(str(tmp_path), churn_blessing(), str(tmp_path))
+    text = Path(md).read_text()
+    assert "## Licences and notices" in text and "Trained on X, under CC BY 3.0." in text
+
+
 def test_blessing_file_round_trip_and_refusals(data_root: str) -> None:
     good = churn_blessing()
     uri = blessing.write_blessing(data_root, good)
