@@ -70,6 +70,7 @@ RETRIEVAL = "retrieval"  # the pretrained two-tower retrieval model (the backbon
 RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
 CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
+FORECAST = "forecast"  # daily demand per item (also reports/forecast)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -77,6 +78,9 @@ HEADS_REPORT = "heads"  # reports/heads
 RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
 CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
+DEMAND_FORECAST = "demand_forecast"  # daily demand quantiles per item over the horizon (forecast)
+INVENTORY_PLAN = "inventory_plan"  # safety stock, reorder point, order-up-to level per item (forecast)
+PRICE_ELASTICITY = "price_elasticity"  # own-price elasticity per category (forecast)
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)

@@ -37,6 +37,10 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
             (f"gate_{h}", f"publish_{h}"),
         )
     ),
+    # The forecast needs the training data only (it reads the retrieval champion, not tonight's).
+    ("train_enabled", "train_forecast"),
+    ("train_forecast", "gate_forecast"),
+    ("gate_forecast", "publish_forecast"),
 }
 TRAINING_TASKS = {"pretrain_retrieval", "fine_tune_ranking", "fine_tune_churn", "fine_tune_repurchase"}
 # The ecom_tasks modules a DAG file may import at parse time: declarations, nothing heavy.
@@ -119,6 +123,9 @@ def test_publication_emits_assets_and_exports_run_on_them(dagbag):
         "ecom_output_recommendations",
         "ecom_output_churn_scores",
         "ecom_output_repurchase_scores",
+        "ecom_output_demand_forecast",
+        "ecom_output_inventory_plan",
+        "ecom_output_price_elasticity",
     }
 
 
