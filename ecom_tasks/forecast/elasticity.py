@@ -69,7 +69,7 @@ def estimate(
     """One row per category (arrays ``[items, days]``, only the days to learn from)."""
     rows = []
     changes = price_changes(price)
-    dow = np.asarray(days.dayofweek)
+    dow = np.asarray(days.day_of_week)
     for cat in sorted(set(category)):
         members = np.flatnonzero(category == cat)
         n_changes = int(changes[members].sum())
