@@ -96,7 +96,8 @@ def local_forecast(name: str, demand: Demand, fit: Fit, h: int, config: Forecast
     rows = np.flatnonzero(life >= MIN_LOCAL_DAYS)
     if len(rows):
         sf = StatsForecast(models=[_stats_model(name, config)], freq="D", n_jobs=1)
-        pred = sf.forecast(df=_long(demand, fit, rows), h=h)
+        # The last fit_days only: AutoETS's cost grows with the series, its fit barely with older data.
+        pred = sf.forecast(df=_long(demand, fit, rows, config.fit_days), h=h)
         column = next(c for c in pred.columns if c not in ("unique_id", "ds"))
         values = pred[column].to_numpy(np.float64).reshape(len(rows), h)
         order = pd.Index(pred["unique_id"].to_numpy()[::h]).get_indexer(demand.items[rows])

@@ -19,22 +19,7 @@ from ecom_tasks.forecast.config import ForecastConfig
 from ecom_tasks.forecast.stage import train_forecast
 from ecom_tasks.publish import evaluation
 from tests.forecast import shop
-from tests.validated_shop import write_validated
-
-N_DAYS = 70
-DS = (shop.START + dt.timedelta(days=N_DAYS - 1)).isoformat()
-CONFIG = ForecastConfig(horizon_days=14, min_train_days=28, lgbm_estimators=20, fit_days=60)
-
-
-def _write(root: str, n_days: int, seed: int = 0) -> None:
-    units = shop.poisson_units(25, n_days, seed)
-    write_validated(root, shop.START, n_days, shop.events(units), shop.items(list(units)), shop.users())
-
-
-@pytest.fixture
-def trained(data_root: str) -> dict:
-    _write(data_root, N_DAYS)
-    return train_forecast(data_root, DS, CONFIG)
+from tests.forecast.conftest import CONFIG, DS, N_DAYS, write_shop
 
 
 def test_the_stage_writes_its_candidate_outputs_and_report(trained: dict, data_root: str) -> None:
@@ -109,7 +94,7 @@ def test_a_later_days_data_never_changes_a_forecast_made_as_of_an_earlier_day(
 
 
 def test_a_young_shop_is_skipped_with_the_reason(data_root: str) -> None:
-    _write(data_root, 30)
+    write_shop(data_root, 30)
     ds = (shop.START + dt.timedelta(days=29)).isoformat()
     with pytest.raises(NotEnoughDataError, match=r"needs 56 days of sales history .* the shop has 30"):
         train_forecast(data_root, ds, CONFIG)
