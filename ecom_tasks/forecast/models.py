@@ -149,7 +149,7 @@ def global_forecast(
         subsample_freq=1,
         colsample_bytree=0.8,
         random_state=config.seed,
-        n_jobs=2,
+        n_jobs=1,  # OpenMP threads spin on a shared, oversubscribed machine: 1 is faster there
         verbose=-1,
     )
     mlf = MLForecast(

@@ -237,6 +237,7 @@ def train_forecast(
     t = time.perf_counter()
     report_uri = report.write(root, ds_text, demand, bt, frame, plan, elasticities, metrics, config)
     steps["report"] = round(time.perf_counter() - t, 3)
+    steps["total"] = round(time.perf_counter() - started, 3)
     history = {
         "ds": ds_text,
         "config": config.to_dict(),
