@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 DAY = "day"
 UNITS = "units"
 RETURNS = "returns"
-UNKNOWN = "(none)"
+NO_CATEGORY = "(no category)"  # an item without a category: all of them form one group
+NO_COUNTRY = "(no country)"
 
 
 class ForecastDataError(NotEnoughDataError):
@@ -98,7 +99,7 @@ def from_events(events: pd.DataFrame, items: pd.DataFrame | None, ds: dt.date) -
     )
     buys["price"] = events[UNIT_PRICE].astype("float64").to_numpy()
     if COUNTRY in events.columns:
-        buys[COUNTRY] = events[COUNTRY].astype("string").fillna(UNKNOWN).to_numpy()
+        buys[COUNTRY] = events[COUNTRY].astype("string").fillna(NO_COUNTRY).to_numpy()
     rets, buys = buys[~is_buy], buys[is_buy]
     if buys.empty:
         raise ForecastDataError(f"no purchases up to ds={ds}: nothing to forecast")
@@ -121,12 +122,12 @@ def from_events(events: pd.DataFrame, items: pd.DataFrame | None, ds: dt.date) -
     with np.errstate(invalid="ignore", divide="ignore"):
         price = np.where(priced_units > 0, revenue / priced_units, np.nan)
     first = np.argmax(units > 0, axis=1)
-    category = np.full(len(ids), UNKNOWN, dtype=object)
+    category = np.full(len(ids), NO_CATEGORY, dtype=object)
     if items is not None and CATEGORY in items.columns:
         cats = items.drop_duplicates(ITEM_ID).set_index(items.drop_duplicates(ITEM_ID)[ITEM_ID].astype(str))[
             CATEGORY
         ]
-        category = cats.reindex(ids).astype("string").fillna(UNKNOWN).to_numpy(dtype=object)
+        category = cats.reindex(ids).astype("string").fillna(NO_CATEGORY).to_numpy(dtype=object)
     by_country = pd.DataFrame()
     if COUNTRY in buys.columns:
         by_country = buys.pivot_table(index=DAY, columns=COUNTRY, values=UNITS, aggfunc="sum").reindex(days)

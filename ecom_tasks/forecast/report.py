@@ -81,11 +81,13 @@ def _top_items(local: str, demand: Demand, bt: Backtest, forecast: pd.DataFrame,
 def _by_horizon(local: str, demand: Demand, bt: Backtest, h: int) -> str:
     y = bt.actual(demand, bt.test_start, h)
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    total = np.maximum(y.sum(axis=0), 1e-9)
+    total = y.sum(axis=0)
+    sold = total > 0  # a day nobody bought (a closed day) has no WAPE: left out of the line
     for model, q in bt.test.items():
         label = MODEL_LABELS.get(model, model) + (" (published)" if model == bt.selected else "")
-        ax.plot(np.arange(1, h + 1), np.abs(q["p50"] - y).sum(axis=0) / total, label=label)
-    ax.set_xlabel("days ahead")
+        per_day = np.abs(q["p50"] - y).sum(axis=0)[sold] / total[sold]
+        ax.plot(np.arange(1, h + 1)[sold], per_day, marker=".", label=label)
+    ax.set_xlabel("days ahead (days without any sale left out)")
     ax.set_ylabel("WAPE on the test window")
     ax.legend(fontsize=8)
     name = "error_by_horizon.png"
