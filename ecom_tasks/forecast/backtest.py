@@ -65,8 +65,13 @@ def run(
     h = config.horizon_days
     v0, t0 = windows(len(demand.days), config)
     evaluated = np.flatnonzero(demand.first < v0)
-    if not len(evaluated) or demand.units[evaluated, v0:].sum() <= 0:
-        raise ForecastDataError(f"no item sold in the {2 * h} days before ds: nothing to evaluate on")
+    for name, start, end in (("validation", v0, t0), ("test", t0, len(demand.days))):
+        sold = int(np.sum(demand.units[evaluated, start:end].sum(axis=1) > 0))
+        if sold < config.min_items_sold:  # a WAPE over a handful of sales is noise: nothing to judge
+            raise ForecastDataError(
+                f"{sold} items sold in the {name} window ({demand.days[start].date()} .. "
+                f"{demand.days[end - 1].date()}); the backtest needs at least {config.min_items_sold}"
+            )
     names = [c for c in candidates if c != fcfg.GLOBAL or embeddings is not None]
     fit_v, fit_t = models.prepare(demand, v0, config), models.prepare(demand, t0, config)
     y_v, y_t = demand.units[evaluated, v0:t0], demand.units[evaluated, t0:]

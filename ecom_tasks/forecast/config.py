@@ -29,6 +29,8 @@ class ForecastConfig:
         horizon_days: forecast horizon h; the test window is the last h days up to ``ds``, the
             validation window the h days before it (run parameter ``forecast_horizon_days``).
         min_train_days: days of history a backtest fit needs before the validation window.
+        min_items_sold: items with a sale a backtest window needs (fewer: the stage steps aside,
+            its WAPE would be a handful of sales; the gate's ``min_test_examples`` is the same 20).
         cap_multiplier: an item-day above this many times the 90th percentile of the item's
             non-zero days (before the fit's cutoff) is capped there for training (one-off
             wholesale lines); None: no cap. Evaluation always uses the uncapped actuals.
@@ -47,6 +49,7 @@ class ForecastConfig:
 
     horizon_days: int = 28
     min_train_days: int = 28
+    min_items_sold: int = 20
     cap_multiplier: float | None = 3.0
     ets_model: str = "ANA"
     fit_days: int = 182
@@ -62,7 +65,14 @@ class ForecastConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for name in ("horizon_days", "min_train_days", "fit_days", "lgbm_estimators", "lgbm_leaves"):
+        for name in (
+            "horizon_days",
+            "min_train_days",
+            "fit_days",
+            "lgbm_estimators",
+            "lgbm_leaves",
+            "min_items_sold",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"ForecastConfig.{name}: must be a positive integer, got {value!r}")

@@ -97,3 +97,11 @@ def test_one_sale_only_zeros_and_brand_new_items_get_defined_forecasts(name: str
 def test_too_short_a_history_is_not_enough_data() -> None:
     with pytest.raises(data.ForecastDataError, match="forecast_horizon_days=28: the backtest needs 84 days"):
         backtest.windows(50, ForecastConfig())
+
+
+def test_a_window_with_too_few_items_sold_is_not_enough_data() -> None:
+    rows = {f"r{i}": [1.0] * 80 + [0.0] * 20 for i in range(25)}  # nobody buys in the last 20 days
+    demand = _demand(rows, [0] * 25)
+    config = ForecastConfig(horizon_days=14)
+    with pytest.raises(data.ForecastDataError, match="0 items sold in the test window"):
+        backtest.run(demand, config, None, candidates=("snaive",))
