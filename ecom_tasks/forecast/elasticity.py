@@ -1,4 +1,4 @@
-"""Own-price elasticity per category: a log-log demand model with item fixed effects.
+"""Own-price elasticity per category (and per item with enough price changes of its own).
 
 On the item-days with a priced sale before a cutoff, per category::
 
@@ -23,11 +23,12 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ecom_tasks.contract import CATEGORY
+from ecom_tasks.contract import CATEGORY, ITEM_ID
 
 log = logging.getLogger(__name__)
 
 ELASTICITY, LOW, HIGH = "elasticity", "elasticity_low_90", "elasticity_high_90"
+LEVEL, ITEM = "level", "item"  # a row's level: ``category`` or ``item``
 CHANGES, OBSERVATIONS, NOT_ZERO = "price_changes", "observations", "distinguishable_from_zero"
 MOVE = 0.01  # a price change smaller than 1 % is rounding, not a change
 
@@ -63,41 +64,73 @@ def _fit(y: np.ndarray, x: np.ndarray, group: np.ndarray, dow: np.ndarray) -> tu
     return beta, beta - half, beta + half
 
 
+def _row(
+    units: np.ndarray, price: np.ndarray, changes: np.ndarray, dow: np.ndarray, min_changes: int
+) -> dict:
+    """The estimate over the given items' rows (``[items, days]``)."""
+    n_changes = int(changes.sum())
+    mask = (units > 0) & np.isfinite(price) & (price > 0)
+    r, c = np.nonzero(mask)
+    beta = lo = hi = float("nan")
+    varied = np.isin(r, np.flatnonzero(changes > 0))  # items whose price never moved say nothing
+    if n_changes >= min_changes and varied.sum() > 3:
+        r, c = r[varied], c[varied]
+        beta, lo, hi = _fit(np.log(units[r, c]), np.log(price[r, c]), r, dow[c])
+    return {
+        ELASTICITY: beta,
+        LOW: lo,
+        HIGH: hi,
+        CHANGES: n_changes,
+        OBSERVATIONS: int(mask.sum()),
+        NOT_ZERO: bool(np.isfinite(lo) and (lo > 0 or hi < 0)),
+    }
+
+
 def estimate(
-    units: np.ndarray, price: np.ndarray, category: np.ndarray, days: pd.DatetimeIndex, min_changes: int
+    units: np.ndarray,
+    price: np.ndarray,
+    category: np.ndarray,
+    days: pd.DatetimeIndex,
+    min_changes: int,
+    items: np.ndarray | None = None,
+    min_item_changes: int = 10,
 ) -> pd.DataFrame:
-    """One row per category (arrays ``[items, days]``, only the days to learn from)."""
+    """One row per category (``level`` category) and, with ``items``, one per item with at least
+    ``min_item_changes`` price changes of its own (``level`` item); arrays ``[items, days]``."""
     rows = []
     changes = price_changes(price)
     dow = np.asarray(days.day_of_week)
     for cat in sorted(set(category)):
         members = np.flatnonzero(category == cat)
-        n_changes = int(changes[members].sum())
-        mask = (units[members] > 0) & np.isfinite(price[members]) & (price[members] > 0)
-        r, c = np.nonzero(mask)
-        beta = lo = hi = float("nan")
-        varied = np.isin(r, np.flatnonzero(changes[members] > 0))
-        if n_changes >= min_changes and varied.sum() > 3:
-            r, c = r[varied], c[varied]
-            y = np.log(units[members][r, c])
-            x = np.log(price[members][r, c])
-            beta, lo, hi = _fit(y, x, r, dow[c])
-        rows.append(
-            {
-                CATEGORY: cat,
-                ELASTICITY: beta,
-                LOW: lo,
-                HIGH: hi,
-                CHANGES: n_changes,
-                OBSERVATIONS: int(mask.sum()),
-                NOT_ZERO: bool(np.isfinite(lo) and (lo > 0 or hi < 0)),
-            }
-        )
-    return pd.DataFrame(rows)
+        row = _row(units[members], price[members], changes[members], dow, min_changes)
+        rows.append({LEVEL: CATEGORY, CATEGORY: cat, ITEM_ID: None, **row})
+    if items is not None:
+        for i in np.flatnonzero(changes >= min_item_changes):
+            row = _row(units[i : i + 1], price[i : i + 1], changes[i : i + 1], dow, min_item_changes)
+            if np.isfinite(row[ELASTICITY]):
+                rows.append({LEVEL: ITEM, CATEGORY: category[i], ITEM_ID: str(items[i]), **row})
+    frame = pd.DataFrame(
+        rows, columns=[LEVEL, CATEGORY, ITEM_ID, ELASTICITY, LOW, HIGH, CHANGES, OBSERVATIONS, NOT_ZERO]
+    )
+    for col in (LEVEL, CATEGORY, ITEM_ID):
+        frame[col] = pd.array(frame[col], dtype="string")
+    return frame
+
+
+def lookup(table: pd.DataFrame, items: np.ndarray, category: np.ndarray) -> np.ndarray:
+    """Per item, its own elasticity when the table has one, else its category's (NaN: none)."""
+    cats = table[table[LEVEL] == CATEGORY]
+    by_cat = dict(zip(cats[CATEGORY].astype(str), cats[ELASTICITY].astype(float), strict=True))
+    own = table[table[LEVEL] == ITEM]
+    by_item = dict(zip(own[ITEM_ID].astype(str), own[ELASTICITY].astype(float), strict=True))
+    return np.array(
+        [by_item.get(str(i), by_cat.get(str(c), np.nan)) for i, c in zip(items, category, strict=True)]
+    )
 
 
 def check(
     table: pd.DataFrame,
+    items: np.ndarray,
     category: np.ndarray,
     units_before: np.ndarray,
     units_after: np.ndarray,
@@ -111,8 +144,7 @@ def check(
         pa = np.nanmean(np.where(np.isfinite(price_after), price_after, np.nan), axis=1)
         dlogp = np.log(pa) - np.log(pb)
     qb, qa = units_before.sum(axis=1), units_after.sum(axis=1)
-    by_cat = dict(zip(table[CATEGORY], table[ELASTICITY], strict=True)) if len(table) else {}
-    beta = np.array([by_cat.get(c, np.nan) for c in category], dtype=np.float64)
+    beta = lookup(table, items, category) if len(table) else np.full(len(items), np.nan)
     ok = np.isfinite(dlogp) & (np.abs(dlogp) > MOVE) & (qb > 0) & (qa > 0) & np.isfinite(beta)
     if not ok.any():
         return {"elasticity_items": 0}

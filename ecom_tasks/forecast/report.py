@@ -109,7 +109,8 @@ def _plan(local: str, plan: pd.DataFrame) -> str:
 
 
 def _elasticity(local: str, table: pd.DataFrame) -> str:
-    ok = table[np.isfinite(table[elasticity.ELASTICITY].astype(float))]
+    categories = table[table[elasticity.LEVEL].astype(str) == CATEGORY]
+    ok = categories[np.isfinite(categories[elasticity.ELASTICITY].astype(float))]
     fig, ax = plt.subplots(figsize=(8, max(2.0, 0.35 * len(ok) + 1)))
     if len(ok):
         e = ok[elasticity.ELASTICITY].astype(float)

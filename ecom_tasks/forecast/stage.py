@@ -77,9 +77,11 @@ def _elasticities(demand: Demand, bt: backtest.Backtest, config: ForecastConfig)
         demand.category,
         demand.days[:t0],
         config.elasticity_min_changes,
+        items=demand.items,
     )
     check = elasticity.check(
         before,
+        demand.items,
         demand.category,
         demand.units[:, t0 - h : t0],
         demand.units[:, t0:],
@@ -87,7 +89,12 @@ def _elasticities(demand: Demand, bt: backtest.Backtest, config: ForecastConfig)
         demand.price[:, t0:],
     )
     table = elasticity.estimate(
-        demand.units, demand.price, demand.category, demand.days, config.elasticity_min_changes
+        demand.units,
+        demand.price,
+        demand.category,
+        demand.days,
+        config.elasticity_min_changes,
+        items=demand.items,
     )
     return table, check
 

@@ -106,8 +106,14 @@ def section(request: SectionRequest) -> dict[str, Any]:
         )
     out["category"] = category
     out["elasticity"] = None
-    match = elasticities[elasticities[CATEGORY].astype(str) == str(category)]
-    if category is not None and not match.empty:
+    level = elasticities[elasticity.LEVEL].astype(str)
+    own = elasticities[(level == elasticity.ITEM) & (elasticities[ITEM_ID].astype(str) == item)]
+    match = (
+        own
+        if not own.empty
+        else elasticities[(level == CATEGORY) & (elasticities[CATEGORY].astype(str) == str(category))]
+    )
+    if not match.empty:
         e = match.iloc[0]
         value = float(e[elasticity.ELASTICITY])
         out["elasticity"] = {
@@ -116,6 +122,7 @@ def section(request: SectionRequest) -> dict[str, Any]:
             "high": float(e[elasticity.HIGH]) if np.isfinite(float(e[elasticity.HIGH])) else None,
             "changes": int(e[elasticity.CHANGES]),
             "distinguishable": bool(e[elasticity.NOT_ZERO]),
+            "own": not own.empty,
         }
     out["forecast_total"] = float(rows["p50"].sum())
     out["horizon"] = len(rows)

@@ -39,11 +39,33 @@ def test_no_price_changes_give_no_estimate_and_a_flag() -> None:
 
 
 def test_the_check_compares_predicted_and_observed_volume_changes() -> None:
-    table = pd.DataFrame({"category": ["c"], elasticity.ELASTICITY: [-2.0]})
+    table = pd.DataFrame(
+        {"level": ["category"], "category": ["c"], "item_id": [None], elasticity.ELASTICITY: [-2.0]}
+    )
     before_units, after_units = np.array([[10.0], [10.0]]), np.array([[5.0], [10.0]])
     before_price, after_price = np.array([[1.0], [1.0]]), np.array([[np.exp(0.3)], [1.0]])
-    out = elasticity.check(table, np.array(["c", "c"]), before_units, after_units, before_price, after_price)
+    out = elasticity.check(
+        table,
+        np.array(["a", "b"]),
+        np.array(["c", "c"]),
+        before_units,
+        after_units,
+        before_price,
+        after_price,
+    )
     # one item moved its price (+0.3 log): predicted -0.6, observed log(0.5) = -0.693.
     assert out["elasticity_items"] == 1 and out["elasticity_sign_accuracy"] == 1.0
     assert np.isclose(out["elasticity_log_mae"], abs(-0.6 - np.log(0.5)))
     assert np.isclose(out["noelasticity_log_mae"], abs(np.log(0.5)))
+
+
+def test_an_item_with_its_own_price_changes_gets_its_own_row_and_is_preferred() -> None:
+    units, price, category, days = _synthetic(-1.5, n_items=4)
+    items = np.array(["a", "b", "c", "d"])
+    table = elasticity.estimate(units, price, category, days, min_changes=5, items=items, min_item_changes=10)
+    assert table["level"].tolist() == ["category", "item", "item", "item", "item"]
+    own = table[table["level"] == "item"]
+    assert ((own[elasticity.LOW] <= -1.5) & (own[elasticity.HIGH] >= -1.5)).mean() >= 0.75  # 90 % intervals
+    looked_up = elasticity.lookup(table, np.array(["a", "zz"]), np.array(["c", "c"]))
+    assert looked_up[0] == own.iloc[0][elasticity.ELASTICITY]
+    assert looked_up[1] == table.iloc[0][elasticity.ELASTICITY]  # no own row: the category's

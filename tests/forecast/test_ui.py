@@ -36,7 +36,7 @@ def test_the_explorer_shows_an_items_history_forecast_plan_and_elasticity(publis
         assert 'data-item="i03"' in section and "<svg" in section and "<script" not in section
         assert "Item i03: daily units sold and forecast" in section
         assert "order-up-to level (units)" in section and "no stock supplied" in section
-        assert "Price elasticity (category)" in section
+        assert "Price elasticity (its category)" in section
         data = client.get("/api/stages/forecast", params={"item": "i03"}).json()
         assert data["item"] == "i03" and len(data["plan"]) == 5 and data["horizon"] == 14
 
