@@ -69,3 +69,10 @@ def test_an_item_with_its_own_price_changes_gets_its_own_row_and_is_preferred() 
     looked_up = elasticity.lookup(table, np.array(["a", "zz"]), np.array(["c", "c"]))
     assert looked_up[0] == own.iloc[0][elasticity.ELASTICITY]
     assert looked_up[1] == table.iloc[0][elasticity.ELASTICITY]  # no own row: the category's
+
+
+def test_the_fast_per_item_fit_is_the_statsmodels_fit() -> None:
+    units, price, _, days = _synthetic(-1.2, n_items=3, seed=4)
+    r, c = np.nonzero((units > 0) & np.isfinite(price))
+    args = (np.log(units[r, c]), np.log(price[r, c]), r, np.asarray(days.day_of_week)[c])
+    assert np.allclose(elasticity._fit(*args), elasticity._fit_fast(*args))
