@@ -33,8 +33,8 @@ METRIC_LABELS = {
     "weekly_wape": "WAPE (weekly)",
     "mase": "MASE",
     "bias": "bias",
-    "coverage_80": "80 % interval coverage",
-    "coverage_95": "95 % interval coverage",
+    "coverage_80": "80 % interval coverage (% of item-days)",
+    "coverage_95": "95 % interval coverage (% of item-days)",
     "pinball_90": "pinball loss, p90 (units)",
     "valid_wape": "validation WAPE",
 }
@@ -132,7 +132,10 @@ def metrics_table(metrics: dict, selected: str, names: list[str]) -> pd.DataFram
     for model in names:
         prefix = "" if model == selected else f"{model}_"
         row = {"model": MODEL_LABELS.get(model, model) + (" (published)" if model == selected else "")}
-        row |= {label: metrics.get(f"{prefix}{key}") for key, label in METRIC_LABELS.items()}
+        for key, label in METRIC_LABELS.items():
+            value = metrics.get(f"{prefix}{key}")
+            share = key.startswith("coverage") and value is not None
+            row[label] = 100 * value if share else value  # shares as percentages
         rows.append(row)
     return pd.DataFrame(rows)
 
