@@ -110,3 +110,24 @@ def test_the_run_parameters_select_the_configuration() -> None:
                             service_level=0.9, seed=5)
     )  # fmt: skip
     assert np.isclose(config.service_level, 0.9)
+
+
+def test_the_stage_runs_on_an_object_store_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uuid
+
+    import fsspec
+
+    root = f"memory://forecast-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    monkeypatch.chdir(tmp_path)  # nothing may land on local disk
+    write_shop(root, N_DAYS)
+    try:
+        result = train_forecast(root, DS, CONFIG)
+        fs = fsspec.filesystem("memory")
+        folder = result["model_uri"]
+        for name in ("metrics.json", "history.json", "evaluation.parquet", "model/forecast.parquet"):
+            assert fs.exists(f"{folder}/{name}"), name
+        assert fs.exists(result["report_uri"]) and storage.read_manifest(result["inventory_plan_uri"])
+        assert not any(tmp_path.iterdir())
+    finally:
+        fsspec.filesystem("memory").rm(root, recursive=True)
