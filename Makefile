@@ -11,8 +11,11 @@ DS ?= 2024-06-30
 # The built-in shop's test sets are small: the demo gates on sanity floors (see the file); GATES= uses the defaults.
 GATES ?= $(CURDIR)/config/gates-small-shop.yaml
 ENV := source scripts/env.sh &&
+# The Airflow home: an AIRFLOW_HOME exported in the shell is used (and set up) instead, as scripts/env.sh does.
+AIRFLOW_HOME ?= $(CURDIR)/airflow_home
+export AIRFLOW_HOME
 
-.PHONY: setup demo test lint format bench clean-data
+.PHONY: setup demo ui test lint format bench clean-data
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -23,17 +26,21 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 # The embedded Airflow home: SQLite metadata DB, LocalExecutor, examples off, this project's dags and plugins.
-airflow_home/airflow.db: $(STAMP)
-	mkdir -p airflow_home
-	$(ENV) airflow db migrate > airflow_home/db-migrate.log 2>&1 || (tail -20 airflow_home/db-migrate.log; exit 1)
-	$(ENV) airflow pools set tensorflow 1 "at most one TensorFlow training task at a time" >> airflow_home/db-migrate.log 2>&1
+$(AIRFLOW_HOME)/airflow.db: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	$(ENV) airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(ENV) airflow pools set tensorflow 1 "at most one TensorFlow training task at a time" >> $(AIRFLOW_HOME)/db-migrate.log 2>&1
 
-setup: $(STAMP) airflow_home/airflow.db
+setup: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 
 demo: setup
-	$(ENV) ECOM_GATE_CONFIG='$(GATES)' airflow dags test ecom_nightly $(DS) $(if $(CONF),-c '$(CONF)',) > airflow_home/demo-$(DS).log 2>&1 \
-		|| (tail -60 airflow_home/demo-$(DS).log; echo "the run failed; full log: airflow_home/demo-$(DS).log"; exit 1)
+	$(ENV) ECOM_GATE_CONFIG='$(GATES)' airflow dags test ecom_nightly $(DS) $(if $(CONF),-c '$(CONF)',) > $(AIRFLOW_HOME)/demo-$(DS).log 2>&1 \
+		|| (tail -60 $(AIRFLOW_HOME)/demo-$(DS).log; echo "the run failed; full log: $(AIRFLOW_HOME)/demo-$(DS).log"; exit 1)
 	$(ENV) python -m ecom_tasks.cli summary --ds $(DS)
+
+# The UI (and the Shop ML page) on http://127.0.0.1:8080/ecom/: the api-server alone serves it (README "Open the UI").
+ui: setup
+	$(ENV) airflow api-server
 
 test: setup
 	bash scripts/ci_services.sh || echo "PostgreSQL/Redis could not be installed: tests/ops topology test will skip"

@@ -6,6 +6,8 @@ The shop's nightly machine learning:
 check_params -> ingest -> validate -> build_features -> build_training_data -> train_enabled
 -> one task group per registered model (`ecom_tasks/stages.py`): train -> gate -> publish,
    placed after its upstream (the training data, or the model it starts from)
+build_features -> monitor: what was published before the run's day, judged against what happened
+   since (realized hit rate, ROC AUC, calibration), and drift; it does not wait for today's models
 
 A manual trigger's parameters are checked first (nothing is written when one is wrong), and
 `check_params` decides the day the run processes once; every task reads it from there.
@@ -160,6 +162,15 @@ def ecom_nightly() -> None:
             return build_features(_data_root(), _ds(context))
 
     @task
+    def monitor(features: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Realized performance of earlier publications and drift; skipped when nothing was published."""
+        from ecom_tasks.monitoring.config import MonitorConfig
+        from ecom_tasks.monitoring.stage import monitor
+
+        with _fail_fast():
+            return monitor(_data_root(), _ds(context), MonitorConfig())
+
+    @task
     def build_training_data(features: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Point-in-time training examples and retrieval interactions."""
         from ecom_tasks.features.stage import build_training_data
@@ -223,7 +234,11 @@ def ecom_nightly() -> None:
         publish(gate(trained))
 
     # Training data reuses the feature state that build_features stores, so it runs after it.
-    training_data = build_training_data(build_features(validate(ingest(check_params()))))
+    features = build_features(validate(ingest(check_params())))
+    training_data = build_training_data(features)
+    # Monitoring reads the day's purchases and profiles and earlier publications only: it runs
+    # beside training, not after it, and a night with skip_training still monitors.
+    monitor(features)
     enabled = train_enabled(training_data)
     trained: dict[str, Any] = {}
     for stage in registered():  # upstreams first: each group starts after what it builds on

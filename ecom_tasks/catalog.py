@@ -14,6 +14,9 @@ ONLINE_RETAIL = "online_retail"  # a UCI Online Retail (II) file
 SEQUENCE = "sequence"  # ordered sequences, one user per line (Amazon Beauty 5-core style)
 LANDING = "landing"  # a landing folder with one sub-folder per day; also ingest/landing/ (its record)
 SOURCES: tuple[str, ...] = (SYNTHETIC, ONLINE_RETAIL, SEQUENCE, LANDING)
+# The currency of each source's prices, where the source defines one (Online Retail: UK pounds);
+# others are written as "currency units".
+CURRENCIES: dict[str, str] = {ONLINE_RETAIL: "GBP"}
 
 # --- stages: the first level under the data root ------------------------------------------------
 RAW = "raw"  # ingest: the source's days in the canonical tables
@@ -32,7 +35,9 @@ DATA_DOCS = "data_docs"  # validation: the Great Expectations Data Docs site (lo
 INGEST_QUARANTINE = "ingest_quarantine"  # ingest: rows dated after the run's day, held back
 RETRACTED = "retracted"  # landing: partitions of a retracted day, moved aside with a record
 CORRUPT = "corrupt"  # integrity: partitions whose files do not match their manifest, moved aside
+SUPERSEDED = "superseded"  # nightly: an earlier run's model folder of a day whose rerun stepped aside
 LOCKS = "_locks"  # writelock: the writer lock file
+MONITORING = "monitoring"  # what published models turned out to be: monitoring/<model>/ds=D, drift
 
 # --- tables ---------------------------------------------------------------------------------------
 SUMMARY = "summary"  # ingest/summary, validation/summary
@@ -81,6 +86,9 @@ REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected order
 DEMAND_FORECAST = "demand_forecast"  # daily demand quantiles per item over the horizon (forecast)
 INVENTORY_PLAN = "inventory_plan"  # safety stock, reorder point, order-up-to level per item (forecast)
 PRICE_ELASTICITY = "price_elasticity"  # own-price elasticity per category (forecast)
+# Monitoring (monitoring/<table>): one table per monitored model (named after it: ranking, churn,
+# repurchase), one row per night, and the drift of the published scores and profile features.
+DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)
@@ -92,6 +100,7 @@ METRICS_FILE = "metrics.json"  # the candidate's and its baselines' metrics on t
 CHAMPION_METRICS_FILE = "champion_metrics.json"  # the champion scored on the same data, same run
 HISTORY_FILE = "history.json"  # the training record: configuration, cutoff, epochs
 SMOKE_INPUT_FILE = "smoke_input.json"  # the query the serving check sends
+SERVING_REQUEST_FILE = "serving_request.json"  # a body for `mlflow models serve`'s /invocations
 RUN_RECORD = "_run.json"  # the training task's fingerprint and result (training reuse), written last
 SAVED_MODEL_DIR = "saved_model"  # a TensorFlow SavedModel artifact
 PICKLE_FILE = "model.pkl"  # a pickled artifact (a scikit-learn baseline)
@@ -108,6 +117,7 @@ CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 # Under outputs/: which version of each table is current; under ingest/landing/: the last landing.
 POINTER_FILE = "current.json"
+POINTER_HISTORY_FILE = "pointer_history.jsonl"  # under outputs/: one line per pointer move (point in time)
 JOURNAL_FILE = "journal.json"  # ingest/landing/: a landing in progress (replayed after a crash)
 MOVE_RECORD_FILE = "record.json"  # in each partition moved under corrupt/ or retracted/: why
 ALERTS_FILE = f"{ALERTS}/alerts.jsonl"  # one JSON line per failure alert

@@ -7,9 +7,10 @@ The DAG file only wires these; everything a run decides lives here, where it is 
 - the training configuration a run's ``epochs`` / ``embedding_size`` select,
 - warm start and champion scoring from the registry's current champion,
 - reuse of a training output that is already right: a rerun (or a backfill with
-  ``--reprocess-behavior completed``) of a day whose inputs, configuration and code are unchanged
-  returns the recorded result instead of training again, so it neither changes a model nor
-  registers a duplicate version,
+  ``--reprocess-behavior completed``) of a day whose inputs, configuration and code (the commit and
+  the source files, uncommitted edits included: :mod:`ecom_tasks.codehash`) are unchanged returns
+  the recorded result instead of training again, so it neither changes a model nor registers a
+  duplicate version,
 - stepping aside: a model the shop's data cannot train or judge honestly yet (too young, small or
   sparse: :class:`~ecom_tasks.errors.NotEnoughDataError`) is skipped with the reason, recorded in
   ``models/<model>/ds=D/skipped.json``; its champion, if any, stays published.
@@ -27,7 +28,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ecom_tasks import catalog, remote, stages, storage
+from ecom_tasks import aside, catalog, codehash, remote, stages, storage
 from ecom_tasks.errors import NotEnoughDataError
 from ecom_tasks.ingest import IngestConfig
 from ecom_tasks.params import RunParams
@@ -91,7 +92,9 @@ def model_folder(root: str, model: str, ds: str) -> str:
     return storage.partition_uri(root, catalog.MODELS, model, ds)
 
 
-def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> str:
+def _fingerprint(
+    root: str, ds: str, config: Any, upstream: tuple[str, ...], code: tuple[str, ...] = ()
+) -> str:
     from ecom_tasks.publish import tracking
 
     record = {
@@ -99,6 +102,8 @@ def _fingerprint(root: str, ds: str, config: Any, upstream: tuple[str, ...]) -> 
         "upstream": {m: _recorded(model_folder(root, m, ds)).get("fingerprint") for m in upstream},
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else repr(config),
         "code": tracking.code_version(),
+        # The commit does not see uncommitted edits: the source files themselves are hashed too.
+        "source": codehash.source_hash(code),
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -118,8 +123,14 @@ def reuse_or_train(
     train: Callable[[str | None], dict[str, Any]],
     *,
     upstream: tuple[str, ...] = (),
+    code: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run ``train(champion_folder)`` unless ``model``'s output for ``ds`` is already right.
+
+    Right means the same input partitions, upstream outputs, configuration and code: the package
+    version, the git commit and a hash of the source files (``ecom_tasks`` and the packages of the
+    ``"module:name"`` paths in ``code``, the stage's train function and config), so an uncommitted
+    edit retrains.
 
     ``champion_folder`` is the current champion's training output (a private copy when the champion
     is this very day's output, which training is about to replace), or None without a champion.
@@ -127,7 +138,7 @@ def reuse_or_train(
     from ecom_tasks.publish.stage import champion_info
 
     folder = model_folder(root, model, ds)
-    fingerprint = _fingerprint(root, ds, config, upstream)
+    fingerprint = _fingerprint(root, ds, config, upstream, code)
     previous = _recorded(folder)
     champion = champion_info(root, model)
     if previous.get("fingerprint") == fingerprint:
@@ -196,10 +207,38 @@ def skipped_uri(root: str, model: str, ds: str) -> str:
 
 
 def record_skip(root: str, ds: str, model: str, step: str, reason: str) -> str:
-    """Write ``models/<model>/ds=D/skipped.json`` (what the run summary and the UI show)."""
+    """Write ``models/<model>/ds=D/skipped.json`` (what the run summary and the UI show) and put the
+    reason on the current champion's model card (it stays the champion)."""
     log.warning("%s %s skipped: %s", model, step, reason)
     record = {"model": model, "ds": ds, "step": step, "reason": reason}
-    return storage.write_json(record, skipped_uri(root, model, ds))
+    uri = storage.write_json(record, skipped_uri(root, model, ds))
+    champion = _champion_ds(root, model)
+    if champion:
+        from ecom_tasks.publish import card
+
+        card.note_not_trained(model_folder(root, model, champion), reason)
+    return uri
+
+
+def _champion_ds(root: str, model: str) -> str | None:
+    """The day of ``model``'s current champion, from the outputs pointer (no registry round trip)."""
+    from ecom_tasks.publish import outputs
+
+    return outputs.read_pointer(root)["models"].get(model, {}).get("ds")
+
+
+def _set_aside_earlier_run(root: str, ds: str, model: str, reason: str) -> None:
+    """Move an earlier run's files for ``ds`` (a candidate, metrics, a blessing, a card) out of the model
+    folder, to ``superseded/models/<model>/ds=D/<stamp>`` with a record, so that nothing there is taken
+    for this run's; the folder of the current champion stays where the registry and warm starts find it."""
+    folder = model_folder(root, model, ds)
+    if not remote.glob_names(folder, "*"):
+        return
+    if _champion_ds(root, model) == ds:
+        log.warning("%s ds=%s: the folder holds the current champion's files, kept as they are", model, ds)
+        return
+    moved = aside.move_aside(folder, catalog.SUPERSEDED, {"model": model, "ds": ds, "reason": reason})
+    log.warning("%s ds=%s: an earlier run's files moved to %s (this run stepped aside)", model, ds, moved)
 
 
 def read_skip(root: str, model: str, ds: str) -> dict[str, Any] | None:
@@ -211,7 +250,15 @@ def read_skip(root: str, model: str, ds: str) -> dict[str, Any] | None:
 
 
 def _clear_skip(root: str, model: str, ds: str) -> None:
+    """Forget an earlier skip of ``ds`` (this run decides again), and its note on the champion's card."""
+    if read_skip(root, model, ds) is None:
+        return
     remote.remove_uri(skipped_uri(root, model, ds))
+    champion = _champion_ds(root, model)
+    if champion:
+        from ecom_tasks.publish import card
+
+        card.note_not_trained(model_folder(root, model, champion), None, ds=ds)
 
 
 def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -236,11 +283,14 @@ def train(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> d
         def fit(champion: str | None) -> dict[str, Any]:
             return function(root, ds, config, champion)
 
-        return reuse_or_train(root, ds, model, config, fit, upstream=stage.upstream)
+        return reuse_or_train(
+            root, ds, model, config, fit, upstream=stage.upstream, code=(stage.train, stage.config)
+        )
     except NotEnoughDataError as exc:
         reason = str(exc)
         if not reason.startswith(f"{model} not trained"):
             reason = f"{model} not trained on ds={ds}: {reason}"
+        _set_aside_earlier_run(root, ds, model, reason)
         record_skip(root, ds, model, "train", reason)
         raise NotEnoughDataError(reason) from exc
 
@@ -263,8 +313,19 @@ def gate(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> di
     try:
         return gate_model(root, ds, model, publish_config(), force=force, fail_on_block=True)
     except NotEnoughDataError as exc:  # too few held-out examples: the gate cannot decide
+        _drop_earlier_verdict(root, ds, model)
         record_skip(root, ds, model, "gate", str(exc))
         raise
+
+
+def _drop_earlier_verdict(root: str, ds: str, model: str) -> None:
+    """Remove an earlier gate run's blessing and card for ``ds``: this run's candidate has none (kept in
+    the current champion's own folder, which they describe)."""
+    if _champion_ds(root, model) == ds:
+        return
+    folder = model_folder(root, model, ds)
+    for name in (catalog.BLESSING_FILE, catalog.CARD_MARKDOWN, catalog.CARD_HTML):
+        remote.remove_uri(f"{folder}/{name}")
 
 
 def publish(root: str, ds: str, model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -142,10 +142,10 @@ def _import(path: str, where: str) -> Any:
 _RETRIEVAL_KS = (10, 20, 50)  # the retrieval stage's METRIC_KS (its config imports pandas)
 _HEAD_HORIZON_DAYS = 90  # the training data's default churn horizon (TrainingDataConfig.churn_horizon_days)
 _FORECAST_HORIZON_DAYS = 28  # the forecast stage's default horizon (ForecastConfig.horizon_days)
-# Items in the test window below which a forecast's WAPE is dominated by a handful of series.
-MIN_FORECAST_TEST_ITEMS = 20
-# Held-out users below which retrieval's recall/NDCG are a coin toss: the gate cannot decide.
-MIN_RETRIEVAL_TEST_USERS = 20
+# Held-out examples (users, customers) below which a gated metric is a coin toss (one example moves
+# recall, NDCG or ROC AUC by several points): the gate cannot decide and steps aside. One rule for
+# every built-in model, the scale of the paired bootstrap's noise (publish/gate.py).
+MIN_TEST_EXAMPLES = 20
 
 
 def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ()) -> ModelStage:
@@ -163,6 +163,7 @@ def _head(task: str, output: str, title: str, extra_lower: tuple[str, ...] = ())
         task_id=f"fine_tune_{task}",
         title=title,
         test_unit="test customers",
+        min_test_examples=MIN_TEST_EXAMPLES,
         # Labels come from the 90 days after the cutoff (ds - 90): before the shop has more than
         # 90 days, no customer has a labelled future (HeadDataError would say so after the backbone).
         min_history_days=_HEAD_HORIZON_DAYS + 1,
@@ -189,7 +190,7 @@ STAGES: tuple[ModelStage, ...] = (
         task_id="pretrain_retrieval",
         title="Retrieval (two towers)",
         test_unit="held-out users",
-        min_test_examples=MIN_RETRIEVAL_TEST_USERS,
+        min_test_examples=MIN_TEST_EXAMPLES,
         description="Two-tower retrieval pretraining (TFRS), warm-started from the champion",
         gate=ModelGate(
             catalog.RETRIEVAL,
@@ -211,6 +212,7 @@ STAGES: tuple[ModelStage, ...] = (
         task_id="fine_tune_ranking",
         title="Recommendations (ranking)",
         test_unit="evaluation users",
+        min_test_examples=MIN_TEST_EXAMPLES,
         description="Ranking head re-ranking the retrieval candidates, against the retrieval order",
         gate=ModelGate(
             catalog.RANKING,
@@ -235,7 +237,7 @@ STAGES: tuple[ModelStage, ...] = (
         min_history_days=3 * _FORECAST_HORIZON_DAYS,
         needs_history=f"two {_FORECAST_HORIZON_DAYS}-day backtest windows and {_FORECAST_HORIZON_DAYS} days "
         "to fit on",
-        min_test_examples=MIN_FORECAST_TEST_ITEMS,
+        min_test_examples=MIN_TEST_EXAMPLES,
         ui="ecom_tasks.forecast.ui:section",
         description="Daily demand per item (statsforecast baselines, a global LightGBM with item "
         "embeddings), inventory plan and price elasticity",

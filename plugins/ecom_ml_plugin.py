@@ -1,4 +1,4 @@
-"""The "E-commerce ML" page of the Airflow UI: models, gates, data quality, behaviour analytics
+"""The "Shop ML" page of the Airflow UI: models, gates, data quality, behaviour analytics
 and a customer explorer.
 
 Wiring only: the FastAPI app lives in ``ecom_ui.app`` (mounted by the api-server under
@@ -11,15 +11,18 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 from ecom_ui.app import URL_PREFIX, create_app
 
+# Short enough for the navigation bar, which cuts longer names ("E-comm...").
+NAV_LABEL = "Shop ML"
+
 
 class EcomMLPlugin(AirflowPlugin):
     """Registers the app and its page in the navigation."""
 
     name = "ecom_ml"
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "E-commerce ML"}]  # noqa: RUF012
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Shop ML"}]  # noqa: RUF012
     external_views = [  # noqa: RUF012
         {
-            "name": "E-commerce ML",
+            "name": NAV_LABEL,
             # Relative (no leading slash), so the page follows the UI behind a path prefix.
             "href": URL_PREFIX.lstrip("/") + "/",
             "url_route": "ecom-ml",

@@ -262,6 +262,139 @@ def test_a_candidate_with_too_few_held_out_users_is_not_gated(data_root: str) ->
     assert record["step"] == "gate" and record["reason"].startswith(
         f"retrieval trained on ds={DAY} but not gated"
     )
+    from ecom_tasks.publish.gate import NoiseConfig
+    from ecom_tasks.publish.stage import check_examples
+
+    check_examples("toy", DAY, None, NoiseConfig())  # no minimum declared: the gate decides
+
+
+_EDITED_ENTRY = """
+from ecom_tasks.publish.specs import ModelGate, ModelSpec
+from ecom_tasks.stages import ModelStage
+
+STAGE = ModelStage(
+    name="edited", train="edited_stage.train:train", config="edited_stage.train:Config",
+    gate=ModelGate("edited", metrics={"edited_mae": "lower"}), publication=ModelSpec("edited"),
+)
+"""
+_EDITED_TRAIN = """
+import dataclasses
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    @classmethod
+    def from_run(cls, run):
+        return cls()
+
+def train(root, ds, config, champion):
+    return {"built_by": VERSION}
+"""
+
+
+def test_an_uncommitted_edit_of_a_train_function_retrains(
+    data_root: str, tmp_path: Path, monkeypatch
+) -> None:
+    """The commit is the same before and after the edit: the hash of the stage's source tells them apart."""
+    import sys
+
+    package = tmp_path / "src" / "edited_stage"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "entry.py").write_text(_EDITED_ENTRY)
+    (package / "train.py").write_text(f"VERSION = 1\n{_EDITED_TRAIN}")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setenv(stages.ENV, "edited_stage.entry:STAGE")
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    for name in [m for m in sys.modules if m.startswith("edited_stage")]:
+        monkeypatch.delitem(sys.modules, name)
+
+    first = nightly.train(data_root, DAY, "edited", {})
+    again = nightly.train(data_root, DAY, "edited", {})
+    assert first == {"built_by": 1, "champion": None, "reused": False} and again["reused"]
+
+    (package / "train.py").write_text(f"VERSION = 2\n{_EDITED_TRAIN}")  # edited, not committed
+    monkeypatch.delitem(sys.modules, "edited_stage.train")  # the next task's process imports it afresh
+    edited = nightly.train(data_root, DAY, "edited", {})
+    assert edited == {"built_by": 2, "champion": None, "reused": False}
+
+
+def test_an_uncommitted_edit_in_ecom_tasks_retrains(data_root: str, tmp_path: Path, monkeypatch) -> None:
+    from ecom_tasks import codehash
+
+    tree = tmp_path / "ecom_tasks"
+    (tree / "heads").mkdir(parents=True)
+    (tree / "heads" / "stage.py").write_text("EPOCHS = 1\n")
+    monkeypatch.setattr(codehash, "PACKAGE_DIR", tree)  # the package's source, pointed at a copy
+    monkeypatch.setattr("ecom_tasks.publish.stage.champion_info", lambda root, model: None)
+    calls = []
+
+    def train(champion):
+        calls.append(champion)
+        return {}
+
+    nightly.reuse_or_train(data_root, DAY, "churn", {}, train)
+    assert nightly.reuse_or_train(data_root, DAY, "churn", {}, train)["reused"]
+    (tree / "heads" / "stage.py").write_text("EPOCHS = 20\n")
+    assert not nightly.reuse_or_train(data_root, DAY, "churn", {}, train)["reused"]
+    (tree / "heads" / "notes.txt").write_text("not source")  # only .py files count
+    assert nightly.reuse_or_train(data_root, DAY, "churn", {}, train)["reused"] and len(calls) == 2
+
+
+def test_the_source_hash_sees_names_and_contents_and_finds_a_stages_package(tmp_path: Path) -> None:
+    from ecom_tasks import codehash
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = codehash.tree_hash(tmp_path)
+    assert codehash.tree_hash(tmp_path) == first  # cached: unchanged files are not read again
+    (tmp_path / "a.py").rename(tmp_path / "b.py")
+    assert codehash.tree_hash(tmp_path) != first  # same content, another name
+    toy = codehash.module_source("tests.toy_stage.train:train")
+    assert toy == Path(__file__).resolve().parent / "toy_stage"
+    assert codehash.module_source("ecom_tasks.heads.stage:fine_tune_churn") is None  # hashed whole
+    assert codehash.module_source("no_such_module:train") is None
+    from ecom_tasks.publish import tracking
+
+    assert f"src{codehash.source_hash()[:12]}" in tracking.code_version()  # the lineage shows edits too
+
+
+@pytest.mark.parametrize(
+    ("model", "unit"),
+    [("ranking", "evaluation users"), ("churn", "test customers"), ("repurchase", "test customers")],
+)
+def test_ranking_and_the_heads_step_aside_below_their_minimum_test_size(
+    data_root: str, model: str, unit: str
+) -> None:
+    """A few dozen test examples decide nothing: below the floor the gate is skipped, not a noisy pass."""
+    from ecom_tasks.errors import NotEnoughDataError
+    from ecom_tasks.publish import evaluation
     from ecom_tasks.publish.stage import check_examples, noise_config
 
-    check_examples("churn", DAY, None, noise_config("churn"))  # no minimum declared: the gate decides
+    folder = nightly.model_folder(data_root, model, DAY)
+    evaluation.write(folder, pd.DataFrame({f"{model}_metric": [1.0, 0.0] * 9 + [1.0]}))  # 19
+    with pytest.raises(
+        NotEnoughDataError, match=rf"19 {unit} in its test window, the gate needs at least 20"
+    ):
+        nightly.gate(data_root, DAY, model, {})
+    assert nightly.read_skip(data_root, model, DAY)["step"] == "gate"
+    assert not Path(folder, "blessing.json").exists()
+    check_examples(model, DAY, pd.DataFrame({"x": range(20)}), noise_config(model))  # 20: the gate decides
+    check_examples(model, DAY, None, noise_config(model))  # no per-example results: point metrics decide
+
+
+@pytest.mark.parametrize("age", [8, 30, 50, 89, 91])
+def test_each_stages_history_decision_at_the_ages_of_a_young_shop(data_root: str, age: int) -> None:
+    """The Done-when ages of issue #23: before any training, a stage steps aside exactly when the shop
+    is younger than it needs, for every registered stage (the heads: 91 days; the others: no floor)."""
+    from ecom_tasks.errors import NotEnoughDataError
+
+    _young_shop(data_root, age)
+    expected_aside = {"churn", "repurchase"} if age < 91 else set()
+    aside = set()
+    for stage in stages.registered():
+        try:
+            nightly.check_history(data_root, DAY, stage)
+        except NotEnoughDataError as exc:
+            assert str(exc).endswith(f"the shop has {age}") and f"ds={DAY}" in str(exc)
+            aside.add(stage.name)
+        assert (stage.name in aside) == (age < stage.min_history_days), stage.name
+    assert expected_aside <= aside and {"retrieval", "ranking"}.isdisjoint(aside)

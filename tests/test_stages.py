@@ -139,10 +139,12 @@ def test_an_entry_that_is_not_a_stage_is_refused(monkeypatch) -> None:
 
 
 def test_each_stage_states_what_it_needs() -> None:
-    # The heads need more than their 90-day label horizon of history; retrieval's gate 20 held-out users.
+    # The heads need more than their 90-day label horizon of history; every built-in gate 20 test examples.
     assert stages.get("churn").min_history_days == stages.get("repurchase").min_history_days == 91
     assert "90 days of history" in stages.get("churn").needs_history
-    assert stages.get("retrieval").min_test_examples == 20 and stages.get("retrieval").min_history_days == 0
+    assert stages.get("retrieval").min_history_days == stages.get("ranking").min_history_days == 0
+    for name in ("retrieval", "ranking", "churn", "repurchase"):
+        assert stages.get(name).min_test_examples == 20, name
     with pytest.raises(ConfigError, match="min_history_days and min_test_examples must be >= 0"):
         dataclasses.replace(stages.get("churn"), min_history_days=-1)
 

@@ -173,8 +173,16 @@ def render_report(
     feats: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
     config: FeatureConfig,
+    currency: str | None = None,
+    back: str | None = None,
 ) -> str:
-    """The report as one HTML string (pure: no I/O)."""
+    """The report as one HTML string (pure: no I/O).
+
+    Args:
+        currency: of the shop's prices (``GBP``); None: "currency units".
+        back: a link back to the page that lists the report (relative), or None.
+    """
+    money = currency or "currency units"
     plots = _plots(prof, tables, config)
     funnel = tables[catalog.FUNNEL_DAILY]
     last30 = funnel.tail(30)
@@ -187,8 +195,8 @@ def render_report(
         (f"{buyers:,}", "customers who bought"),
         (f"{int((prof[fc.ORDERS_RECENT] > 0).sum()):,}", f"bought in the last {config.trend_days} days"),
         (f"{orders30:,}", "orders, last 30 days"),
-        (f"{revenue30:,.0f}", "revenue, last 30 days"),
-        (f"{revenue30 / orders30:,.2f}" if orders30 else "-", "average order value, last 30 days"),
+        (f"{revenue30:,.0f}", f"revenue, last 30 days ({money})"),
+        (f"{revenue30 / orders30:,.2f}" if orders30 else "-", f"average order value, last 30 days ({money})"),
         (f"{repeat:.0%}", "buyers with 2+ orders"),
     ]
     pop_col = (
@@ -204,7 +212,8 @@ def render_report(
         (
             "Orders and revenue per day",
             "daily",
-            f"The last {config.report_days} days. Bars: revenue; lines: orders and first-time buyers.",
+            f"The last {config.report_days} days. Bars: revenue ({money}); lines: orders and first-time"
+            " buyers.",
         ),
         (
             "Funnel",
@@ -236,7 +245,11 @@ def render_report(
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Shop behaviour {ds}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Shop behaviour</h1><p class='sub'>As of the end of {ds} (UTC), from validated data only.</p>",
+        f"<p class='sub'><a href='{html.escape(back)}'>&larr; Back to the Shop ML page</a></p>"
+        if back
+        else "",
+        f"<h1>Shop behaviour</h1><p class='sub'>As of the end of {ds} (UTC), from validated data only; "
+        f"amounts in {html.escape(money)}.</p>",
         "<div class='kpis'>"
         + "".join(
             f"<div class='kpi'><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>" for v, k in kpis
@@ -275,6 +288,13 @@ def render_report(
     return "\n".join(parts)
 
 
+def shop_currency(root: str, ds: dt.date) -> str | None:
+    """The currency of the shop's prices: from the source that landed the day's raw events
+    (its manifest's ``source``, :data:`catalog.CURRENCIES`); None when unknown."""
+    manifest = storage.read_manifest(storage.partition_uri(root, catalog.RAW, contract.EVENTS, ds))
+    return None if manifest is None else catalog.CURRENCIES.get(manifest.source or "")
+
+
 def report_uri(root: str, ds: dt.date) -> str:
     """``{root}/reports/behaviour/ds=YYYY-MM-DD/report.html``."""
     return (
@@ -292,7 +312,8 @@ def write_report(
 ) -> str:
     """Render and write the report atomically; returns its URI."""
     uri = report_uri(root, ds)
-    data = render_report(ds, prof, feats, tables, config).encode()
+    # The page serves the report at {app}/reports/<ds>: "../" is the page.
+    data = render_report(ds, prof, feats, tables, config, shop_currency(root, ds), back="../").encode()
     fs, path = fsspec.core.url_to_fs(uri)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"

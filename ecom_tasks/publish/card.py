@@ -2,30 +2,33 @@
 gate decided, and where it came from.
 
 Built from the :class:`~ecom_tasks.publish.gate.Blessing` (metrics, baselines, champion, checks,
-lineage) so its figures are the ones the gate judged and the run logged to MLflow; every figure is
-printed with :func:`fmt` (4 decimals).
+lineage) so its figures are the ones the gate judged and the run logged to MLflow; each metric is
+printed with its plain label and unit (:mod:`ecom_tasks.ui.labels`) beside its MLflow name.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ecom_tasks import remote
 from ecom_tasks.publish.config import CARD_HTML, CARD_MARKDOWN
 from ecom_tasks.publish.gate import Blessing
+from ecom_tasks.ui import labels
 
 _CSS = (
-    "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
+    "body{font-family:sans-serif;max-width:75em;margin:2em auto}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}"
 )
+_FINETUNED = "finetuned_"  # the heads' fine-tuned model, measured when a baseline is published
 Table = tuple[list[str], list[list[str]]]
 Section = tuple[str, list[str], Table | None]  # title, paragraphs, optional table
 
 
 def fmt(value: float | str | None) -> str:
-    """How the card prints a figure: 4 decimals, ``-`` when absent."""
+    """A figure with 4 decimals, ``-`` when absent (gate check details, lineage)."""
     if value is None:
         return "-"
     if isinstance(value, int | float):
@@ -33,14 +36,35 @@ def fmt(value: float | str | None) -> str:
     return str(value)
 
 
+def _order(b: Blessing) -> list[str]:
+    """The candidate's metrics: the gated ones first, counts last, the rest by label."""
+    gated = [c.metric for c in b.checks if c.metric]
+    rest = sorted(set(b.metrics) - set(gated), key=lambda k: (labels.metric(k)[1] == labels.COUNT,
+                                                               labels.metric_label(k)))  # fmt: skip
+    return [m for m in dict.fromkeys(gated) if m in b.metrics] + rest
+
+
 def _metrics_table(b: Blessing) -> Table:
+    """Plain labels and units; the candidate's own alternative (``finetuned_*``) in its own column."""
     baselines = sorted(b.baselines)
-    champ = "champion" + (f" (v{b.champion_version})" if b.champion_version else "")
-    header = ["metric", "candidate", champ, *baselines]
+    own = {k.removeprefix(_FINETUNED): v for k, v in b.metrics.items() if k.startswith(_FINETUNED)}
+    champ = "current champion" + (f" (version {b.champion_version})" if b.champion_version else "")
+    candidate = f"candidate ({labels.model_name(b.selected)})" if b.selected else "candidate"
+    header = ["metric", candidate, champ, *(labels.model_name(n) for n in baselines)]
+    if own and labels.is_baseline(b.selected, baselines):
+        header.append(f"{labels.model_name(_FINETUNED.rstrip('_'))} (not published)")
+    header.append("MLflow name")
     rows = []
-    for metric in sorted(b.metrics):
-        row = [metric, fmt(b.metrics[metric]), fmt((b.champion_metrics or {}).get(metric))]
-        rows.append(row + [fmt(b.baselines[name].get(metric)) for name in baselines])
+    for metric in _order(b):
+        if metric.startswith(_FINETUNED):
+            continue
+        value = b.metrics[metric]
+        row = [labels.metric_label(metric), labels.metric_value(metric, value),
+               labels.metric_value(metric, (b.champion_metrics or {}).get(metric))]  # fmt: skip
+        row += [labels.metric_value(metric, b.baselines[name].get(metric)) for name in baselines]
+        if len(header) > len(row) + 1:
+            row.append(labels.metric_value(metric, own.get(metric)))
+        rows.append([*row, metric])
     return header, rows
 
 
@@ -49,23 +73,39 @@ def _interval(c: Any) -> str:
     if not c.interval:
         return "-"
     low, high = c.interval
+    if c.metric and labels.metric(c.metric)[1] == labels.SHARE:
+        return f"{low * 100:+.1f} to {high * 100:+.1f} points"
     return f"{low:+.4f} to {high:+.4f}"
 
 
 def _checks_table(b: Blessing) -> Table:
     header = ["check", "value", "rule", "outcome", "gain interval (95%, positive = better)", "detail"]
-    rows = [
-        [
-            c.name,
-            fmt(c.value),
-            f"{c.comparator} {fmt(c.threshold)}",
-            c.outcome.upper(),
-            _interval(c),
-            c.detail,
-        ]
-        for c in b.checks
-    ]
+    rows = []
+    for c in b.checks:
+        value = labels.metric_value(c.metric, c.value) if c.metric else fmt(c.value)
+        bound = c.threshold
+        if c.metric and isinstance(bound, int | float) and not isinstance(bound, bool):
+            bound = labels.metric_value(c.metric, bound)
+        rows.append(
+            [c.name, value, f"{c.comparator} {fmt(bound)}", c.outcome.upper(), _interval(c), c.detail]
+        )
     return header, rows
+
+
+def _status(b: Blessing) -> list[str]:
+    status = "BLESSED" if b.blessed else f"BLOCKED - failing checks: {', '.join(b.failing)}"
+    if b.forced:
+        status += " (forced over a newer champion)"
+    out = [f"Gate: **{status}**"]
+    if b.selected and labels.is_baseline(b.selected, list(b.baselines)):
+        out.append(
+            f"**A baseline is published, not the fine-tuned model**: {labels.model_name(b.selected)}. "
+            + (f"Why: {b.selection}." if b.selection else "")
+        )
+    elif b.selected:
+        out.append(f"Published model: {labels.model_name(b.selected)}." + (
+            f" Why: {b.selection}." if b.selection else ""))  # fmt: skip
+    return out
 
 
 def sections(
@@ -73,31 +113,31 @@ def sections(
 ) -> list[Section]:
     """The card's content, independent of the output format."""
     lin = b.lineage
-    status = "BLESSED" if b.blessed else f"BLOCKED - failing checks: {', '.join(b.failing)}"
-    if b.forced:
-        status += " (forced over a newer champion)"
     window = lin.get("data_window", {})
     out: list[Section] = [
-        ("Status", [f"Gate: **{status}**"], None),
-        ("Data window", [], (["key", "value"], [[k, str(v)] for k, v in window.items()])),
+        ("Status", _status(b), None),
+        ("Training data", [f"Trained on {labels.data_window(window)}."], None),
         (
             "Metrics against the champion and the baselines",
-            ["Same held-out data, same run."],
+            ["Same held-out test data, same run. Shares are percentages of the test set."],
             _metrics_table(b),
         ),
         ("Gate checks", [], _checks_table(b)),
     ]
     if publication:
-        rows = [[k, str(v)] for k, v in publication.items() if v is not None]
-        out.append(("Publication", [], (["key", "value"], rows)))
+        rows = [[labels.readable(k), labels.number(v) if isinstance(v, bool) else str(v)]
+                for k, v in publication.items() if v is not None]  # fmt: skip
+        out.append(("Publication", [], (["", "value"], rows)))
     rows = [
-        [k, str(lin.get(k, "-"))]
+        [labels.readable(k), str(lin.get(k, "-"))]
         for k in ("run_id", "code_version", "fingerprint", "artifact", "artifact_hash")
     ]
-    rows += [[f"input {name}", h] for name, h in sorted(lin.get("inputs", {}).items())]
-    out.append(("Lineage", [], (["key", "value"], rows)))
+    rows += [[f"input {name} (content hash)", h] for name, h in sorted(lin.get("inputs", {}).items())]
+    out.append(("Lineage", [], (["", "value"], rows)))
     if plots:
-        out.append(("Plots", [f"![{p}]({p})" for p in plots], None))
+        note = ("Reliability: the observed rate against the score, per band of scores; "
+                "on the diagonal the scores are calibrated.")  # fmt: skip
+        out.append(("Plots", [note, *(f"![{p}]({p})" for p in plots)], None))
     return out
 
 
@@ -125,9 +165,10 @@ def to_html(title: str, content: list[Section]) -> str:
         for p in paragraphs:
             if p.startswith("!["):
                 src = p[p.index("(") + 1 : -1]
-                parts.append(f"<p><img src='{e(src)}' alt='{e(src)}' style='max-width:100%'></p>")
+                alt = labels.readable(src.rsplit(".", 1)[0]) + " plot"
+                parts.append(f"<p><img src='{e(src)}' alt='{e(alt)}' style='max-width:100%'></p>")
             else:
-                parts.append("<p>" + e(p).replace("**", "") + "</p>")
+                parts.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", e(p)).replace("**", "") + "</p>")
         if table is not None:
             header, rows = table
             parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
@@ -145,7 +186,7 @@ def write_card(
     Plots (``*.png``) already in the folder are linked from the card.
     """
     plots = remote.glob_names(folder, "*.png")
-    title = f"Model card: {b.model} (ds={b.ds})"
+    title = f"Model card: {b.model}, trained on {labels.date(b.ds)} (ds={b.ds})"
     content = sections(b, publication, plots)
     md, page = f"{folder}/{CARD_MARKDOWN}", f"{folder}/{CARD_HTML}"
     _write(md, to_markdown(title, content))
@@ -155,3 +196,33 @@ def write_card(
 
 def _write(path: str, text: str) -> None:
     remote.write_uri(path, text.encode("utf-8"))  # atomic: a reader never sees half a card
+
+
+# --- a later night that did not replace this champion (not enough data): its reason on the card ---
+_NOTE = re.compile(r"<!-- ecom:not-trained -->.*?<!-- /ecom:not-trained -->\n*", re.S)
+
+
+def _note_block(reason: str, as_html: bool) -> str:
+    text = f"Latest night: {reason}. This version stays the champion."
+    body = f"<p><strong>{html.escape(text)}</strong></p>" if as_html else f"> **{text}**\n"
+    return f"<!-- ecom:not-trained -->\n{body}\n<!-- /ecom:not-trained -->\n\n"
+
+
+def note_not_trained(folder: str, reason: str | None, ds: str | None = None) -> None:
+    """Show a later night's skip (``"churn not trained on ds=D: needs ..."``) under the title of the card
+    in ``folder`` (the champion's), replacing an earlier note. ``reason=None`` removes the note (only
+    one about ``ds=<ds>`` when ``ds`` is given). A folder without a card is left alone."""
+    for name, as_html in ((CARD_MARKDOWN, False), (CARD_HTML, True)):
+        path = f"{folder}/{name}"
+        raw = remote.read_uri(path)
+        if raw is None:
+            continue
+        text = raw.decode("utf-8")
+        found = _NOTE.search(text)
+        if reason is None and (found is None or (ds and f"ds={ds}" not in found.group(0))):
+            continue
+        text = _NOTE.sub("", text)
+        if reason is not None:
+            end = text.index("</h1>") + len("</h1>\n") if as_html else text.index("\n") + 2
+            text = text[:end] + _note_block(reason, as_html) + text[end:]
+        _write(path, text)

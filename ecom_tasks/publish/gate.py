@@ -101,6 +101,10 @@ class Blessing:
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     champion_metrics: dict[str, float] | None = None
     lineage: dict[str, Any] = field(default_factory=dict)
+    # The model the stage published when it chose among its own and its baselines (``selected``
+    # in metrics.json) and why (``selection``); None when the stage does not choose.
+    selected: str | None = None
+    selection: str | None = None
 
     @property
     def failing(self) -> list[str]:
@@ -249,6 +253,17 @@ def _backfill_check(ds: str, champion_ds: str | None, force: bool) -> Check:
     return Check(name, None, None, ">=", champion_ds, FAIL, detail + "; set force to replace it")
 
 
+def measured_prefixes(gate: ModelGate) -> tuple[str, ...]:
+    """The baseline prefixes of ``gate`` and of the model's registered gate: a gate file may turn
+    the ``beats_baselines`` check off (``baselines: []``), yet the baselines were measured and the
+    card and the page still show them (and they are not the candidate's own metrics)."""
+    try:
+        registered = GateConfig().for_model(gate.model).baselines
+    except ConfigError:
+        registered = ()
+    return tuple(dict.fromkeys([*gate.baselines, *registered]))
+
+
 def split_metrics(
     metrics: Mapping[str, Any], baseline_prefixes: tuple[str, ...]
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -324,4 +339,5 @@ def evaluate_gate(
         },
         baselines={b: dict(m) for b, m in baseline_metrics.items()},
         champion_metrics=None if champion_metrics is None else dict(champion_metrics),
+        selected=selected,
     )

@@ -11,11 +11,15 @@ where ``path`` (``<table>/ds=<ds>``) is relative to the pointer's folder, so the
 moved or synced elsewhere without rewriting it; :func:`current_uri` resolves it.
 
 The pointer is rewritten atomically (a single file replace) and only while the registry's alias
-lock is held, in the same critical section as the ``champion`` alias move.
+lock is held, in the same critical section as the ``champion`` alias move. Every move that changes
+it also appends one line to ``{root}/outputs/pointer_history.jsonl`` (``{"at", "model", "version",
+"ds", "tables"}``), so what was current for an earlier day can be answered later
+(:func:`current_as_of`: monitoring compares what was published then with what happened after).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -24,14 +28,15 @@ from typing import Any
 
 import pandas as pd
 
-from ecom_tasks import __version__, catalog, storage
+from ecom_tasks import __version__, catalog, remote, storage
 from ecom_tasks.contract import ITEM_ID, TITLE
-from ecom_tasks.errors import EcomError
+from ecom_tasks.errors import ConfigError, EcomError
 from ecom_tasks.publish.config import OUTPUTS_STAGE, ModelSpec
 
 log = logging.getLogger(__name__)
 
 POINTER_FILE = catalog.POINTER_FILE
+HISTORY_FILE = catalog.POINTER_HISTORY_FILE
 
 
 class OutputsMissingError(EcomError):
@@ -125,6 +130,7 @@ def move_pointer(
             f"under {storage.data_root(root)}/{OUTPUTS_STAGE}"
         )
     pointer = read_pointer(root)
+    before = json.dumps(pointer, sort_keys=True)
     pointer["models"][spec.name] = {
         "version": str(version),
         "registered_name": spec.registered_name,
@@ -138,8 +144,54 @@ def move_pointer(
         entry = {"ds": day, "path": f"{table}/ds={day}", "model": spec.name, "version": str(version)}
         pointer["tables"][table] = entry
     storage.write_json(pointer, pointer_uri(root))
+    if json.dumps(pointer, sort_keys=True) != before:  # an idempotent re-move adds no history line
+        moved = [t for t in spec.output_tables if t not in missing]
+        record = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "model": spec.name,
+                  "version": str(version), "ds": day, "tables": moved}  # fmt: skip
+        remote.append_line(history_uri(root), json.dumps(record, sort_keys=True))
     log.info("outputs pointer: %s -> version %s (ds=%s)", spec.name, version, day)
     return pointer
+
+
+def history_uri(root: str) -> str:
+    """``{root}/outputs/pointer_history.jsonl``."""
+    return f"{storage.data_root(root)}/{OUTPUTS_STAGE}/{HISTORY_FILE}"
+
+
+def read_history(root: str) -> list[dict[str, Any]]:
+    """Every pointer move, oldest first (empty before the first publish or on an older root)."""
+    body = remote.read_uri(history_uri(root))
+    if body is None:
+        return []
+    return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+
+def current_as_of(
+    root: str, day: str | dt.date, *, table: str | None = None, model: str | None = None
+) -> dict[str, str] | None:
+    """What the pointer designated for ``table`` (or ``model``) once the night of ``day`` was over.
+
+    Point in time: among the moves of the history whose ``ds`` is at most ``day``, the last one
+    (a later night's publication is never "current" for ``day``; a rollback counts from when it
+    was made). Returns ``{"ds", "version", "model"}`` or None when nothing was published by then.
+    A table the history does not know (published before the history existed) falls back to
+    ``current.json`` when its entry is not newer than ``day``.
+    """
+    if (table is None) == (model is None):
+        raise ConfigError("current_as_of: give exactly one of table and model")
+    last = storage.as_date(day).isoformat()
+    moves = [
+        r for r in read_history(root)
+        if r["ds"] <= last and (r["model"] == model if model else table in r.get("tables", ()))
+    ]  # fmt: skip
+    if moves:
+        found = moves[-1]
+        return {"ds": found["ds"], "version": found["version"], "model": found["model"]}
+    pointer = read_pointer(root)
+    entry = pointer["tables"].get(table) if table else pointer["models"].get(model)
+    if entry is None or entry["ds"] > last:
+        return None
+    return {"ds": entry["ds"], "version": entry["version"], "model": entry.get("model", model)}
 
 
 def current_uri(root: str, table: str) -> str:

@@ -176,8 +176,9 @@ def serving_check(client: MlflowClient, name: str, version: str, smoke_input: An
     Args:
         smoke_input: the query; by default the one the wrapper derives from the model itself.
 
-    Returns ``{"uri", "answer", "seconds"}``; raises :class:`ServingCheckError` naming the version
-    and the cause, after tagging the version ``serving_check=failed``.
+    Returns ``{"uri", "answer", "seconds", "query"}`` (``query``: what it sent); raises
+    :class:`ServingCheckError` naming the version and the cause, after tagging the version
+    ``serving_check=failed``.
     """
     import mlflow
 
@@ -198,7 +199,7 @@ def serving_check(client: MlflowClient, name: str, version: str, smoke_input: An
     client.set_model_version_tag(name, version, TAG_SERVING, "passed")
     seconds = time.perf_counter() - started
     log.info("%s answered its smoke query (%s) in %.2fs", uri, answer, seconds)
-    return {"uri": uri, "answer": answer, "seconds": round(seconds, 3)}
+    return {"uri": uri, "answer": answer, "seconds": round(seconds, 3), "query": query}
 
 
 def champion(client: MlflowClient, name: str) -> ModelVersion | None:

@@ -4,7 +4,8 @@
   registry for the champion's ``ds``, runs the gate, logs an MLflow run (params, metrics, data
   window, input hashes, code version, blessing, model card) and writes ``blessing.json``.
 - :func:`publish_model` refuses without a positive blessing, registers the candidate (idempotent),
-  serve-checks it from the registry and only then moves ``champion`` and the outputs pointer.
+  serve-checks it from the registry (keeping the query it answered as ``serving_request.json``, a
+  body for ``mlflow models serve``) and only then moves ``champion`` and the outputs pointer.
 
 Each returns a small dict for XCom and the task log.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from ecom_tasks import remote, storage
 from ecom_tasks.errors import ConfigError, NotEnoughDataError
 from ecom_tasks.publish import blessing as blessings
-from ecom_tasks.publish import card, evaluation, outputs, registry, tracking
+from ecom_tasks.publish import card, evaluation, outputs, registry, serving, tracking
 from ecom_tasks.publish.config import (
     CHAMPION_METRICS_FILE,
     HISTORY_FILE,
@@ -28,7 +29,7 @@ from ecom_tasks.publish.config import (
     ModelSpec,
     PublishConfig,
 )
-from ecom_tasks.publish.gate import Blessing, NoiseConfig, evaluate_gate, split_metrics
+from ecom_tasks.publish.gate import Blessing, NoiseConfig, evaluate_gate, measured_prefixes, split_metrics
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,17 @@ def noise_config(model_name: str) -> NoiseConfig:
 
 def check_examples(model_name: str, ds: str, examples: Any, noise: NoiseConfig) -> None:
     """Raise :class:`NotEnoughDataError` when the candidate has fewer held-out examples than the
-    gate needs to decide anything (``noise.min_examples``): its figures would be noise either way."""
-    have = 0 if examples is None else len(examples)
+    gate needs to decide anything (``noise.min_examples``): its figures would be noise either way.
+
+    The examples are the candidate's per-example results (``evaluation.parquet``). A candidate that
+    recorded none (a stage without per-example results) says nothing of its test size: it is gated
+    on its point metrics, as without a floor.
+    """
+    if examples is None:
+        if noise.min_examples:
+            log.info("%s ds=%s: no per-example results, the test-size floor cannot apply", model_name, ds)
+        return
+    have = len(examples)
     if have < noise.min_examples:
         raise NotEnoughDataError(
             f"{model_name} trained on ds={ds} but not gated: {have} {noise.unit} in its test window, "
@@ -166,12 +176,14 @@ def gate_model(
     check_examples(model_name, day, examples, noise)
     raw, other = read_metrics(f"{folder}/{METRICS_FILE}")
     other = {**_training_record(folder), **other}
-    candidate, baselines = split_metrics(raw, gate.baselines)
+    candidate, measured = split_metrics(raw, measured_prefixes(gate))
+    checked = tuple(p.rstrip("_") for p in gate.baselines)
+    baselines = {name: m for name, m in measured.items() if name in checked}
     champion_metrics = None
     if remote.uri_exists(f"{folder}/{CHAMPION_METRICS_FILE}"):
         champ_raw, _ = read_metrics(f"{folder}/{CHAMPION_METRICS_FILE}", "champion metrics")
         champ_raw = {k.removeprefix(CHAMPION_PREFIX): v for k, v in champ_raw.items()}
-        champion_metrics = split_metrics(champ_raw, gate.baselines)[0]
+        champion_metrics = split_metrics(champ_raw, measured_prefixes(gate))[0]
     with remote.local_copy(folder) as local:  # the folder may be on an object store
         artifact = locate_artifact(spec, local)
         digest = registry.artifact_hash(artifact)
@@ -195,7 +207,9 @@ def gate_model(
         "inputs": inputs, "artifact": artifact.name, "artifact_hash": digest,
         "fingerprint": registry.fingerprint(model_name, day, inputs, code, digest),
     }  # fmt: skip
-    verdict = dataclasses.replace(verdict, lineage=lineage)
+    selection = other.get("selection") if isinstance(other.get("selection"), str) else None
+    # The record shows every measured baseline, also those the gate was told not to check.
+    verdict = dataclasses.replace(verdict, lineage=lineage, baselines=measured, selection=selection)
     uri = blessings.write_blessing(root, verdict, spec.stage, spec.table)
     md, page = card.write_card(root, verdict, folder)
 
@@ -282,6 +296,8 @@ def publish_model(
     check = registry.serving_check(
         client, spec.registered_name, mv.version, registry.read_smoke_input(folder)
     )
+    # A body MLflow's model server takes, for consumers: the query the version just answered.
+    serving.write_request(folder, check["query"])
 
     def move() -> None:
         outputs.move_pointer(root, spec, str(mv.version), day, require_outputs=cfg.require_outputs)

@@ -7,7 +7,7 @@ embedded default is a SQLite store at ``{root}/mlflow/mlflow.db`` with artifacts
 cannot live in a bucket); with a database store the artifacts still go to ``{root}/mlflow/artifacts``
 in the bucket, so every worker reads the same models. A run records its parameters, metrics,
 the data window, the content hashes of its input partitions (from their ``_manifest.json``), the
-code version (package version plus git commit when there is one) and its artifacts.
+code version (package version, git commit when there is one, hash of the source files) and its artifacts.
 MLflow's own chatter (INFO lines, progress bars) is turned down so task logs stay readable.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecom_tasks import __version__, catalog, fsio, remote, storage
+from ecom_tasks import __version__, catalog, codehash, fsio, remote, storage
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish.flock import file_lock
 
@@ -133,7 +133,8 @@ def experiment_id(client: MlflowClient, name: str, root: str) -> str:
 
 @functools.cache
 def code_version() -> str:
-    """``ecom_tasks.__version__``, plus ``+g<commit>`` when the project is a git checkout."""
+    """``ecom_tasks.__version__``, plus ``+g<commit>`` when the project is a git checkout, plus
+    ``.src<hash>`` of the package's source files, so an uncommitted edit shows in the lineage."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(_PROJECT_DIR), "rev-parse", "--short=12", "HEAD"],
@@ -141,7 +142,8 @@ def code_version() -> str:
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    return f"{__version__}+g{commit}" if commit else __version__
+    source = f"src{codehash.source_hash()[:12]}"
+    return f"{__version__}+g{commit}.{source}" if commit else f"{__version__}+{source}"
 
 
 def input_hashes(root: str, ds: str, stages: Iterable[str]) -> dict[str, str]:

@@ -4,17 +4,21 @@ Every user with an interaction before the end of ``ds`` gets the backbone's top 
 items over their full history, re-ranked by the selected re-ranker and cut to ``top_k``: one row
 per (user, rank) with the columns of :mod:`ecom_tasks.publish.tables`. Items the user already
 bought stay in by default (repeat purchases are common in retail); ``exclude_purchased`` removes
-them before retrieval.
+them before retrieval. Items the user returned (``return`` lines of the validated events up to the
+end of ``ds``) are never proposed again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ecom_tasks.contract import ITEM_ID, TITLE, TS, USER_ID
+from ecom_tasks import storage
+from ecom_tasks.catalog import VALIDATED
+from ecom_tasks.contract import EVENT_TYPE, EVENTS, ITEM_ID, RETURN, TITLE, TS, USER_ID
 from ecom_tasks.publish.config import RECOMMENDATIONS
 from ecom_tasks.publish.outputs import with_item_titles, write_output
 from ecom_tasks.publish.tables import MODEL_VERSION, RANK, RETRIEVAL_RANK, SCORE
@@ -32,6 +36,32 @@ def _bought_before(interactions: pd.DataFrame, users: np.ndarray, end: pd.Timest
         lambda s: sorted(set(map(str, s)))
     )
     return [sets.get(u, []) for u in users]
+
+
+def returned_before(root: str, day: dt.date) -> dict[str, set[str]]:
+    """Per user, the items with a ``return`` line in the validated events of the days up to ``day``."""
+    days = [d for d in storage.list_partitions(root, VALIDATED, EVENTS) if d <= day]
+    if not days:
+        return {}
+    uris = [storage.partition_uri(root, VALIDATED, EVENTS, d) for d in days]
+    lines, _ = storage.read_partitions(uris, columns=[USER_ID, ITEM_ID, EVENT_TYPE])
+    lines = lines[(lines[EVENT_TYPE] == RETURN).fillna(False).astype(bool) & lines[USER_ID].notna()]
+    out: dict[str, set[str]] = {}
+    for user, item in zip(lines[USER_ID].astype(str), lines[ITEM_ID].astype(str), strict=True):
+        out.setdefault(user, set()).add(item)
+    return out
+
+
+def exclusions(
+    users: np.ndarray, bought: list[list[str]] | None, returned: Mapping[str, set[str]] | None
+) -> list[list[str]] | None:
+    """Per user, the items never to propose: those bought (when excluded) and those returned."""
+    if bought is None and not returned:
+        return None
+    bought = bought or [[] for _ in users]
+    return [
+        sorted(set(b) | set((returned or {}).get(str(u), ()))) for u, b in zip(users, bought, strict=True)
+    ]
 
 
 def top_lists(lists: data.Lists, scores: np.ndarray, k: int, model_version: str) -> pd.DataFrame:
@@ -68,17 +98,29 @@ def recommendations(
     *,
     end: pd.Timestamp,
     model_version: str,
+    returned: Mapping[str, set[str]] | None = None,
 ) -> pd.DataFrame:
-    """Top ``config.top_k`` per user known before ``end``, with titles, in :data:`COLUMNS` order."""
+    """Top ``config.top_k`` per user known before ``end``, with titles, in :data:`COLUMNS` order;
+    ``returned``: per user, items they returned (:func:`returned_before`), left out of their list."""
     users = data.users_before(interactions, end)
     if not len(users):
         frame = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
         return frame.astype({RANK: "int64", SCORE: "float64", RETRIEVAL_RANK: "int64"})
-    exclude = _bought_before(interactions, users, end) if config.exclude_purchased else None
+    bought = _bought_before(interactions, users, end) if config.exclude_purchased else None
+    exclude = exclusions(users, bought, returned)
     lists = data.candidate_lists(
         backbone, interactions, profiles, users, end, None, candidates=config.candidates, exclude=exclude
     )
     frame = top_lists(lists, scorer(lists), config.top_k, model_version)
+    if returned:  # the retrieval's exclusion ignores ids it does not know; make sure
+        pairs = {(u, i) for u, items_ in returned.items() for i in items_}
+        gone = [
+            (u, i) in pairs
+            for u, i in zip(frame[USER_ID].astype(str), frame[ITEM_ID].astype(str), strict=True)
+        ]
+        if any(gone):
+            frame = frame[~np.array(gone)].copy()
+            frame[RANK] = frame.groupby(USER_ID, sort=False).cumcount().astype("int64") + 1
     frame = with_item_titles(frame, items.astype({ITEM_ID: "string"}))
     return frame[COLUMNS].sort_values([USER_ID, RANK], kind="stable").reset_index(drop=True)
 

@@ -44,7 +44,7 @@ from ecom_tasks.ranking.config import (
     SERVING_FEATURES,
     RankingConfig,
 )
-from ecom_tasks.ranking.outputs import recommendations, write_recommendations
+from ecom_tasks.ranking.outputs import recommendations, returned_before, write_recommendations
 from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.config import HISTORY_FILE as BACKBONE_HISTORY
 from ecom_tasks.retrieval.inputs import profile_sources
@@ -232,8 +232,9 @@ def fine_tune_ranking(
         config=config.to_dict(), backbone_uri=folder, input_uris=[inter_uri, items_uri],
     )  # fmt: skip
     frame = recommendations(
-        backbone, interactions, items, profiles(end), trained.scorer(), config, end=end, model_version=version
-    )
+        backbone, interactions, items, profiles(end), trained.scorer(), config, end=end,
+        model_version=version, returned=returned_before(root, day),
+    )  # fmt: skip
     table_uri = write_recommendations(root, day, frame, source=out)
     fit = trained.fit
     history = {

@@ -1,4 +1,4 @@
-"""Read-only queries behind the Airflow UI plugin ("E-commerce ML" page, ``plugins/ecom_ui``).
+"""Read-only queries behind the Airflow UI plugin ("Shop ML" page, ``plugins/ecom_ui``).
 
 Plain functions over published artifacts: the outputs pointer and its tables, blessings and model
 cards, the MLflow registry, validation summaries, quarantine partitions, feature analytics and the

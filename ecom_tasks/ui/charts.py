@@ -19,10 +19,15 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: float) -> str:
-    if value == 0 or 0.01 <= abs(value) < 10_000:
+def _fmt(value: float, percent: bool = False) -> str:
+    """A chart label: shares as percentages (4.6%), thousands with separators (25,900)."""
+    if percent:
+        return f"{value:.1%}" if abs(value) >= 0.001 or value == 0 else f"{value:.2%}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if value == 0 or abs(value) >= 0.01:
         return f"{value:.3g}" if abs(value) < 1 else f"{value:,.1f}".rstrip("0").rstrip(".")
-    return f"{value:.2e}"
+    return f"{value:.2g}"
 
 
 def _polyline(points: list[str], color: str) -> str:
@@ -44,14 +49,26 @@ def line_chart(
     width: int = 640,
     height: int = 220,
     markers: Mapping[str, Sequence[bool]] | None = None,
+    percent: bool = False,
 ) -> str:
     """Lines over ``labels`` (x, in order), one per series; None values leave a gap.
 
-    ``markers``: per series, which points to draw hollow (e.g. nights the gate blocked).
+    ``markers``: per series, which points to draw hollow (e.g. nights the gate blocked);
+    ``percent``: the values are shares, labelled as percentages.
     """
     values = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
     if not labels or not values:
         return _empty(title, width, height)
+    if len(values) == 1:  # one night so far: the point in words, not a large empty frame
+        name, i = next((n, i) for n, s in series.items() for i, v in enumerate(s)
+                       if v is not None and math.isfinite(v))  # fmt: skip
+        text = f"{name}, {labels[i]}: {_fmt(values[0], percent)} (one point so far)"
+        return (
+            f"<svg class='chart' role='img' width='{width}' height='40' viewBox='0 0 {width} 40'>"
+            f"<title>{_e(title)}</title><text x='4' y='14' {_FONT} font-weight='bold'>{_e(title)}</text>"
+            f"<circle cx='10' cy='30' r='4' fill='{PALETTE[0]}'/>"
+            f"<text x='20' y='34' {_FONT}>{_e(text)}</text></svg>"
+        )
     left, right, top, bottom = 52, 12, 24, 36
     lo, hi = min(values), max(values)
     if hi == lo:
@@ -73,7 +90,7 @@ def line_chart(
     ]
     for v in (lo, (lo + hi) / 2, hi):
         parts.append(
-            f"<text x='{left - 4}' y='{y(v) + 4:.1f}' text-anchor='end' {_FONT}>{_e(_fmt(v))}</text>"
+            f"<text x='{left - 4}' y='{y(v) + 4:.1f}' text-anchor='end' {_FONT}>{_e(_fmt(v, percent))}</text>"
         )
     for i in sorted({0, n // 2, n - 1}):
         anchor = "start" if i == 0 else ("end" if i == n - 1 else "middle")
@@ -94,7 +111,7 @@ def line_chart(
             fill = "white" if i < len(hollow) and hollow[i] else color
             parts.append(
                 f"<circle cx='{x(i):.1f}' cy='{y(v):.1f}' r='3' fill='{fill}' stroke='{color}'>"
-                f"<title>{_e(name)} {_e(labels[i])}: {_e(_fmt(v))}</title></circle>"
+                f"<title>{_e(name)} {_e(labels[i])}: {_e(_fmt(v, percent))}</title></circle>"
             )
         if len(segment) > 1:
             parts.append(_polyline(segment, color))
@@ -112,7 +129,7 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, *, width: int = 64
     top = max((v for _, v in items), default=0)
     if not items or top <= 0:
         return _empty(title, width, 60)
-    left, right = 120, 150
+    left, right = 120, 230  # room for "25,900 (98.9% of sessions)" beside the longest bar
     parts = [
         f"<svg class='chart' role='img' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>",
         f"<title>{_e(title)}</title><text x='4' y='14' {_FONT} font-weight='bold'>{_e(title)}</text>",
@@ -121,7 +138,7 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, *, width: int = 64
     for i, (label, value) in enumerate(items):
         y = 24 + i * bar
         length = (width - left - right) * value / top
-        share = f"{value / first:.1%} of {items[0][0]}" if i else ""
+        share = f"({value / first:.1%} of {items[0][0]})" if i else ""
         parts += [
             f"<text x='{left - 6}' y='{y + bar * 0.65:.1f}' text-anchor='end' {_FONT}>{_e(label)}</text>",
             f"<rect x='{left}' y='{y + 2}' width='{length:.1f}' height='{bar - 6}' fill='{PALETTE[0]}'>"
@@ -142,6 +159,7 @@ def heatmap(
         return _empty(title, 640, 60)
     left, top = 70, 40
     width, height = left + cell * len(cols) + 10, top + cell * len(rows) + 10
+    width = max(width, int(len(title) * 6.6) + 10)  # the title is never cut
     parts = [
         f"<svg class='chart' role='img' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>",
         f"<title>{_e(title)}</title><text x='4' y='14' {_FONT} font-weight='bold'>{_e(title)}</text>",

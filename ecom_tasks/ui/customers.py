@@ -155,6 +155,30 @@ def _with_titles(lines: list[dict[str, Any]], titles: dict[str, tuple[Any, Any]]
     return rows
 
 
+def _currency(root: str, day: dt.date) -> str:
+    """The shop's currency for amounts (the behaviour report's), "currency units" when unknown."""
+    from ecom_tasks.features.report import shop_currency
+
+    return shop_currency(root, day) or "currency units"
+
+
+def not_scored_reason(profile: dict[str, Any] | None) -> str:
+    """Why a customer has no churn or repurchase score: the heads score customers who bought
+    within ``HeadConfig.active_days`` of the day; the others are lapsed or never bought."""
+    from ecom_tasks.heads.config import HeadConfig
+
+    active = HeadConfig().active_days
+    if profile is None:
+        return "not scored: no customer profile for this day"
+    frequency, recency = profile.get(fc.FREQUENCY), profile.get(fc.RECENCY_DAYS)
+    if not frequency or recency is None:
+        return "not scored: never bought (only customers with a purchase are scored)"
+    if active is not None and recency > active:
+        return (f"not scored: lapsed, last purchase {recency:,.0f} days ago (only customers who "
+                f"bought in the last {active} days are scored)")  # fmt: skip
+    return "not scored: not in the published scores (they were computed on an earlier day)"
+
+
 def lookup_customer(
     root: str,
     customer: str,
@@ -191,13 +215,18 @@ def lookup_customer(
     profile = _first(profiles, customer)
     churn = _churn(churn_idx, churn_entry, customer, config)
     repurchase = _scores(rep_idx, rep_entry, customer)
-    recs = rec_idx.records(customer, config.top_k) if rec_idx is not None else []
+    index = purchase_index(root, day, cache, config)
+    returned = {str(r[contract.ITEM_ID]) for r in index.records(customer, None)
+                if r.get(contract.EVENT_TYPE) == contract.RETURN}  # fmt: skip
+    # Never show an item the customer sent back (older tables may still hold one).
+    recs = rec_idx.records(customer, config.top_k + len(returned)) if rec_idx is not None else []
+    recs = [r for r in recs if str(r[contract.ITEM_ID]) not in returned][: config.top_k]
     if profile is None and churn is None and repurchase is None and not recs:
         raise NotFound(
             f"customer {customer!r} is not in the customer profiles of ds={day.isoformat()} "
             "nor in any published score or recommendation table"
         )
-    purchases = purchase_index(root, day, cache, config).records(customer, config.recent_purchases)
+    purchases = index.records(customer, config.recent_purchases)
     titles = item_titles(root, day, cache)
     segment = (profile or {}).get(fc.SEGMENT) or (churn or {}).get(fc.SEGMENT)
     sources = {t: e for t, e in ((CHURN_SCORES, churn_entry), (REPURCHASE_SCORES, rep_entry),
@@ -210,6 +239,8 @@ def lookup_customer(
         "summary": {k: profile[k] for k in PROFILE_SUMMARY if profile and k in profile},
         "churn": churn,
         "repurchase": repurchase,
+        "not_scored": None if churn and repurchase else not_scored_reason(profile),
+        "currency": _currency(root, day),
         "recommendations": [jsonable(r) for r in recs],
         "purchases": _with_titles(purchases, titles),
         "sources": sources,

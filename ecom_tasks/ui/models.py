@@ -9,6 +9,7 @@ The registry listing is the slow part (MLflow start-up and queries), so it is re
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import blessing as blessings
 from ecom_tasks.publish import outputs
 from ecom_tasks.publish.config import ModelSpec, PublishConfig
-from ecom_tasks.publish.gate import Blessing
+from ecom_tasks.publish.gate import Blessing, measured_prefixes, split_metrics
 from ecom_tasks.publish.specs import ModelGate
+from ecom_tasks.ui import labels
 from ecom_tasks.ui.cache import TableCache
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
 from ecom_tasks.ui.files import data_file, days_with_file
@@ -52,7 +54,8 @@ def gate_history(root: str, spec: ModelSpec, limit: int) -> list[Blessing]:
 
 
 def _best_baseline(b: Blessing, metric: str, lower: bool) -> tuple[str | None, float | None]:
-    values = [(name, m[metric]) for name, m in b.baselines.items() if metric in m]
+    # A published baseline is the champion itself: the best of the others is the comparison.
+    values = [(name, m[metric]) for name, m in b.baselines.items() if metric in m and name != b.selected]
     if not values:
         return None, None
     pick = min if lower else max
@@ -73,6 +76,37 @@ def _decision(b: Blessing, metrics: list[str]) -> dict[str, Any]:
     }
 
 
+def _measured(b: Blessing, gate: ModelGate) -> Blessing:
+    """The blessing with its baselines split out of its metrics by the registered prefixes: a
+    blessing written while a gate file turned the baseline check off holds them as metrics."""
+    if b.baselines:
+        return b
+    metrics, baselines = split_metrics(b.metrics, measured_prefixes(gate))
+    return dataclasses.replace(b, metrics=metrics, baselines=baselines)
+
+
+def selection(root: str, spec: ModelSpec, b: Blessing) -> dict[str, Any]:
+    """Which model the stage published and why (``selected``/``selection``), from the blessing or,
+    for one written before it recorded them, the candidate's ``metrics.json``."""
+    from ecom_tasks import storage
+
+    selected, reason = b.selected, b.selection
+    if selected is None:
+        uri = f"{storage.partition_uri(root, spec.stage, spec.table, b.ds)}/{catalog.METRICS_FILE}"
+        try:
+            raw = storage.read_json(uri)
+        except (OSError, ValueError):
+            raw = {}
+        selected = raw.get("selected") if isinstance(raw.get("selected"), str) else None
+        reason = raw.get("selection") if isinstance(raw.get("selection"), str) else None
+    return {
+        "selected": selected,
+        "selected_label": labels.model_name(selected) if selected else None,
+        "selection": reason,
+        "baseline_published": labels.is_baseline(selected, list(b.baselines)),
+    }
+
+
 def _comparison(b: Blessing, metrics: list[str], gate: ModelGate) -> list[dict[str, Any]]:
     rows = []
     for metric in metrics:  # the gate's key metrics: each has a declared direction
@@ -80,6 +114,8 @@ def _comparison(b: Blessing, metrics: list[str], gate: ModelGate) -> list[dict[s
         name, value = _best_baseline(b, metric, lower)
         rows.append({
             "metric": metric,
+            "label": labels.metric_label(metric),
+            "best_baseline_label": labels.model_name(name) if name else None,
             "champion": b.metrics.get(metric),
             "previous_champion": (b.champion_metrics or {}).get(metric),
             "best_baseline": value,
@@ -163,14 +199,20 @@ def models_overview(
             if b is None and ds:
                 b = blessings.read_blessing(root, spec.name, ds, spec.stage, spec.table)
             card = f"models/{spec.name}/{ds}/card" if ds and card_path(root, spec, ds) else None
+            gate = publish.gate.for_model(spec.name)
+            b = _measured(b, gate) if b else None
+            chosen = selection(root, spec, b) if b else {}
+            if b is not None and b.selected is None and chosen.get("selected"):
+                b = dataclasses.replace(b, selected=chosen["selected"])
+            window = (b.lineage.get("data_window") if b else None) or {}
             champion = {
                 "version": entry.get("version"),
                 "ds": ds,
-                "data_window": (b.lineage.get("data_window") if b else None) or {},
+                "data_window": window,
+                "training_data": labels.data_window(window) if window else None,
                 "card": card,
-                "comparison": _comparison(b, metrics, publish.gate.for_model(spec.name))
-                if b and metrics
-                else [],
+                "comparison": _comparison(b, metrics, gate) if b and metrics else [],
+                **chosen,
             }
         result.append({
             "model": spec.name,

@@ -30,6 +30,10 @@ RETURN_SHARE = "return_share"
 MEAN_PURCHASE_PRICE = "mean_purchase_price"
 PURCHASES_PER_SESSION = "purchases_per_session"
 PURCHASES = "purchases"  # support of the purchase-based figures (recorded, not checked itself)
+# Events per session (recorded, not checked itself): exactly 1 on every day means the source has no
+# sessions of its own (its adapter made one per event: ordered sequences), so per-session figures
+# say nothing about the shop.
+EVENTS_PER_SESSION = "events_per_session"
 PURCHASE_METRICS = (MEAN_PURCHASE_PRICE, PURCHASES_PER_SESSION)
 RATIO_METRICS = (ROWS, MEAN_PURCHASE_PRICE, PURCHASES_PER_SESSION)
 SHARE_METRICS = (ANONYMOUS_SHARE, RETURN_SHARE)
@@ -56,12 +60,32 @@ def day_metrics(rows_in: int, events: pd.DataFrame) -> dict[str, float | None]:
         MEAN_PURCHASE_PRICE: float(events[c.UNIT_PRICE].to_numpy()[purchase].mean()) if n_purchases else None,
         PURCHASES_PER_SESSION: n_purchases / sessions if sessions else None,
         PURCHASES: float(n_purchases),
+        EVENTS_PER_SESSION: n / sessions if sessions else None,
     }
 
 
+def _not_applicable(
+    metric: str, day: dict[str, float | None], past: list[float], usable: Sequence[HistoryDay]
+) -> str:
+    """Why a history check of ``metric`` says nothing about this source ("" when it does).
+
+    A quantity the source never has (a sequence file has no prices and no sessions) is not a figure
+    that can drift: the check is not applicable, rather than a ratio against a zero median.
+    """
+    if metric == MEAN_PURCHASE_PRICE and day.get(metric) == 0 and all(v == 0 for v in past):
+        return "the source has no prices (0 on the day and on every day of the window)"
+    if metric == PURCHASES_PER_SESSION:
+        per = [day.get(EVENTS_PER_SESSION), *(d.metrics.get(EVENTS_PER_SESSION) for d in usable)]
+        if all(v == 1 for v in per):
+            return "the source has no sessions (one event per session on every day of the window)"
+    return ""
+
+
 def _band_check(metric: str, value: float, base: float, warn: Band, crit: Band | None) -> Outcome:
-    # A figure that is always 0 (a source without prices) has not changed; 0 -> x > 0 has.
-    ratio = value / base if base else (1.0 if value == 0 else float("inf"))
+    if not base:  # no ratio against a zero median: a figure that appears warns, never an infinite failure
+        detail = f"{value:.6g} against a trailing median of 0: no ratio to judge"
+        return Outcome(f"history.{metric}", c.EVENTS, "history", WARNING, value == 0, None, detail=detail)
+    ratio = value / base
     outside = not warn[0] <= ratio <= warn[1]
     severity = CRITICAL if crit is not None and not crit[0] <= ratio <= crit[1] else WARNING
     detail = f"{value:.6g} is {ratio:.3g}x the trailing median {base:.6g} (warning outside {warn}"
@@ -88,7 +112,9 @@ def compare(
 
     Days without events in the window are left out of the baseline. With fewer than
     ``config.min_history`` usable days, or a figure missing on the day, that check is skipped
-    (reported as a passing outcome saying so).
+    (reported as a passing outcome saying so); on a quantity the source never has (no prices, no
+    sessions of its own) it is "not applicable", also passing and saying so. A ratio against a
+    trailing median of 0 is never taken: a figure that appears from 0 warns.
     """
     usable = [d for d in history if d.metrics.get(ROWS)]
     thresholds = config.history
@@ -101,6 +127,20 @@ def compare(
             out.append(
                 Outcome(
                     f"history.{metric}", c.EVENTS, "history", WARNING, True, value, detail=f"skipped: {why}"
+                )
+            )
+            continue
+        why = _not_applicable(metric, metrics, past, usable)
+        if why:
+            out.append(
+                Outcome(
+                    f"history.{metric}",
+                    c.EVENTS,
+                    "history",
+                    WARNING,
+                    True,
+                    None,
+                    detail=f"not applicable: {why}",
                 )
             )
             continue

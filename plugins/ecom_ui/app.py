@@ -1,4 +1,4 @@
-"""The plugin's FastAPI app: the "E-commerce ML" page and its JSON endpoints, all read-only GETs.
+"""The plugin's FastAPI app: the "Shop ML" page and its JSON endpoints, all read-only GETs.
 
 Routes (under ``/ecom`` in the api-server):
 
@@ -7,8 +7,10 @@ Routes (under ``/ecom`` in the api-server):
 - ``/api/customers/{id}``, ``/api/models``, ``/api/quality``, ``/api/analytics``, ``/api/days``: JSON;
 - ``/api/stages/{model}``: a model stage's own section data (``ModelStage.ui``), with the page's
   query parameters; on the page each such section follows "Models and gate decisions";
-- ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card;
-- ``/data-docs/{path}``: the Great Expectations Data Docs site.
+- ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card,
+  ``/models/{model}/{ds}/{name}.png``: its plots;
+- ``/data-docs/{path}``: the Great Expectations Data Docs site, its CDN scripts and styles
+  replaced by the copies under ``/static/`` (``ecom_tasks.ui.datadocs``), with a strict CSP.
 
 Bad input gets 422 (malformed) or 404 (well-formed but unknown) with a message that never
 repeats the input; any other failure a 500 naming no internals (the traceback goes to the log).
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 URL_PREFIX = "/ecom"
 TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")  # vendored scripts and styles of the Data Docs
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'self'; base-uri 'none'"
@@ -48,7 +51,25 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     env.filters["num"] = _num
     env.filters["pct"] = lambda v: "-" if v is None else f"{float(v):.1%}"
+    # Plain words and units (ecom_tasks.ui.labels, imported on the first render).
+    env.filters["metric_label"] = lambda key: _labels().metric_label(key)
+    env.filters["metric_value"] = lambda value, key: _labels().metric_value(key, value)
+    env.filters["field_label"] = lambda key: _labels().field(key)[0]
+    env.filters["field_value"] = lambda value, key, currency=None: _labels().number(
+        value, _labels().field(key)[1], currency
+    )
+    env.filters["model_name"] = lambda name: _labels().model_name(name)
+    env.filters["date"] = lambda value: _labels().date(value)
+    env.filters["timestamp"] = lambda value: _labels().timestamp(value)
+    env.filters["points"] = lambda v: "-" if v is None else f"{float(v) * 100:+.1f} points"
+    env.filters["score"] = lambda v: "-" if v is None else f"{float(v):.4g}"
     return env
+
+
+def _labels() -> Any:
+    from ecom_tasks.ui import labels
+
+    return labels
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -73,7 +94,7 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
     """The app. ``root``: the data root (default ``$ECOM_DATA_ROOT`` at each request);
     ``auth=False`` only for tests and benchmarks that call it in-process."""
     app = FastAPI(
-        title="E-commerce ML",
+        title="Shop ML",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -159,16 +180,44 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
     def card(model: str, ds: str) -> Response:
         return _file(builder.card(model, inputs.logical_date(ds)), csp=True)
 
+    @app.get("/models/{model}/{ds}/{name}")
+    def card_file(model: str, ds: str, name: str) -> Response:
+        # The card's images (reliability.png): relative links from the card resolve here.
+        return _file(builder.card_file(model, inputs.logical_date(ds), name), csp=True)
+
     @app.get("/data-docs/{path:path}")
     def data_docs(path: str) -> Response:
-        # Great Expectations' own pages (they load their styles and scripts as GE wrote them).
-        return _file(builder.data_docs(path), csp=False)
+        # Great Expectations' own pages, with the CDN assets they name served from static/.
+        return _data_docs(builder.data_docs(path), path)
+
+    @app.get("/static/{path:path}")
+    def static(path: str) -> Response:
+        from ecom_tasks.ui.files import safe_file
+
+        found = safe_file(STATIC, path)
+        if found is None:
+            raise inputs.NotFound("no such file")
+        return _file(found, csp=True)
 
     return app
 
 
 def _day(ds: str | None) -> dt.date | None:
     return None if ds is None or ds == "" else inputs.logical_date(ds)
+
+
+def _data_docs(path: Path, relative: str) -> Response:
+    """A Data Docs file: pages and styles rewritten to local assets, each with a strict CSP."""
+    from ecom_tasks.ui import datadocs
+
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": datadocs.csp([])}
+    if path.suffix == ".html":
+        page, hashes = datadocs.rewrite(path.read_text(encoding="utf-8"), relative.count("/"))
+        return HTMLResponse(page, headers=headers | {"Content-Security-Policy": datadocs.csp(hashes)})
+    if path.suffix == ".css":
+        text = datadocs.rewrite_css(path.read_text(encoding="utf-8"))
+        return Response(text, media_type="text/css", headers=headers)
+    return FileResponse(path, headers=headers)
 
 
 def _file(path: Path, *, csp: bool) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ecom_tasks.ui.config import UIConfig
 log = logging.getLogger(__name__)
 
 MAX_DAY_OPTIONS = 90
+_PLOT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.png")  # a card's plots: a plain name, no path
 
 
 class PageBuilder:
@@ -64,6 +66,31 @@ class PageBuilder:
             "retention": quality.retention(self.root, ds, self.cache, self.config),
         }
 
+    def monitoring(self, ds: dt.date | None) -> dict[str, Any]:
+        """The monitoring section (nights up to ``ds``): realized performance with its charts, drift
+        per feature worst first, recent monitoring alerts."""
+        from ecom_tasks.ui import charts, monitoring
+
+        data = monitoring.monitoring_overview(self.root, ds)
+        lists, scores = data["realized"]["lists"], data["realized"]["scores"]
+        data["charts"] = {}
+        # A chart needs two nights; with one, the sentence above it says everything.
+        if lists and len(lists["nights"]) > 1:
+            for key, what in (
+                ("hit_rate", "hit rate at 20 by night (% of buyers with a recommended item)"),
+                ("recall", "recall at 20 by night (% of the items bought that were recommended)"),
+            ):
+                series = {"published lists": lists[key], "popularity": lists[f"popularity_{key}"]}
+                data["charts"][key] = charts.line_chart(lists["nights"], series, f"Realized {what}")
+        nights = sorted({n for s in scores.values() for n in s["nights"]})
+        if len(nights) > 1:
+            series = {m: [dict(zip(s["nights"], s["roc_auc"], strict=True)).get(n) for n in nights]
+                      for m, s in scores.items()}  # fmt: skip
+            data["charts"]["roc_auc"] = charts.line_chart(
+                nights, series, "Realized ROC AUC by night, once the label window closed"
+            )
+        return data
+
     def stage_section(self, name: str, ds: dt.date | None, query: dict[str, str]) -> dict[str, Any]:
         """One model stage's own section data (``ModelStage.ui``); NotFound for any other name."""
         from ecom_tasks.ui import sections
@@ -95,18 +122,34 @@ class PageBuilder:
         return quality.report_file(self.root, ds)
 
     def card(self, model: str, ds: dt.date) -> Path:
-        from ecom_tasks.errors import ConfigError
-        from ecom_tasks.publish.config import PublishConfig
         from ecom_tasks.ui import models
 
-        try:
-            spec = PublishConfig().model(model)
-        except ConfigError:
-            raise inputs.NotFound("no such model") from None
+        spec = self._spec(model)
         found = models.card_path(self.root, spec, ds.isoformat())
         if found is None:
             raise inputs.NotFound(f"no model card for {spec.name} ds={ds.isoformat()}")
         return found
+
+    def card_file(self, model: str, ds: dt.date, name: str) -> Path:
+        """A plot beside the model card (``*.png`` in the candidate's folder); NotFound otherwise."""
+        from ecom_tasks.ui import files
+
+        spec = self._spec(model)
+        if not _PLOT.fullmatch(name):
+            raise inputs.NotFound("no such file beside the model card")
+        found = files.data_file(self.root, name, spec.stage, spec.table, f"ds={ds.isoformat()}")
+        if found is None:
+            raise inputs.NotFound(f"no {name} beside the model card of {spec.name} ds={ds.isoformat()}")
+        return found
+
+    def _spec(self, model: str) -> Any:
+        from ecom_tasks.errors import ConfigError
+        from ecom_tasks.publish.config import PublishConfig
+
+        try:
+            return PublishConfig().model(model)
+        except ConfigError:
+            raise inputs.NotFound("no such model") from None
 
     def data_docs(self, relative: str) -> Path:
         from ecom_tasks.ui import quality
@@ -127,7 +170,7 @@ class PageBuilder:
             query: the page's whole query string, for the model stages' own sections.
             templates: the template names available (a stage's own section template, or generic).
         """
-        from ecom_tasks.ui import charts, sections
+        from ecom_tasks.ui import charts, labels, sections
 
         status, notices = 200, []
         # The overview changes once a night: reused for ``refresh_s`` so an explorer answer stays fast.
@@ -149,11 +192,13 @@ class PageBuilder:
         for m in models:
             decisions = m["decisions"][::-1]
             metric = m["key_metrics"][0] if m["key_metrics"] else None
+            name = labels.metric_label(metric) if metric else "no gated metric"
             m["chart"] = charts.line_chart(
                 [d["ds"] for d in decisions],
-                {metric or "-": [d["metrics"].get(metric) for d in decisions]},
-                f"{m['model']}: {metric or 'no gated metric'} by night (hollow = blocked)",
-                markers={metric or "-": [not d["blessed"] for d in decisions]},
+                {name: [d["metrics"].get(metric) for d in decisions]},
+                f"{name}, by night (hollow point = blocked by the gate)",
+                markers={name: [not d["blessed"] for d in decisions]},
+                percent=bool(metric) and labels.metric(metric)[1] == labels.SHARE,
             )
         section_notes: dict[str, str] = {}
         quality = self._section("quality", ("page", "quality", day), lambda: self.quality(day), section_notes)
@@ -163,15 +208,16 @@ class PageBuilder:
         totals = funnel.get("totals") or {}
         steps = [("sessions", "sessions"), ("viewed", "with_view"), ("added to cart", "with_cart"),
                  ("purchased", "with_purchase")]  # fmt: skip
+        window = f", {len(funnel['days'])} days to {labels.date(funnel['ds'])}" if funnel.get("ds") else ""
         charts_svg = {
             "funnel": charts.bar_chart(
-                [(label, totals.get(key, 0.0)) for label, key in steps],
-                f"Sessions by furthest step, {len(funnel.get('days', []))} days to {funnel.get('ds')}",
+                [(label, totals.get(key, 0.0)) for label, key in steps], f"Sessions by furthest step{window}"
             ),
             "conversion": charts.line_chart(
                 funnel.get("days", []),
-                {"session conversion": funnel.get("conversion", [])},
+                {"sessions with a purchase": funnel.get("conversion", [])},
                 "Share of sessions with a purchase, by day",
+                percent=True,
             ),
             "cohorts": charts.heatmap(
                 cohorts.get("cohorts", []),
@@ -199,12 +245,16 @@ class PageBuilder:
         status = status if status != 200 else section_status
         context = {
             "stage_sections": stage_sections,
-            "days": known[:MAX_DAY_OPTIONS],
+            "days": [(d, _day_label(d, days)) for d in known[:MAX_DAY_OPTIONS]],
+            "built": bool(set(days["profiles"]) | set(days["reports"])),
             "day": shown_day,
             "report_day": report_day,
             "notices": notices,
             "section_notes": section_notes,
             "models": models,
+            "monitoring": self._section(
+                "monitoring", ("page", "monitoring", day), lambda: self.monitoring(day), section_notes
+            ),
             "quality": quality,
             "charts": charts_svg,
             "explorer": explorer,
@@ -219,3 +269,10 @@ class PageBuilder:
         except inputs.NotFound as exc:
             notes[name] = str(exc)
             return None
+
+
+def _day_label(day: str, days: dict[str, list[str]]) -> str:
+    """A day of the selector and what it has: the nightly build runs features, the report and the
+    models for its own day only, while validation may have run for a whole backlog of days."""
+    built = day in days["profiles"] or day in days["reports"]
+    return day if built else f"{day} (data quality only)"

@@ -24,6 +24,7 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
     ("ingest", "validate"),
     ("validate", "build_features"),
     ("build_features", "build_training_data"),
+    ("build_features", "monitor"),
     ("build_training_data", "train_enabled"),
     ("train_enabled", "pretrain_retrieval"),
     ("pretrain_retrieval", "gate_retrieval"),

@@ -10,6 +10,7 @@ import pytest
 
 from ecom_tasks import contract as c
 from ecom_tasks import stages, storage
+from ecom_tasks.ui import labels
 from tests.toy_stage.entry import STAGE as TOY_STAGE
 
 from .conftest import RUN_DS, SMALL_SHOP
@@ -102,9 +103,9 @@ def test_models_were_trained_gated_and_published(nightly_run, monkeypatch):
             assert {"name", "value", "threshold", "outcome"} <= set(check), check
         card = (folder / "model_card.md").read_text()
         assert RUN_DS in card
-        for name, value in metrics.items():  # the card shows the logged figures
-            if isinstance(value, float) and name in blessing["metrics"]:
-                assert f"{value:.4f}" in card, name
+        for name, value in metrics.items():  # the card shows the logged figures, in their units
+            if isinstance(value, float) and name in blessing["metrics"] and not name.startswith("finetuned_"):
+                assert f"| {labels.metric_value(name, value)} |" in card, name
         champion = champion_info(root, model, config)
         assert champion is not None and champion["ds"] == RUN_DS, (model, champion)
         pointer = outputs.read_pointer(root)

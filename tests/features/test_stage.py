@@ -117,6 +117,18 @@ def test_report_stands_alone(data_root: str) -> None:
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 5
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from elsewhere
     assert "Bought together" in page and "2024-01-04" in page
+    assert "amounts in currency units" in page and "href='../'" in page  # no known currency; a way back
+
+
+def test_report_currency_comes_from_the_source(tmp_path: Path) -> None:
+    from ecom_tasks import contract, storage
+    from ecom_tasks.features.report import shop_currency
+
+    day = shop_days(1)[0]
+    uri = storage.partition_uri(str(tmp_path), "raw", contract.EVENTS, day)
+    assert shop_currency(str(tmp_path), day) is None  # nothing landed: unknown
+    storage.write_partition(contract.empty_frame(contract.EVENTS), uri, source="online_retail")
+    assert shop_currency(str(tmp_path), day) == "GBP"
 
 
 def test_training_data_is_point_in_time(data_root: str, tmp_path: Path) -> None:

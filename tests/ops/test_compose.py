@@ -353,3 +353,16 @@ def test_kubernetes_pod_template_runs_the_project_image() -> None:
     assert {"ECOM_DATA_ROOT", "MLFLOW_TRACKING_URI", "TF_USE_LEGACY_KERAS"} <= set(env)
     assert env["TF_USE_LEGACY_KERAS"] == "1"
     assert "ecom-ml-airflow" in base["image"]
+
+
+def test_model_server_serves_the_retrieval_champion_from_the_registry(services: dict) -> None:
+    server = services["model-server"]
+    assert server["command"][:3] == ["mlflow", "models", "serve"]
+    assert "--model-uri=models:/ecom_retrieval@champion" in server["command"]
+    assert "--env-manager=local" in server["command"]  # the image already holds the model's packages
+    assert server["image"] == services["mlflow"]["image"]
+    env = compose.environment(server)
+    assert env["MLFLOW_TRACKING_URI"] == _airflow_env(services)["airflow-worker"]["MLFLOW_TRACKING_URI"]
+    assert env["TF_USE_LEGACY_KERAS"] == "1"
+    assert server["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert "/ping" in " ".join(server["healthcheck"]["test"])

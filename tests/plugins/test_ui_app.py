@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.shop import CUSTOMER, DS, MARKUP_TITLE, OLD, PREV
+from ecom_tasks.ui.datadocs import external_refs
+from tests.plugins.shop import CUSTOMER, DS, MARKUP_TITLE, OLD, PREV, RETURNED
 
 pytestmark = pytest.mark.slow  # builds and publishes a shop (MLflow) once per session
 
@@ -24,19 +25,37 @@ def test_the_page_shows_models_gates_quality_and_analytics(client) -> None:
     resp = client.get("/")
     assert resp.status_code == 200, resp.text[:2000]
     page = resp.text
-    assert "E-commerce ML" in page and f"showing ds={DS}" in page
+    assert "Shop ML" in page and f"showing ds={DS}" in page
     assert "script-src" not in resp.headers["content-security-policy"]  # no scripts at all
     for model in ("churn", "repurchase", "ranking"):
         assert f'id="model-{model}"' in page
     # The churn champion replaced the previous one; the backfill candidate was blocked.
     assert "version 2</b>, trained on ds=2024-01-12" in page
     assert f"<td>{OLD}</td>" in page and "BLOCKED" in page and "backfill" in page
-    assert "0.7760" in page  # the previous champion's churn_roc_auc on the same data
+    assert ">0.776<" in page  # the previous champion's churn_roc_auc on the same data
+    # Plain words and units, never raw keys or raw timestamps.
+    assert "ROC AUC (0.5 = chance, 1 = perfect)" in page and ">churn_roc_auc<" not in page
+    assert "Training data: all data up to the end of 12 Jan 2024 (UTC)." in page
+    assert "T00:00:00" not in page and "None" not in page and "e+0" not in page
+    # The best baseline measured in the same run, named in plain words.
+    assert "0.720</td>" not in page and "RFM logistic regression" in page
+    # Repurchase published a baseline: the page says so and why.
+    assert 'id="selection-repurchase"' in page and "gradient-boosted trees" in page
+    assert "does not beat the best baseline gbdt" in page
     assert "model card" in page and f"models/churn/{DS}/card" in page
     assert 'id="quality-status">passed<' in page and 'href="data-docs/index.html"' in page
-    assert "unit_price_not_negative: 2" in page
+    quality = page.split('id="quality-tables"', 1)[1].split("</table>", 1)[0]
+    assert "unit price not negative: 2 rows" in quality and ": 0" not in quality  # only rules that fired
+    assert "other rule(s), none fired</summary>" in page
     assert f'href="reports/{DS}"' in page
     assert page.count("<svg") >= 6  # a chart per model plus funnel, conversion and cohorts
+    assert f'<option value="{OLD}">{OLD} (data quality only)</option>' in page
+
+
+def test_a_day_with_data_quality_only_says_nothing_was_built(client) -> None:
+    page = client.get("/", params={"ds": OLD}).text
+    assert 'id="analytics-note"' in page and f"Nothing was built for ds={OLD}" in page
+    assert "Sessions by furthest step" not in page and "None" not in page
 
 
 def test_explorer_answers_for_a_known_customer_with_escaped_titles(client) -> None:
@@ -46,7 +65,12 @@ def test_explorer_answers_for_a_known_customer_with_escaped_titles(client) -> No
     assert f'data-customer="{CUSTOMER}"' in page
     for part in ("profile", "scores", "churn-reasons", "recommendations", "purchases"):
         assert f'id="{part}"' in page, part
-    assert "recency_days" in page and "Item 4 Mug" in page
+    assert "days since the last purchase" in page and "Item 4 Mug" in page
+    assert "+21.0 points" in page and "typical customer" in page  # the effect, with unit and baseline
+    assert " UTC</td>" in page and "+00:00" not in page  # purchase times in plain words
+    assert "unit price (currency units)" in page  # the test shop's source defines no currency
+    recs = page.split('id="recommendations"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{RETURNED}</td>" not in recs  # returned: never recommended
     assert MARKUP_TITLE not in page and "Mug &lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;" in page
     _no_internals(page)
 
@@ -56,7 +80,9 @@ def test_customer_json(client) -> None:
     assert found["customer"] == CUSTOMER and found["ds"] == DS
     assert found["churn"]["version"] == "2" and found["churn"]["reasons"][0]["feature"] == "recency_days"
     assert found["repurchase"]["repurchase_propensity"] > 0
-    assert [r["rank"] for r in found["recommendations"]] == [1, 2, 3]
+    ranks = [r["rank"] for r in found["recommendations"]]
+    assert ranks[0] == 1 and 2 not in ranks and ranks == sorted(ranks)  # rank 2 was returned
+    assert RETURNED not in [r["item_id"] for r in found["recommendations"]]
     stamps = [p["ts"] for p in found["purchases"]]
     assert stamps == sorted(stamps, reverse=True) and stamps
     previous = client.get(f"/api/customers/{CUSTOMER}", params={"ds": PREV}).json()
@@ -71,6 +97,10 @@ def test_models_quality_analytics_days_json(client) -> None:
     assert "backfill" in churn["decisions"][-1]["failing"]
     assert [v["version"] for v in churn["versions"]] == ["1", "2"] and churn["versions"][1]["champion"]
     assert models["retrieval"]["champion"] is None
+    repurchase = models["repurchase"]["champion"]
+    assert repurchase["baseline_published"] and repurchase["selected"] == "gbdt"
+    auc = next(c for c in repurchase["comparison"] if c["metric"] == "repurchase_roc_auc")
+    assert auc["best_baseline_name"] == "rfm_logreg"  # the published gbdt is the champion, not its baseline
     quality = client.get("/api/quality").json()
     assert quality["tables"]["events"]["quarantine_partition_rows"] == 2
     assert client.get("/api/quality", params={"ds": PREV}).json()["ds"] == PREV
@@ -79,15 +109,37 @@ def test_models_quality_analytics_days_json(client) -> None:
     assert client.get("/api/days").json()["reports"] == [PREV, DS]
 
 
+def test_explorer_says_why_a_customer_is_not_scored(client, ui_root: str) -> None:
+    from ecom_tasks import storage
+    from ecom_tasks.publish import outputs
+
+    scored = set(
+        storage.read_partition(outputs.output_uri(ui_root, "churn_scores", DS))["user_id"].astype(str)
+    )
+    profiles = storage.read_partition(storage.partition_uri(ui_root, "features", "customer_profiles", DS))
+    unscored = sorted(set(profiles["user_id"].dropna().astype(str)) - scored)[0]
+    page = client.get("/", params={"customer": unscored}).text
+    assert 'id="not-scored"' in page and "not scored: never bought" in page
+
+
 def test_report_card_and_data_docs(client) -> None:
     report = client.get(f"/reports/{DS}")
     assert report.status_code == 200 and "<img" in report.text
-    assert client.get(f"/models/churn/{DS}/card").status_code == 200
+    card = client.get(f"/models/churn/{DS}/card")
+    assert card.status_code == 200 and "<img src='reliability.png'" in card.text
+    plot = client.get(f"/models/churn/{DS}/reliability.png")  # what the card's relative link asks for
+    assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
+    repurchase = client.get(f"/models/repurchase/{DS}/card").text
+    assert "A baseline is published, not the fine-tuned model</b>: gradient-boosted trees" in repurchase
+    assert "customers in the test set" not in repurchase or "181.0000" not in repurchase
     assert client.get("/data-docs/index.html").status_code == 200
     for path in (
         "/data-docs/..%2F..%2Fmlflow%2Fmlflow.db",
         "/data-docs/missing.html",
         f"/models/nope/{DS}/card",
+        f"/models/churn/{DS}/blessing.json",  # only the card's plots beside it
+        f"/models/churn/{DS}/..%2F..%2F..%2Fmlflow%2Fmlflow.db",
+        "/static/..%2F..%2Fapp.py",
     ):
         resp = client.get(path)
         assert resp.status_code == 404, path
@@ -121,6 +173,25 @@ def test_bad_input_gets_a_clear_message_and_status(client, path, params, status,
     _no_internals(resp.text)
     for value in params.values():
         assert value not in resp.text or value in (UNKNOWN_DS, "u404")  # bad input is never reflected
+
+
+def test_no_page_loads_anything_from_outside(client) -> None:
+    """Main page, explorer, model cards, report and Data Docs: every script, stylesheet and image
+    comes from the server (GE's CDN links rewritten to the vendored copies)."""
+    pages = ["/", f"/?customer={CUSTOMER}", f"/reports/{DS}", "/data-docs/index.html"]
+    pages += [f"/models/{m}/{DS}/card" for m in ("churn", "repurchase", "ranking")]
+    for path in pages:
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert external_refs(resp.text) == [], path
+        csp = resp.headers["content-security-policy"]
+        assert "http" not in csp and "default-src 'none'" in csp, path
+    docs = client.get("/data-docs/index.html")
+    assert 'src="../static/vendor/jquery-3.7.1.min.js"' in docs.text and "vega" not in docs.text
+    assert "'sha256-" in docs.headers["content-security-policy"]  # GE's inline scripts, by hash only
+    assert "'unsafe-inline'" not in docs.headers["content-security-policy"].split("style-src")[0]
+    for asset in ("vendor/jquery-3.7.1.min.js", "vendor/bootstrap-4.3.1.min.css", "icons.css"):
+        assert client.get(f"/static/{asset}").status_code == 200, asset
 
 
 def test_gets_write_nothing(client, ui_root: str) -> None:
@@ -165,3 +236,4 @@ def test_the_plugin_registers_the_app_and_the_page() -> None:
     assert plugin.fastapi_apps[0]["url_prefix"] == "/ecom"
     view = plugin.external_views[0]
     assert view["href"] == "ecom/" and view["url_route"] == "ecom-ml" and view["destination"] == "nav"
+    assert view["name"] == "Shop ML" and len(view["name"]) <= 10  # the navigation cuts longer labels

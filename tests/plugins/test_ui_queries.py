@@ -124,6 +124,44 @@ def test_charts_escape_text_and_say_when_empty() -> None:
     assert heat.count("<rect") == 1 and ">100<" in heat
 
 
+def test_charts_write_plain_numbers_and_percentages() -> None:
+    bars = charts.bar_chart([("sessions", 25_913.0), ("viewed", 25_631.0)], "funnel")
+    assert "25,913" in bars and "25,631 (98.9% of sessions)" in bars and "e+0" not in bars
+    width = int(bars.split("width='", 1)[1].split("'", 1)[0])
+    assert 120 + (width - 120 - 230) + 6 + 6.5 * len("25,631 (98.9% of sessions)") <= width  # not clipped
+    share = charts.line_chart(["d1", "d2"], {"conversion": [0.0456, 0.05]}, "conversion", percent=True)
+    assert "4.6%" in share and "0.0456" not in share
+    one = charts.line_chart(["2024-01-12"], {"ROC AUC": [0.8]}, "by night")
+    assert "height='40'" in one and "2024-01-12: 0.8 (one point so far)" in one  # no large empty box
+    title = "Monthly cohort retention (% of the cohort buying n months later)"
+    heat = charts.heatmap(["2024-01"], [0, 1], [[1.0, 0.5]], title)
+    assert int(heat.split("width='", 1)[1].split("'", 1)[0]) >= 6.6 * len(title)  # the title fits
+
+
+def test_labels_give_plain_words_and_units() -> None:
+    from ecom_tasks.ui import labels
+
+    assert labels.metric_label("churn_roc_auc") == "ROC AUC (0.5 = chance, 1 = perfect)"
+    assert labels.metric_value("churn_ece", 0.0456) == "4.6%"
+    assert labels.metric_value("test_customers", 181.0) == "181"
+    assert labels.metric_label("recall_at_20") == "recall in the top 20"
+    assert labels.metric_value("recall_at_20", 0.438) == "43.8%"
+    assert labels.metric_label("valid_repurchase_roc_auc").endswith("validation split")
+    assert labels.metric_label("some_new_metric_at_5") == "some new metric in the top 5"  # readable fallback
+    assert labels.metric_value("some_new_metric_at_5", 181.0) == "181.00"
+    assert labels.model_name("gbdt") == "gradient-boosted trees"
+    assert labels.is_baseline("gbdt", ["rfm_logreg", "gbdt"]) and not labels.is_baseline("head", ["gbdt"])
+    assert labels.is_baseline("retrieval_order", ["retrieval_"]) and not labels.is_baseline(
+        "ranking_head", ["retrieval_"]
+    )
+    window = {"ds": "2024-06-30", "start": "2024-06-30T00:00:00+00:00", "end": "2024-07-01T00:00:00+00:00",
+              "holdout_start": "2024-06-24T00:00:00+00:00"}  # fmt: skip
+    assert labels.data_window(window) == (
+        "all data up to the end of 30 Jun 2024 (UTC); from 24 Jun 2024 on held out for testing"
+    )
+    assert labels.timestamp("2024-06-30T14:05:00+02:00") == "30 Jun 2024, 12:05 UTC"
+
+
 # ------------------------------------------------------------------------------ customer lookups
 def _publish_tables(root: str, ds: str = DS) -> None:
     """Profiles, churn scores and recommendations for ``ds``, pointed at as the publish stage does."""
@@ -170,8 +208,8 @@ def test_lookup_gathers_profile_scores_reasons_recommendations_and_purchases(dat
     assert found["profile"][fc.MONETARY] == 120.0
     assert found["churn"][out.CHURN_RISK] == 0.2 and found["churn"]["version"] == "1"
     assert found["churn"]["reasons"] == [{"feature": fc.RECENCY_DAYS, "value": 80, "effect": 0.3}]
-    assert [r[ITEM_ID] for r in found["recommendations"]] == ["i1", "i2", "i3"]
-    assert found["recommendations"][1][TITLE] == SCRIPT  # data is data: escaping is the page's job
+    # u1 returned i2 on 2024-02-02: never recommended to them, whatever the table says.
+    assert [r[ITEM_ID] for r in found["recommendations"]] == ["i1", "i3"]
     assert found["repurchase"] is None  # not published: shown as absent, not an error
     # Purchases and returns only, newest first, across both validated days.
     assert [(p[contract.ORDER_ID], p[contract.EVENT_TYPE]) for p in found["purchases"]] == [

@@ -1,12 +1,13 @@
 """A minimal W3C WebDriver client (plain HTTP via httpx) for Debian's chromium and chromedriver.
 
 Enough for the browser test: open pages, set a cookie, find elements (also inside a frame), type,
-click, read text and take screenshots. No Selenium needed.
+click, read text, run a script, list the requests sent and take screenshots. No Selenium needed.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import time
 from pathlib import Path
@@ -45,7 +46,13 @@ class Browser:
             "chromedriver to be ready", lambda: self._http.get("/status").json()["value"]["ready"], 60, procs
         )
         options = {"binary": chromium, "args": [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]}
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}}
+        # The performance log carries the DevTools network events: every request the pages make.
+        match = {
+            "browserName": "chrome",
+            "goog:chromeOptions": options,
+            "goog:loggingPrefs": {"performance": "ALL"},
+        }
+        caps = {"capabilities": {"alwaysMatch": match}}
         self.session = self._call("POST", "/session", caps)["sessionId"]
 
     def _call(self, method: str, path: str, body: dict | None = None) -> Any:
@@ -91,6 +98,20 @@ class Browser:
     def frame(self, element: str | None) -> None:
         """Enter the frame ``element`` (None: back to the top document)."""
         self._s("POST", "/frame", {"id": None if element is None else {ELEMENT: element}})
+
+    def execute(self, script: str, *args: Any) -> Any:
+        """Run ``script`` (a function body: ``return ...``) in the current page or frame."""
+        return self._s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def requests(self) -> list[str]:
+        """URLs of the requests the browser sent since the last call (DevTools network events)."""
+        entries = self._s("POST", "/se/log", {"type": "performance"})
+        urls = []
+        for entry in entries:
+            message = json.loads(entry["message"])["message"]
+            if message.get("method") == "Network.requestWillBeSent":
+                urls.append(message["params"]["request"]["url"])
+        return urls
 
     def source(self) -> str:
         return self._s("GET", "/source")

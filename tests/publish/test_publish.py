@@ -13,9 +13,9 @@ import pytest
 
 from ecom_tasks.publish import cli, outputs, registry, stage, tracking
 from ecom_tasks.publish.blessing import GateBlockedError, NotBlessedError, read_blessing
-from ecom_tasks.publish.card import fmt
 from ecom_tasks.publish.config import CHURN_SCORES
 from ecom_tasks.publish.registry import ServingCheckError
+from ecom_tasks.ui.labels import metric_value
 from tests.publish.candidates import CHURN, CONFIG, FAKE, churn_candidate, fake_candidate
 from tests.publish.conftest import CHAMPION_DS
 
@@ -161,7 +161,7 @@ def _card_metrics(card: str) -> tuple[list[str], dict[str, list[str]]]:
     section = card.split("## Metrics", 1)[1].split("\n## ", 1)[0]
     lines = [line for line in section.splitlines() if line.startswith("| ")]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-    return cells[0][1:], {row[0]: row[1:] for row in cells[1:]}
+    return cells[0][1:-1], {row[-1]: row[1:-1] for row in cells[1:]}  # keyed by the MLflow name
 
 
 def test_model_card_figures_equal_the_logged_metrics(champion_root: str) -> None:
@@ -170,13 +170,36 @@ def test_model_card_figures_equal_the_logged_metrics(champion_root: str) -> None
     logged = tracking.configure(champion_root).get_run(gated["run_id"]).data.metrics
     card = Path(gated["card"]).read_text()
     columns, rows = _card_metrics(card)
-    assert columns == ["candidate", "champion (v1)", "gbdt", "rfm_logreg"]
+    assert columns == [
+        "candidate",
+        "current champion (version 1)",
+        "gradient-boosted trees",
+        "RFM logistic regression",
+    ]
     expected = ["churn_roc_auc", "champion_churn_roc_auc", "gbdt_churn_roc_auc", "rfm_logreg_churn_roc_auc"]
-    assert rows["churn_roc_auc"] == [fmt(logged[name]) for name in expected]
-    assert rows["churn_roc_auc"][0] == "0.8123"
-    assert all(cells[0] == fmt(logged[metric]) for metric, cells in rows.items())
+    assert rows["churn_roc_auc"] == [metric_value("churn_roc_auc", logged[name]) for name in expected]
+    assert rows["churn_roc_auc"][0] == "0.812"
+    assert all(cells[0] == metric_value(metric, logged[metric]) for metric, cells in rows.items())
     assert gated["run_id"] in card and tracking.code_version() in card
     assert "PASS" in card and Path(gated["card"]).with_suffix(".html").exists()
+
+
+def test_baselines_are_recorded_even_when_a_gate_file_turns_their_check_off(pub_root: str) -> None:
+    import dataclasses
+
+    from ecom_tasks.publish.gate import GateConfig
+
+    models = tuple(
+        dataclasses.replace(g, baselines=()) if g.model == CHURN else g for g in CONFIG.gate.models
+    )
+    config = dataclasses.replace(CONFIG, gate=GateConfig(models=models))
+    churn_candidate(pub_root, D1, auc=0.80, baseline=0.72)
+    gated = stage.gate_model(pub_root, D1, CHURN, config)
+    verdict = read_blessing(pub_root, CHURN, D1)
+    assert not any(c.name.startswith("beats_baselines") for c in verdict.checks)  # the check is off
+    assert verdict.baselines["rfm_logreg"]["churn_roc_auc"] == 0.72  # but the page and card show them
+    assert not any(k.startswith(("gbdt_", "rfm_logreg_")) for k in verdict.metrics)
+    assert "gradient-boosted trees" in Path(gated["card"]).read_text()
 
 
 def test_rollback_restores_the_previous_outputs_pointer(champion_root: str, capsys) -> None:

@@ -82,11 +82,33 @@ def test_card_of_a_blocked_candidate_says_why_in_both_formats(tmp_path: Path) ->
     md, page = card.write_card(str(tmp_path), b, str(tmp_path), {"version": "4", "promoted": False})
     text, html = Path(md).read_text(), Path(page).read_text()
     assert "Gate: **BLOCKED - failing checks: beats_baselines:churn_roc_auc**" in text and "| FAIL |" in text
-    assert "| churn_roc_auc | 0.6500 | - | 0.7000 |" in text
-    assert "| input features/x | abc |" in text and "![reliability.png](reliability.png)" in text
+    # Plain labels and units, the MLflow name beside them; never a raw key with four decimals.
+    assert "| ROC AUC (0.5 = chance, 1 = perfect) | 0.650 | - | 0.700 | churn_roc_auc |" in text
     assert (
-        "<td>0.6500</td>" in html and "<img src='reliability.png'" in html and "<h2>Publication</h2>" in html
+        "| input features/x (content hash) | abc |" in text and "![reliability.png](reliability.png)" in text
     )
+    assert "0.6500" not in text.split("## Gate checks")[0]
+    assert (
+        "<td>0.650</td>" in html and "<img src='reliability.png'" in html and "<h2>Publication</h2>" in html
+    )
+
+
+def test_card_says_when_a_baseline_is_published_and_labels_every_metric(tmp_path: Path) -> None:
+    b = dataclasses.replace(
+        churn_blessing(0.65, data_window={"ds": D1, "holdout_start": "2024-02-20T00:00:00+00:00"}),
+        metrics={"churn_roc_auc": 0.65, "churn_ece": 0.0456, "test_customers": 181.0,
+                 "finetuned_churn_roc_auc": 0.6},
+        selected="gbdt",
+        selection="the fine-tuned head does not beat the best baseline gbdt",
+    )  # fmt: skip
+    md, _ = card.write_card(str(tmp_path), b, str(tmp_path))
+    text = Path(md).read_text()
+    assert "A baseline is published, not the fine-tuned model**: gradient-boosted trees" in text
+    assert "Why: the fine-tuned head does not beat the best baseline gbdt." in text
+    assert "Trained on all data up to the end of 1 Mar 2024 (UTC); from 20 Feb 2024 on held out" in text
+    assert "| calibration error (lower is better) | 4.6% |" in text
+    assert "| customers in the test set | 181 |" in text and "181.0000" not in text
+    assert "fine-tuned head (not published)" in text  # the head's own figures beside the baselines
 
 
 def test_blessing_file_round_trip_and_refusals(data_root: str) -> None:

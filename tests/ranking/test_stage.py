@@ -157,6 +157,41 @@ def test_already_bought_items_can_be_excluded(backbone, interactions, shop_root:
     assert len(frame) and not any(p in pairs for p in zip(frame[USER_ID], frame[ITEM_ID], strict=True))
 
 
+def test_returned_items_are_never_recommended(backbone, interactions, shop_root: str) -> None:
+    items = storage.read_partition(
+        storage.partition_uri(shop_root, "features", feature_stage.ITEM_FEATURES, DS)
+    )
+    config = ranking_config()
+    plain = outputs.recommendations(
+        backbone, interactions, items, None, core.identity_scores, config, end=END, model_version="v"
+    )
+    firsts = plain[plain[RANK] == 1].head(5)
+    returned = {str(u): {str(i)} for u, i in zip(firsts[USER_ID], firsts[ITEM_ID], strict=True)}
+    frame = outputs.recommendations(
+        backbone, interactions, items, None, core.identity_scores, config, end=END, model_version="v",
+        returned=returned,
+    )  # fmt: skip
+    pairs = set(zip(frame[USER_ID].astype(str), frame[ITEM_ID].astype(str), strict=True))
+    assert returned and not any((u, i) in pairs for u, its in returned.items() for i in its)
+    for user in returned:  # the list is still full and ranked 1..k
+        ranks = frame.loc[frame[USER_ID] == user, RANK].tolist()
+        assert ranks == list(range(1, len(ranks) + 1)) and len(ranks) == (plain[USER_ID] == user).sum()
+
+
+def test_returned_before_reads_return_lines_up_to_the_day(data_root: str) -> None:
+    import datetime as dt
+
+    from ecom_tasks.contract import EVENTS, RETURN
+
+    day1, day2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
+    for day, rows in ((day1, [("u1", "i1", RETURN), ("u1", "i2", PURCHASE)]), (day2, [("u2", "i3", RETURN)])):
+        frame = pd.DataFrame(rows, columns=[USER_ID, ITEM_ID, EVENT_TYPE])
+        storage.write_partition(frame, storage.partition_uri(data_root, "validated", EVENTS, day), source="t")
+    assert outputs.returned_before(data_root, day1) == {"u1": {"i1"}}  # not the day after
+    assert outputs.returned_before(data_root, day2) == {"u1": {"i1"}, "u2": {"i3"}}
+    assert outputs.exclusions(np.array(["u1", "u3"]), [["i9"], []], {"u1": {"i1"}}) == [["i1", "i9"], []]
+
+
 def test_missing_inputs_are_named(data_root: str, shop_root: str) -> None:
     with pytest.raises(FileNotFoundError, match=r"models/retrieval/ds=2024-01-30.*pretrain_retrieval"):
         fine_tune_ranking(data_root, DS, ranking_config())

@@ -136,6 +136,23 @@ def five_days(data_root):
     return data_root
 
 
+def _data_docs_served_without_cdns(site: Path) -> None:
+    """GE's real pages: every CDN asset they name is vendored (or known to be unneeded), and the
+    pages as the UI serves them load nothing from outside."""
+    from ecom_tasks.ui import datadocs
+
+    static = Path(__file__).parents[2] / "plugins" / "ecom_ui" / "static"
+    assert all((static / f).is_file() for f in datadocs.VENDORED.values() if f)
+    pages = sorted(site.rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert datadocs.unknown_assets(text) == [], page
+        served, hashes = datadocs.rewrite(text, len(page.relative_to(site).parts) - 1)
+        assert datadocs.external_refs(served) == [], page
+        assert hashes or page.name != "index.html"  # the index fills its tables by inline script
+
+
 def _validated_days(root: str) -> list[str]:
     return [d.isoformat() for d in storage.list_partitions(root, "validated", c.EVENTS)]
 
@@ -157,6 +174,7 @@ def test_a_critical_failure_in_a_batch_stops_at_its_day(five_days):
         assert not Path(summary_uri(root, day)).exists()
         assert storage.read_manifest(storage.partition_uri(root, "quarantine", c.EVENTS, day)) is None
     assert Path(root, "data_docs", "index.html").is_file()
+    _data_docs_served_without_cdns(Path(root, "data_docs"))
     suites = {p.name for p in Path(root, "validation", "gx_results").iterdir() if p.name[0] != "."}
     backlog_suites = {gb.backlog_batch(b) for b in (*c.TABLES, "events_item_refs")}
     assert suites == backlog_suites | {gb.daily_batch(c.EVENTS)}  # one run for the batch

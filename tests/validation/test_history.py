@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from ecom_tasks import contract as c
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.validation import CRITICAL, WARNING, HistoryDay, HistoryThresholds, ValidationConfig
 from ecom_tasks.validation import history as h
@@ -44,13 +45,50 @@ def test_collapse_is_critical_and_a_smaller_drop_a_warning():
     assert (drop.success, drop.level) == (False, WARNING)
 
 
-def test_a_price_that_is_always_zero_has_not_changed():
+def test_a_price_the_source_never_has_is_not_applicable_and_a_zero_median_never_gives_a_ratio():
     # A source without prices (ordered sequences) has a mean purchase price of 0 every day (#23).
     zero = _history(**{h.MEAN_PURCHASE_PRICE: 0.0})
     same = _by_id(h.compare({**BASE, h.MEAN_PURCHASE_PRICE: 0.0}, zero, ValidationConfig()))
-    assert same[h.MEAN_PURCHASE_PRICE].success and same[h.MEAN_PURCHASE_PRICE].observed == 1.0
+    assert same[h.MEAN_PURCHASE_PRICE].success and same[h.MEAN_PURCHASE_PRICE].observed is None
+    assert same[h.MEAN_PURCHASE_PRICE].detail == (
+        "not applicable: the source has no prices (0 on the day and on every day of the window)"
+    )
     appeared = _by_id(h.compare(dict(BASE), zero, ValidationConfig()))[h.MEAN_PURCHASE_PRICE]
-    assert (appeared.success, appeared.level) == (False, CRITICAL)
+    assert (appeared.success, appeared.level, appeared.observed) == (False, WARNING, None)  # never inf
+    assert appeared.detail == "7 against a trailing median of 0: no ratio to judge"
+    # A median of 0 over a window that had some prices: no ratio either, and a day at 0 passes.
+    sparse = zero[:3] + _history(2)
+    assert _by_id(h.compare(dict(BASE), sparse, ValidationConfig()))[h.MEAN_PURCHASE_PRICE].level == WARNING
+    quiet = _by_id(h.compare({**BASE, h.MEAN_PURCHASE_PRICE: 0.0}, sparse, ValidationConfig()))
+    assert (
+        quiet[h.MEAN_PURCHASE_PRICE].success and "not applicable" not in quiet[h.MEAN_PURCHASE_PRICE].detail
+    )
+
+
+def test_a_sequence_source_gets_not_applicable_instead_of_failures(tmp_path):
+    """Beauty-like ordered sequences: every event a purchase at price 0, one event per made-up session."""
+    from ecom_tasks.sources.sequence import read_sequences
+
+    lines = [" ".join(str(x) for x in [u, *range(10 + u % 3, 18 + u % 5)]) for u in range(1, 41)]
+    (tmp_path / "seq.txt").write_text("\n".join(lines) + "\n")
+    events = read_sequences(tmp_path / "seq.txt").events
+    days = sorted(events[c.TS].dt.date.unique())
+    per_day = {d: h.day_metrics(n, e) for d, e in events.groupby(events[c.TS].dt.date) for n in [len(e)]}
+    assert all(m[h.EVENTS_PER_SESSION] == 1 and m[h.MEAN_PURCHASE_PRICE] == 0 for m in per_day.values())
+    day = days[6]
+    window = [HistoryDay(d, per_day[d]) for d in reversed(days[:6])]
+    out = _by_id(h.compare(per_day[day], window, ValidationConfig()))
+    assert all(o.success for o in out.values()), [o.describe() for o in out.values() if not o.success]
+    assert out[h.MEAN_PURCHASE_PRICE].detail.startswith("not applicable: the source has no prices")
+    assert out[h.PURCHASES_PER_SESSION].detail.startswith("not applicable: the source has no sessions")
+    assert out[h.ROWS].observed is not None  # what the source has is still checked
+
+
+def test_sessions_are_applicable_when_a_window_day_has_real_ones():
+    days = _history(**{h.EVENTS_PER_SESSION: 1.0})
+    days[0] = HistoryDay(days[0].ds, {**days[0].metrics, h.EVENTS_PER_SESSION: 3.5})
+    out = _by_id(h.compare({**BASE, h.EVENTS_PER_SESSION: 1.0}, days, ValidationConfig()))
+    assert out[h.PURCHASES_PER_SESSION].observed == pytest.approx(1.0)  # a ratio: checked
 
 
 def test_share_drift_warns_and_a_return_storm_is_critical():

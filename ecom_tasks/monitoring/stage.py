@@ -1,0 +1,188 @@
+"""The nightly ``monitor`` task: realized performance of what was published before, and drift.
+
+For the run's day ``ds`` (its features built; today's publication is not waited for and never
+read: everything is taken as it was current before ``ds``, from the outputs pointer's history):
+
+- recommendations current after the night of ``ds - 1`` against the purchases of ``ds``, with
+  popularity's top K (the most bought items of the ``popularity_days`` before ``ds``) on the same
+  users;
+- churn and repurchase scores current after the night of ``ds - 90`` / ``ds - 30`` against what
+  their customers did in the label window that has just closed;
+- drift (:mod:`ecom_tasks.monitoring.drift_stage`).
+
+Each model's row goes to ``monitoring/<model>/ds=D``; a realized figure that breaks its gate's
+threshold (the same gate configuration the nightly gates use, ``$ECOM_GATE_CONFIG`` included) is
+alerted through :func:`ecom_tasks.alerts.deliver` with ``kind`` ``monitoring``. With nothing
+published before ``ds`` at all, the task is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecom_tasks import alerts, catalog, contract, stages, storage
+from ecom_tasks.errors import ConfigError, NotEnoughDataError
+from ecom_tasks.features import store
+from ecom_tasks.monitoring import drift_stage, realized
+from ecom_tasks.monitoring.config import MonitorConfig
+from ecom_tasks.monitoring.monitors import LISTS, Monitor, active
+from ecom_tasks.publish import outputs
+from ecom_tasks.publish.gate import GateConfig
+from ecom_tasks.publish.tables import RANK
+
+log = logging.getLogger(__name__)
+
+DS, PUBLISHED_DS, VERSION = "ds", "published_ds", "version"
+WINDOW_START, WINDOW_END = "window_start", "window_end"
+
+
+class UnjudgedError(Exception):
+    """One monitor has nothing to judge tonight (the reason is reported, the others go on)."""
+
+
+def monitoring_uri(root: str, table: str, ds: str | dt.date) -> str:
+    """``{root}/monitoring/<table>/ds=<ds>`` (a model's name, or ``drift``)."""
+    return storage.partition_uri(root, catalog.MONITORING, table, ds)
+
+
+def _purchases(
+    root: str, first: dt.date, last: dt.date, columns: list[str], *, complete: bool = True
+) -> pd.DataFrame:
+    """The validated purchases of ``[first, last]``; with ``complete``, UnjudgedError when a day of
+    it is not validated (a label window with a gap would call buyers churners)."""
+    days = store.event_days(root, first, last)
+    want = (last - first).days + 1
+    if complete and len(days) < want:
+        raise UnjudgedError(f"only {len(days)} of the {want} days {first}..{last} are validated")
+    return store.read_events(root, days, columns, event_types=[contract.PURCHASE])
+
+
+def _published(root: str, monitor: Monitor, as_of: dt.date) -> tuple[dict[str, Any], pd.DataFrame]:
+    entry = outputs.current_as_of(root, as_of, table=monitor.table)
+    if entry is None:
+        raise UnjudgedError(f"nothing was published as {monitor.table} by the night of {as_of}")
+    frame = storage.read_partition(outputs.output_uri(root, monitor.table, entry["ds"]))
+    return entry, frame
+
+
+def judge_lists(root: str, day: dt.date, monitor: Monitor, config: MonitorConfig) -> dict[str, Any]:
+    """Yesterday's published top-K lists against ``day``'s purchases, with popularity's."""
+    entry, recs = _published(root, monitor, day - dt.timedelta(days=1))
+    cols = [contract.USER_ID, contract.ITEM_ID]
+    bought = _purchases(root, day, day, cols)
+    # Popularity from what the shop has of its window (a young shop has less than popularity_days).
+    first = day - dt.timedelta(days=config.popularity_days)
+    before = _purchases(root, first, day - dt.timedelta(days=1), cols, complete=False)
+    recs = recs[recs[RANK] <= max(config.top_k, config.ndcg_k)]
+    popular = realized.popular_items(before, config.top_k)
+    figures = realized.recommendation_figures(recs, bought, popular, config.top_k, config.ndcg_k)
+    if figures[realized.USERS_JUDGED] < config.min_examples:
+        judged = int(figures[realized.USERS_JUDGED])
+        raise UnjudgedError(f"{judged} customers who bought on {day} had a published list, "
+                            f"fewer than {config.min_examples}")  # fmt: skip
+    return {PUBLISHED_DS: entry["ds"], VERSION: entry["version"], **figures}
+
+
+def judge_scores(root: str, day: dt.date, monitor: Monitor, config: MonitorConfig) -> dict[str, Any]:
+    """The scores published ``horizon`` days ago against the label window that closed with ``day``."""
+    horizon = int(getattr(config, monitor.horizon))
+    entry, scores = _published(root, monitor, day - dt.timedelta(days=horizon))
+    start = dt.date.fromisoformat(entry["ds"]) + dt.timedelta(days=1)
+    end = start + dt.timedelta(days=horizon - 1)
+    buyers = _purchases(root, start, end, [contract.USER_ID])[contract.USER_ID]
+    scored = scores[scores[monitor.score].notna()]
+    if len(scored) < config.min_examples:
+        raise UnjudgedError(f"{len(scored)} scored customers, fewer than {config.min_examples}")
+    positive = monitor.positive_if_bought
+    y = realized.window_labels(scored[contract.USER_ID], buyers, positive_if_bought=positive)
+    p = scored[monitor.score].to_numpy(np.float64)
+    figures = realized.score_figures(y, p, monitor.model, config.calibration_bins)
+    return {PUBLISHED_DS: entry["ds"], VERSION: entry["version"], WINDOW_START: start.isoformat(),
+            WINDOW_END: end.isoformat(), **figures}  # fmt: skip
+
+
+def breaches(row: dict[str, Any], monitor: Monitor, gates: GateConfig) -> list[str]:
+    """The realized figures of ``row`` outside a threshold of the monitor's gates, described."""
+    found = []
+    for model in monitor.gates:
+        try:
+            gate = gates.for_model(model)
+        except ConfigError:  # a gate configuration without that model: nothing to compare with
+            continue
+        for t in gate.thresholds:
+            value = row.get(t.metric)
+            if value is None or not np.isfinite(value):
+                continue
+            if t.minimum is not None and value < t.minimum:
+                found.append(f"{t.metric} {value:.4f} below the {model} gate's minimum {t.minimum:g}")
+            if t.maximum is not None and value > t.maximum:
+                found.append(f"{t.metric} {value:.4f} above the {model} gate's maximum {t.maximum:g}")
+    return found
+
+
+def _gates() -> GateConfig:
+    from ecom_tasks.publish.gate_file import gate_config_from_env
+
+    return gate_config_from_env()
+
+
+def monitor(root: str, ds: str, config: MonitorConfig | None = None) -> dict[str, Any]:
+    """Judge what was published before ``ds`` and measure drift; write and alert (module docstring).
+
+    Returns ``{"ds", "realized": {model: row}, "skipped": {model: reason}, "drift": {...},
+    "alerts": [text, ...]}``, JSON-safe for XCom (NaN figures as None). Raises
+    :class:`NotEnoughDataError` (the task is skipped) when nothing was published before ``ds``.
+    """
+    cfg = config or MonitorConfig()
+    root = storage.data_root(root)
+    day = storage.as_date(ds)
+    gates = _gates()
+    result: dict[str, Any] = {"ds": day.isoformat(), "realized": {}, "skipped": {}, "alerts": []}
+    for mon in active(stages.names()):
+        try:
+            judge = judge_lists if mon.kind == LISTS else judge_scores
+            row = {DS: day.isoformat(), **judge(root, day, mon, cfg)}
+        except UnjudgedError as exc:
+            result["skipped"][mon.model] = str(exc)
+            log.info("monitor %s: nothing to judge for ds=%s: %s", mon.model, day, exc)
+            continue
+        _, changed = storage.write_partition(pd.DataFrame([row]), monitoring_uri(root, mon.model, day),
+                                             source="monitoring")  # fmt: skip
+        result["realized"][mon.model] = row
+        broken = breaches(row, mon, gates)
+        if broken and changed:  # a rerun that changes nothing does not alert again
+            text = (f"monitoring ds={day}: {mon.model} as published on {row[PUBLISHED_DS]} (version "
+                    f"{row[VERSION]}): realized " + "; ".join(broken))  # fmt: skip
+            alerts.deliver(
+                {"kind": drift_stage.KIND, "model": mon.model, "ds": day.isoformat(), "text": text}, root
+            )
+            result["alerts"].append(text)
+    result["drift"] = drift_stage.measure(root, day, cfg)
+    if result["drift"].get("alert"):
+        result["alerts"].append(result["drift"]["alert"])
+    if not result["realized"] and not result["drift"].get("rows"):
+        reasons = "; ".join(f"{m}: {r}" for m, r in result["skipped"].items()) or "no monitored model"
+        raise NotEnoughDataError(f"monitoring ds={day}: nothing published before to judge ({reasons}); "
+                                 f"drift: {result['drift'].get('reason')}")  # fmt: skip
+    log.info("monitor ds=%s: %s", day, {k: v for k, v in result.items() if k != "drift"})
+    return summary(result)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """A small JSON-safe view of :func:`monitor`'s result for XCom (NaN as null)."""
+    realized_rows = {m: {k: _plain(v) for k, v in row.items()} for m, row in result["realized"].items()}
+    drift = {k: v for k, v in result["drift"].items() if k != "worst"}
+    if "worst" in result["drift"]:
+        drift["worst"] = {k: _plain(v) for k, v in result["drift"]["worst"].items()}
+    return {**result, "realized": realized_rows, "drift": drift}

@@ -1,0 +1,97 @@
+"""A registry with a retrieval champion (a tiny two-tower SavedModel trained on the retrieval tests'
+walks) and a churn champion (a pickled baseline), published by the real gate and publish stages:
+what ``mlflow models serve`` is tested and benchmarked against. About half a minute to build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from ecom_tasks import catalog, stages, storage
+from ecom_tasks.contract import USER_ID
+from ecom_tasks.features import columns as fc
+from ecom_tasks.publish import stage, tracking
+from ecom_tasks.publish.config import PublishConfig
+from ecom_tasks.publish.gate import GateConfig
+from ecom_tasks.retrieval.config import (
+    FEATURES_STAGE,
+    INTERACTIONS_TABLE,
+    ITEM_FEATURES_TABLE,
+    USER_FEATURES_TABLE,
+)
+from ecom_tasks.retrieval.stage import pretrain_retrieval
+from tests.publish.candidates import churn_candidate
+from tests.retrieval.conftest import catalogue, tiny_config, walks
+
+DS = "2024-03-04"  # the walks end on this day
+LOOPBACK = "127.0.0.1"
+# Serve whatever the tiny model learned: the retrieval gate's floors and baselines are not the subject.
+_RETRIEVAL = dataclasses.replace(stages.get(catalog.RETRIEVAL).gate, thresholds=(), compare=(), baselines=())
+CONFIG = PublishConfig(
+    gate=GateConfig(
+        models=tuple(_RETRIEVAL if g.model == catalog.RETRIEVAL else g for g in GateConfig().models)
+    )
+)
+
+
+def build_served_registry(root: str) -> dict[str, str]:
+    """Train, gate and publish both champions into ``root``; return their model folders."""
+    items = catalogue()
+    items[fc.TITLE_TOKENS] = items["title"].str.lower().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    profiles = pd.DataFrame({USER_ID: [f"u{i}" for i in range(48)], fc.RECENCY_DAYS: np.arange(48.0)})
+    for table, frame, day in (
+        (INTERACTIONS_TABLE, walks(), DS),
+        (ITEM_FEATURES_TABLE, items, DS),
+        (USER_FEATURES_TABLE, profiles, "2024-03-03"),
+    ):
+        storage.write_partition(frame, storage.partition_uri(root, FEATURES_STAGE, table, day), source="test")
+    pretrain_retrieval(root, DS, tiny_config(negatives="sampled", num_sampled=16, max_epochs=2))
+    churn_candidate(root, DS)
+    folders = {}
+    for model in (catalog.RETRIEVAL, catalog.CHURN):
+        assert stage.gate_model(root, DS, model, CONFIG)["blessed"], model
+        assert stage.publish_model(root, DS, model, CONFIG)["promoted"], model
+        folders[model] = storage.partition_uri(root, catalog.MODELS, model, DS)
+    return folders
+
+
+def request(folder: str) -> dict:
+    """The ``serving_request.json`` publication wrote into a model folder."""
+    return json.loads(Path(folder, catalog.SERVING_REQUEST_FILE).read_text())
+
+
+def serve(root: str, model: str, port: int, log: Path) -> subprocess.Popen:
+    """Start ``mlflow models serve`` on the champion of ``model`` (loopback); wait until it answers /ping."""
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    env = {**os.environ, tracking.TRACKING_URI_ENV: tracking.tracking_uri(root), "TF_USE_LEGACY_KERAS": "1"}
+    args = [mlflow, "models", "serve", "-m", f"models:/ecom_{model}@champion", "--env-manager", "local",
+            "-h", LOOPBACK, "-p", str(port), "-w", "1"]  # fmt: skip
+    proc = subprocess.Popen(args, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"mlflow models serve exited with {proc.returncode}: {log.read_text()[-3000:]}"
+            )
+        try:
+            if httpx.get(f"http://{LOOPBACK}:{port}/ping", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"mlflow models serve did not answer within 180 s: {log.read_text()[-3000:]}")
+
+
+def invoke(port: int, body: dict) -> httpx.Response:
+    return httpx.post(f"http://{LOOPBACK}:{port}/invocations", json=body, timeout=60)
