@@ -78,6 +78,7 @@ CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
 ANOMALIES = "anomalies"  # order and daily-metric anomaly detectors (also outputs/anomalies)
 ASSISTANT = "assistant"  # the customer-service assistant (intents, slots, answer templates)
+FORECAST = "forecast"  # daily demand per item (also reports/forecast)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour
 HEADS_REPORT = "heads"  # reports/heads
 
@@ -85,6 +86,9 @@ HEADS_REPORT = "heads"  # reports/heads
 RECOMMENDATIONS = "recommendations"  # top-K items per user, with titles (from the ranking champion)
 CHURN_SCORES = "churn_scores"  # churn risk and segment per customer
 REPURCHASE_SCORES = "repurchase_scores"  # repurchase propensity, expected orders and segment
+DEMAND_FORECAST = "demand_forecast"  # daily demand quantiles per item over the horizon (forecast)
+INVENTORY_PLAN = "inventory_plan"  # safety stock, reorder point, order-up-to level per item (forecast)
+PRICE_ELASTICITY = "price_elasticity"  # own-price elasticity per category (forecast)
 # Monitoring (monitoring/<table>): one table per monitored model (named after it: ranking, churn,
 # repurchase), one row per night, and the drift of the published scores and profile features.
 DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day

@@ -96,6 +96,27 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         {"type": "integer", "minimum": 1, "maximum": 1000},
         "Anomalies: orders a person reviews per day; recall and precision are measured at this budget.",
     ),
+    # The forecast stage (ecom_tasks.forecast.config.ForecastConfig checks what a schema cannot).
+    "forecast_horizon_days": (
+        28,
+        {"type": "integer", "minimum": 7, "maximum": 120},
+        "Forecast stage: days ahead to forecast; also the length of its validation and test windows.",
+    ),
+    "lead_time_days": (
+        14,
+        {"type": "integer", "minimum": 0, "maximum": 365},
+        "Inventory plan: days from placing an order to receiving it.",
+    ),
+    "review_days": (
+        7,
+        {"type": "integer", "minimum": 0, "maximum": 365},
+        "Inventory plan: days between two stock reviews (orders are placed at reviews).",
+    ),
+    "service_level": (
+        0.95,
+        {"type": "number", "minimum": 0.5, "maximum": 0.999},
+        "Inventory plan: the chance of not running out before the next delivery (e.g. 0.95).",
+    ),
     # Data-safety policies of ingest (ecom_tasks.ingest.IngestConfig checks their values).
     "date_order": (
         "auto",
@@ -156,6 +177,10 @@ class RunParams:
     duplicate_lines: str = DEFAULTS["duplicate_lines"]
     max_duplicate_share: float = DEFAULTS["max_duplicate_share"]
     future_rows: str = DEFAULTS["future_rows"]
+    forecast_horizon_days: int = DEFAULTS["forecast_horizon_days"]
+    lead_time_days: int = DEFAULTS["lead_time_days"]
+    review_days: int = DEFAULTS["review_days"]
+    service_level: float = DEFAULTS["service_level"]
 
     def __post_init__(self) -> None:
         if self.source not in catalog.SOURCES:
@@ -196,6 +221,13 @@ class RunParams:
         integer = isinstance(size, int) and not isinstance(size, bool)
         if size is not None and not (integer and low <= size <= high):
             raise ConfigError(f"embedding_size: must be an integer in [{low}, {high}], got {size!r}")
+        for name in ("forecast_horizon_days", "lead_time_days", "review_days"):
+            value = getattr(self, name)
+            least = 1 if name == "forecast_horizon_days" else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ConfigError(f"{name}: must be a whole number of days, got {value!r}")
+        if not isinstance(self.service_level, int | float) or not 0.5 <= self.service_level < 1:
+            raise ConfigError(f"service_level: must be in [0.5, 1), got {self.service_level!r}")
         for name in ("force_publish", "skip_training"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: must be true or false, got {getattr(self, name)!r}")

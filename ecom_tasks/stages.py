@@ -141,6 +141,7 @@ def _import(path: str, where: str) -> Any:
 
 _RETRIEVAL_KS = (10, 20, 50)  # the retrieval stage's METRIC_KS (its config imports pandas)
 _HEAD_HORIZON_DAYS = 90  # the training data's default churn horizon (TrainingDataConfig.churn_horizon_days)
+_FORECAST_HORIZON_DAYS = 28  # the forecast stage's default horizon (ForecastConfig.horizon_days)
 # Held-out examples (users, customers) below which a gated metric is a coin toss (one example moves
 # recall, NDCG or ROC AUC by several points): the gate cannot decide and steps aside. One rule for
 # every built-in model, the scale of the paired bootstrap's noise (publish/gate.py).
@@ -284,6 +285,41 @@ STAGES: tuple[ModelStage, ...] = (
             artifacts=(catalog.ASSISTANT_DIR,),
             flavor="callable",
             loader="ecom_tasks.assistant.model:load",
+        ),
+    ),
+    ModelStage(
+        name=catalog.FORECAST,
+        train="ecom_tasks.forecast.stage:train_forecast",
+        config="ecom_tasks.forecast.config:ForecastConfig",
+        # After the training data only: it reads the retrieval *champion* (point in time), not
+        # tonight's candidate, so it runs beside the TensorFlow stages (no TensorFlow training).
+        after=None,
+        title="Demand forecast",
+        test_unit="items",
+        min_history_days=3 * _FORECAST_HORIZON_DAYS,
+        needs_history=f"two {_FORECAST_HORIZON_DAYS}-day backtest windows and {_FORECAST_HORIZON_DAYS} days "
+        "to fit on",
+        min_test_examples=MIN_TEST_EXAMPLES,
+        ui="ecom_tasks.forecast.ui:section",
+        description="Daily demand per item (statsforecast baselines, a global LightGBM with item "
+        "embeddings), inventory plan and price elasticity",
+        gate=ModelGate(
+            catalog.FORECAST,
+            # coverage has a target (0.8), not a direction: the gate holds its distance to it.
+            thresholds=(Threshold("wape", maximum=2.0), Threshold("coverage_80_gap", maximum=0.1)),
+            compare=("wape",),
+            baselines=("snaive_", "ets_", "intermittent_"),
+            metrics=directions(
+                higher=("elasticity_sign_accuracy",),
+                lower=("wape", "weekly_wape", "mase", "pinball_90", "coverage_80_gap", "elasticity_log_mae"),
+            ),
+        ),
+        publication=ModelSpec(
+            catalog.FORECAST,
+            artifacts=("model",),
+            flavor="callable",
+            loader="ecom_tasks.forecast.artifact:load",
+            output_tables=(catalog.DEMAND_FORECAST, catalog.INVENTORY_PLAN, catalog.PRICE_ELASTICITY),
         ),
     ),
 )

@@ -26,19 +26,24 @@ def with_toy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_built_in_models_upstreams_first() -> None:
     registered = stages.registered()
-    # Models that need only the training data come first (retrieval, anomalies, the assistant), then
-    # their dependants.
+    # Models that need only the training data come first (retrieval, anomalies, the assistant, the
+    # forecast), then their dependants.
     assert [s.name for s in registered] == [
         "retrieval",
         "anomalies",
         "assistant",
+        "forecast",
         "ranking",
         "churn",
         "repurchase",
     ]
     assert all(s.after in (None, "retrieval") for s in registered)
-    # Anomalies train no TensorFlow model: the default pool, beside the TensorFlow ones.
-    assert {s.name for s in registered if s.pool == stages.TF_POOL} == set(stages.names()) - {"anomalies"}
+    # Every TensorFlow trainer is in the tensorflow pool; anomalies (PyOD) and the forecast
+    # (LightGBM, statsforecast) are not.
+    assert {s.name for s in registered if s.pool == stages.TF_POOL} == set(stages.names()) - {
+        "anomalies",
+        "forecast",
+    }
     # The gate and publication read the same entries.
     assert tuple(g.model for g in GateConfig().models) == stages.names()
     assert tuple(m.name for m in PublishConfig().models) == stages.names()

@@ -48,10 +48,15 @@ def output_uri(root: str, table: str, ds: str) -> str:
     return storage.partition_uri(root, OUTPUTS_STAGE, table, ds)
 
 
-def write_output(root: str, table: str, ds: str, frame: pd.DataFrame, *, source: str) -> str:
-    """Write one output table for ``ds`` (atomic; rewriting the same content is a no-op)."""
+def write_output(
+    root: str, table: str, ds: str, frame: pd.DataFrame, *, source: str, extra: dict[str, Any] | None = None
+) -> str:
+    """Write one output table for ``ds`` (atomic; rewriting the same content is a no-op).
+
+    ``extra``: what the table's readers should know beside its rows (kept in its manifest).
+    """
     uri = output_uri(root, table, ds)
-    storage.write_partition(frame, uri, source=source)
+    storage.write_partition(frame, uri, source=source, extra=extra)
     return uri
 
 

@@ -42,6 +42,10 @@ EXPECTED_EDGES: set[tuple[str, str]] = {
             (f"gate_{h}", f"publish_{h}"),
         )
     ),
+    # The forecast needs the training data only (it reads the retrieval champion, not tonight's).
+    ("train_enabled", "train_forecast"),
+    ("train_forecast", "gate_forecast"),
+    ("gate_forecast", "publish_forecast"),
     # The assistant needs the training data only (its support data is a run parameter).
     ("train_enabled", "train_assistant"),
     ("train_assistant", "gate_assistant"),
@@ -136,6 +140,9 @@ def test_publication_emits_assets_and_exports_run_on_them(dagbag):
         "ecom_output_repurchase_scores",
         "ecom_output_anomalies",  # the anomaly stage's tables are exported like the others
         "ecom_output_metric_anomalies",
+        "ecom_output_demand_forecast",
+        "ecom_output_inventory_plan",
+        "ecom_output_price_elasticity",
     }
 
 

@@ -128,3 +128,24 @@ def test_the_toy_model_ran_in_its_own_group_outside_the_tensorflow_pool(nightly_
     folder = env.data_root / "models" / TOY_STAGE.name / f"ds={RUN_DS}"
     checks = {c["name"]: c for c in json.loads((folder / "blessing.json").read_text())["checks"]}
     assert checks["beats_baselines:basket_value_mae"]["comparator"] == "<="  # lower is better
+
+
+def test_the_forecast_was_backtested_gated_on_its_declared_metrics_and_reported(nightly_run):
+    env, proc = nightly_run
+    log = proc.stdout + proc.stderr
+    for task in ("train_forecast", "gate_forecast", "publish_forecast"):
+        assert task in log, task
+    folder = env.data_root / "models" / "forecast" / f"ds={RUN_DS}"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["items_evaluated"] >= 20 and metrics["selected"] in metrics["selection"]
+    for baseline in ("snaive_", "ets_", "intermittent_"):
+        if metrics["selected"] != baseline.rstrip("_"):
+            assert f"{baseline}wape" in metrics and f"{baseline}coverage_80" in metrics, baseline
+    checks = {c["name"]: c for c in json.loads((folder / "blessing.json").read_text())["checks"]}
+    gated = {c["metric"] for c in checks.values() if c.get("metric")}
+    assert {"wape", "coverage_80_gap"} <= gated, checks
+    assert (folder / "evaluation.parquet").exists() and (folder / "model" / "forecast.parquet").exists()
+    history = json.loads((folder / "history.json").read_text())
+    assert history["seconds"]["total"] < 60, history["seconds"]  # well under a minute on this shop
+    report = env.data_root / "reports" / "forecast" / f"ds={RUN_DS}"
+    assert (report / "index.html").exists() and (report / "top_items.png").exists()

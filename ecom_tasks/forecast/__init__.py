@@ -1,0 +1,1 @@
+"""Demand forecasting, inventory planning and price elasticity: the nightly ``forecast`` stage."""

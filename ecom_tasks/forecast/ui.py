@@ -1,0 +1,129 @@
+"""The forecast stage's section on the UI page: a product explorer (``?item=<id>``).
+
+For the published forecast (the champion's ``demand_forecast``, ``inventory_plan`` and
+``price_elasticity`` tables): the item's recent daily sales and its forecast with the 80 % interval
+(an inline SVG chart: the page allows no scripts), its inventory plan row and its category's
+elasticity; without ``item``, the items with the most expected demand to pick from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecom_tasks import catalog, storage
+from ecom_tasks.contract import CATEGORY, ITEM_ID
+from ecom_tasks.forecast import artifact, elasticity
+from ecom_tasks.forecast.config import DEMAND_FORECAST, INVENTORY_PLAN, PRICE_ELASTICITY
+from ecom_tasks.forecast.data import DAY, UNITS
+from ecom_tasks.publish.outputs import read_current, read_pointer
+from ecom_tasks.ui import charts, inputs
+from ecom_tasks.ui.sections import SectionRequest
+
+ITEM_PARAM = "item"
+PICK = 12
+PLAN_COLUMNS = {
+    "expected_demand": "expected demand, lead time + review (units)",
+    "demand_sd": "its standard deviation (units)",
+    "safety_stock": "safety stock (units)",
+    "reorder_point": "reorder point (units)",
+    "order_up_to": "order-up-to level (units)",
+}
+
+
+def _item(request: SectionRequest) -> str | None:
+    raw = (request.query.get(ITEM_PARAM) or "").strip()
+    if not raw:
+        return None
+    if len(raw) > request.config.max_id_length or not all(c.isalnum() or c in "._:@- " for c in raw):
+        raise inputs.BadInput(ITEM_PARAM, "an item id consists of letters, digits, spaces and . _ : @ -")
+    return raw
+
+
+def _published(root: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    try:
+        tables = [read_current(root, t) for t in (DEMAND_FORECAST, INVENTORY_PLAN, PRICE_ELASTICITY)]
+    except FileNotFoundError:
+        raise inputs.NotFound("no demand forecast is published yet") from None
+    return (*tables, read_pointer(root)["models"].get(catalog.FORECAST, {}))
+
+
+def section(request: SectionRequest) -> dict[str, Any]:
+    """The explorer's data (see the module docstring)."""
+    item = _item(request)
+    forecast, plan, elasticities, model = _published(request.root)
+    ds = model.get("ds", "")
+    top = plan.nlargest(PICK, "expected_demand")[ITEM_ID].astype(str).tolist()
+    out: dict[str, Any] = {
+        "ds": ds,
+        "version": model.get("version", ""),
+        "items": top,
+        "item": item,
+        "text": [f"Forecast made as of ds={ds}; pick an item to see its history, forecast and plan."],
+    }
+    if item is None:
+        return out
+    rows = forecast[forecast[ITEM_ID].astype(str) == item]
+    if rows.empty:
+        raise inputs.NotFound("that item has no published forecast (it has not sold yet, or is unknown)")
+    recent = artifact.read_recent(storage.partition_uri(request.root, catalog.MODELS, catalog.FORECAST, ds))
+    history = pd.DataFrame(columns=[DAY, UNITS])
+    if recent is not None:
+        history = recent[recent[ITEM_ID].astype(str) == item]
+    labels = [str(d) for d in history[DAY]] + [str(d) for d in rows[DAY]]
+    n_hist = len(history)
+    pad: list[float | None] = [None] * n_hist
+
+    def series(values: Any) -> list[float | None]:
+        return pad + [float(v) for v in values]
+
+    last = [None] * (n_hist - 1) + [float(history[UNITS].iloc[-1])] if n_hist else []
+    chart = charts.line_chart(
+        labels,
+        {
+            "units sold": [float(v) for v in history[UNITS]] + [None] * len(rows),
+            "forecast (p50)": (last + [float(v) for v in rows["p50"]]) if n_hist else series(rows["p50"]),
+            "80 % interval, low (p10)": series(rows["p10"]),
+            "80 % interval, high (p90)": series(rows["p90"]),
+        },
+        f"Item {item}: daily units sold and forecast",
+        width=900,
+        height=260,
+    )
+    plan_row = plan[plan[ITEM_ID].astype(str) == item]
+    out["chart"] = chart
+    out["plan"] = []
+    category = None
+    if not plan_row.empty:
+        r = plan_row.iloc[0]
+        category = str(r[CATEGORY]) if CATEGORY in plan_row.columns else None
+        out["plan"] = [[label, float(r[col])] for col, label in PLAN_COLUMNS.items()]
+        out["plan_note"] = (
+            f"lead time {int(r['lead_time_days'])} days, review every {int(r['review_days'])} days, "
+            f"service level {float(r['service_level']):.0%}; no stock supplied, so no order quantity"
+        )
+    out["category"] = category
+    out["elasticity"] = None
+    level = elasticities[elasticity.LEVEL].astype(str)
+    own = elasticities[(level == elasticity.ITEM) & (elasticities[ITEM_ID].astype(str) == item)]
+    match = (
+        own
+        if not own.empty
+        else elasticities[(level == CATEGORY) & (elasticities[CATEGORY].astype(str) == str(category))]
+    )
+    if not match.empty:
+        e = match.iloc[0]
+        value = float(e[elasticity.ELASTICITY])
+        out["elasticity"] = {
+            "value": value if np.isfinite(value) else None,
+            "low": float(e[elasticity.LOW]) if np.isfinite(float(e[elasticity.LOW])) else None,
+            "high": float(e[elasticity.HIGH]) if np.isfinite(float(e[elasticity.HIGH])) else None,
+            "changes": int(e[elasticity.CHANGES]),
+            "distinguishable": bool(e[elasticity.NOT_ZERO]),
+            "own": not own.empty,
+        }
+    out["forecast_total"] = float(rows["p50"].sum())
+    out["horizon"] = len(rows)
+    return out
