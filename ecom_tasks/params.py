@@ -68,6 +68,13 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         {"type": ["null", "integer"], "minimum": EMBEDDING_SIZES[0], "maximum": EMBEDDING_SIZES[1]},
         "Embedding size of the retrieval towers (a multiple of its attention heads; empty: the default).",
     ),
+    "repeat_bonus": (
+        None,
+        {"type": ["null", "number"], "minimum": 0},
+        "Retrieval: added to the score of items a customer had before (0: no repeat preference for "
+        "shops whose customers rarely buy the same item again; empty: the default, 2, which ranks a "
+        "customer's earlier items first).",
+    ),
     "force_publish": (
         False,
         {"type": "boolean"},
@@ -129,6 +136,7 @@ class RunParams:
     end_date: str | None = DEFAULTS["end_date"]
     epochs: int | None = DEFAULTS["epochs"]
     embedding_size: int | None = DEFAULTS["embedding_size"]
+    repeat_bonus: float | None = DEFAULTS["repeat_bonus"]
     force_publish: bool = DEFAULTS["force_publish"]
     skip_training: bool = DEFAULTS["skip_training"]
     date_order: str = DEFAULTS["date_order"]
@@ -166,6 +174,10 @@ class RunParams:
         integer = isinstance(size, int) and not isinstance(size, bool)
         if size is not None and not (integer and low <= size <= high):
             raise ConfigError(f"embedding_size: must be an integer in [{low}, {high}], got {size!r}")
+        bonus = self.repeat_bonus
+        number = isinstance(bonus, int | float) and not isinstance(bonus, bool)
+        if bonus is not None and not (number and 0 <= bonus < float("inf")):
+            raise ConfigError(f"repeat_bonus: must be a finite number >= 0, got {bonus!r}")
         for name in ("force_publish", "skip_training"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: must be true or false, got {getattr(self, name)!r}")

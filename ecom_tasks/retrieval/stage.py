@@ -143,7 +143,7 @@ def train_and_evaluate(
     )
     test = evaluate.make_eval_set(
         test_hist,
-        [vocabs.item_rows(list(targets.iloc[i])) for i in keep],
+        vocabs.item_rows_per_user([targets.iloc[i] for i in keep]),
         vocabs,
         config,
         feats,

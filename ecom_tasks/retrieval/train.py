@@ -103,6 +103,10 @@ def item_embeddings(model: RetrievalModel, vocabs: Vocabularies) -> np.ndarray:
     return model.item_tower.candidate_embeddings(rows).numpy()
 
 
+# Weight of the towers' own validation recall in the served-ranking early-stopping score: small
+# enough never to outweigh one user's hit among 10^4 users, so it only breaks ties.
+TIE_BREAK = 1e-6
+
 _ENCODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -201,6 +205,21 @@ def evaluate_model(
     return ranking_metrics(top, eval_set.targets, ks)
 
 
+def validation_recalls(
+    model: RetrievalModel, eval_set: EvalSet, vocabs: Vocabularies, k: int, bonuses: list[float]
+) -> list[float]:
+    """``recall_at_k`` of the model's ranking under each repeat bonus, one tower pass for all."""
+    queries, candidates = query_embeddings(model, eval_set), item_embeddings(model, vocabs)
+    histories = [np.asarray(h)[-model.max_history :] for h in eval_set.histories]
+    out = []
+    for bonus in bonuses:
+        top = top_items(
+            queries, candidates, k, eval_set.exclusions, histories=histories, repeat_bonus=float(bonus)
+        )
+        out.append(ranking_metrics(top, eval_set.targets, (k,))[f"recall_at_{k}"])
+    return out
+
+
 @dataclass
 class FitResult:
     """Per-epoch history (entry 0 is before training), best epoch and measured throughput."""
@@ -293,21 +312,27 @@ def fit(
 ) -> FitResult:
     """Train until validation ``recall_at_{val_k}`` stops improving (patience), restoring the best.
 
+    With ``config.val_repeat_bonus`` (and a positive bonus) the metric is the recall of the ranking
+    as served (repeat bonus included), ties broken by the towers' own (``TIE_BREAK``).
+
     Without a validation set it trains ``epochs`` (default ``config.max_epochs``) epochs.
     """
-    result = FitResult(metric=f"val_recall_at_{config.val_k}", examples_per_epoch=windows.num_examples)
+    both = config.val_repeat_bonus and model.repeat_bonus > 0
+    metric = f"val_{'served_' if both else ''}recall_at_{config.val_k}"
+    result = FitResult(metric=metric, examples_per_epoch=windows.num_examples)
     score = None
     if validation is not None and len(validation):
         rng = np.random.default_rng(config.seed)
         val = validation
         if len(val) > config.val_users:
             val = val.subset(np.sort(rng.choice(len(val), config.val_users, replace=False)))
-        key = f"recall_at_{config.val_k}"
 
         def score() -> float:
-            # Without the repeat bonus: early stopping follows what the towers learn (the bonus is
-            # a fixed ranking rule; above the cosine range it would mostly measure the history).
-            return evaluate_model(model, val, vocabs, ks=(config.val_k,), repeat_bonus=0.0)[key]
+            if not both:
+                return validation_recalls(model, val, vocabs, config.val_k, [0.0])[0]
+            own, served = validation_recalls(model, val, vocabs, config.val_k, [0.0, model.repeat_bonus])
+            # The served ranking decides; the towers' own only breaks its ties (see RetrievalConfig).
+            return served + own * TIE_BREAK
 
     dataset = make_dataset(windows, user_features, config)
     callback = _Validation(score, config.patience, result, windows.num_examples)
