@@ -68,7 +68,7 @@ RETAIL_CONFIG = RetrievalConfig(
     tokens_per_batch=1024,
     learning_rate=2e-3,
     max_epochs=20,
-    patience=2,
+    patience=1,
     val_k=20,
     eval_exclude_history=False,
 )

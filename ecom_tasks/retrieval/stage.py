@@ -151,7 +151,8 @@ def train_and_evaluate(
     )
     model = train.build_model(vocabs, config, cat, feats, windows)
     warm_stats = warmstart.warm_start(model, warm[0], warm[1], vocabs) if warm else None
-    fit = train.fit(model, windows, feats, config, vocabs, validation)
+    patience = config.warm_patience if warm_stats else config.patience
+    fit = train.fit(model, windows, feats, config, vocabs, validation, patience=patience)
     per_user: dict[str, np.ndarray] = {}
     if len(test):
         with evaluation.recording() as per_user:  # each held-out user's figures, for the gate

@@ -309,6 +309,7 @@ def fit(
     validation: EvalSet | None = None,
     *,
     epochs: int | None = None,
+    patience: int | None = None,
 ) -> FitResult:
     """Train until validation ``recall_at_{val_k}`` stops improving (patience), restoring the best.
 
@@ -316,6 +317,7 @@ def fit(
     as served (repeat bonus included), ties broken by the towers' own (``TIE_BREAK``).
 
     Without a validation set it trains ``epochs`` (default ``config.max_epochs``) epochs.
+    ``patience`` (default ``config.patience``): epochs without improvement before stopping.
     """
     both = config.val_repeat_bonus and model.repeat_bonus > 0
     metric = f"val_{'served_' if both else ''}recall_at_{config.val_k}"
@@ -335,7 +337,8 @@ def fit(
             return served + own * TIE_BREAK
 
     dataset = make_dataset(windows, user_features, config)
-    callback = _Validation(score, config.patience, result, windows.num_examples)
+    patience = config.patience if patience is None else patience
+    callback = _Validation(score, patience, result, windows.num_examples)
     verbose = 2 if os.environ.get("ECOM_RETRIEVAL_VERBOSE") else 0
     model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=[callback], verbose=verbose)
     return result

@@ -197,3 +197,23 @@ def test_interactions_without_time_are_rejected(toy) -> None:
         stage.train_and_evaluate(
             interactions.drop(columns=[TS]), items, None, tiny_config(), cutoff=CUT, end=END
         )
+
+
+def test_a_warm_started_night_stops_with_warm_patience(toy, cold, monkeypatch) -> None:
+    interactions, items = toy
+    patience = {}
+    real_fit = train.fit
+
+    def recording_fit(*args, **kwargs):
+        patience[len(patience)] = kwargs.get("patience")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    config = tiny_config(max_epochs=6, patience=4, warm_patience=0)
+    warm = stage.train_and_evaluate(
+        interactions, items, None, config, cutoff=CUT, end=END, warm=(cold.weights, cold.vocabs)
+    )
+    stage.train_and_evaluate(interactions, items, None, config, cutoff=CUT, end=END)
+    assert patience == {0: 0, 1: 4}  # warm night, then a cold one
+    # Patience 0: training ends at the first epoch without a gain (or at max_epochs while improving).
+    assert len(warm.fit.history) - 1 <= warm.fit.best_epoch + 1
