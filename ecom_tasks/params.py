@@ -72,8 +72,8 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         None,
         {"type": ["null", "number"], "minimum": 0},
         "Retrieval: added to the score of items a customer had before (0: no repeat preference for "
-        "shops whose customers rarely buy the same item again; empty: the default, 2, which ranks a "
-        "customer's earlier items first).",
+        "shops whose customers rarely buy the same item again; 2 lists earlier items first; empty: "
+        "chosen each night by validation recall).",
     ),
     "force_publish": (
         False,

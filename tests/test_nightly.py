@@ -63,6 +63,8 @@ def test_epochs_and_embedding_size_reach_the_training_config() -> None:
 def test_repeat_bonus_is_set_per_shop_by_the_run() -> None:
     config = nightly.stage_config("retrieval", RunParams(repeat_bonus=0))
     assert config.repeat_bonus == 0.0 and isinstance(config.repeat_bonus, float)
+    assert not config.learn_repeat_bonus  # as given, not learned on validation
+    assert nightly.stage_config("retrieval", RunParams()).learn_repeat_bonus
     assert nightly.stage_config("retrieval", RunParams(repeat_bonus=0.5)).repeat_bonus == 0.5
 
 

@@ -54,6 +54,8 @@ BOS = "[BOS]"
 NUM_RESERVED = 2
 
 METRIC_KS: tuple[int, ...] = (10, 20, 50)
+# The repeat bonuses tried on validation after training (``RetrievalConfig.learn_repeat_bonus``).
+REPEAT_BONUS_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 2.0)
 NEGATIVES = ("full", "sampled")
 TARGETS = ("next_item", "next_day")
 
@@ -110,6 +112,13 @@ class RetrievalConfig:
             [-1, 1], so 2 (the default, the best measured) ranks a user's earlier items first,
             ordered by the model, then the rest; 0 turns it off (sequence data without repeats).
             Early stopping measures with it too, see ``val_repeat_bonus``.
+        learn_repeat_bonus: after training, set ``repeat_bonus`` to the value of
+            ``REPEAT_BONUS_GRID`` (or the configured one, which wins ties) with the best validation
+            recall: how much a shop's customers buy again, fitted per shop and night. On the built-in
+            shop test Recall@20 went from 0.4361 (bonus 2) to 0.4367 (item-kNN 0.4761; the best
+            bonus on the test users, 0.1, would give 0.4512); on Online Retail II 0.5 and 2 tie and
+            2 stays; without repeats (the tests' walks) it picks one below 0.5. A run's ``repeat_bonus``
+            turns it off.
         collapse_repeats: merge consecutive interactions with the same item (view, cart, buy).
         max_embedding_bytes: refuse to train when the embedding tables (with Adam's two slots)
             would need more memory than this.
@@ -142,6 +151,7 @@ class RetrievalConfig:
     holdout_days: int = feature_stage.DEFAULT_TRAINING.retrieval_holdout_days
     eval_exclude_history: bool = False
     repeat_bonus: float = 2.0
+    learn_repeat_bonus: bool = True
     collapse_repeats: bool = True
     max_embedding_bytes: int = 4 * 2**30
     export_k: int = 100
@@ -207,8 +217,9 @@ class RetrievalConfig:
         changes: dict[str, Any] = {"seed": run.seed}
         if run.epochs:
             changes["max_epochs"] = run.epochs
-        if getattr(run, "repeat_bonus", None) is not None:  # the shop's repeat behaviour
+        if getattr(run, "repeat_bonus", None) is not None:  # the shop's repeat behaviour, as given
             changes["repeat_bonus"] = float(run.repeat_bonus)
+            changes["learn_repeat_bonus"] = False
         if run.embedding_size:
             if run.embedding_size % base.num_heads:
                 raise ConfigError(

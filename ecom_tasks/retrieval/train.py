@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ecom_tasks.errors import EcomError
 from ecom_tasks.retrieval import scoring
-from ecom_tasks.retrieval.config import METRIC_KS, RetrievalConfig
+from ecom_tasks.retrieval.config import METRIC_KS, REPEAT_BONUS_GRID, RetrievalConfig
 from ecom_tasks.retrieval.data import Vocabularies
 from ecom_tasks.retrieval.evaluate import EvalSet, ranking_metrics
 from ecom_tasks.retrieval.model import RetrievalModel
@@ -220,6 +220,33 @@ def validation_recalls(
     return out
 
 
+def validation_sample(validation: EvalSet, config: RetrievalConfig) -> EvalSet:
+    """At most ``config.val_users`` validation users (a seeded sample)."""
+    if len(validation) <= config.val_users:
+        return validation
+    rng = np.random.default_rng(config.seed)
+    return validation.subset(np.sort(rng.choice(len(validation), config.val_users, replace=False)))
+
+
+def learn_repeat_bonus(
+    model: RetrievalModel, validation: EvalSet, vocabs: Vocabularies, config: RetrievalConfig
+) -> tuple[float, dict[str, float]]:
+    """The repeat bonus with the best validation ``recall_at_{val_k}`` and each tried bonus's recall.
+
+    Tried: ``REPEAT_BONUS_GRID`` and the model's own bonus, which wins a tie (then the smallest).
+    """
+    val = validation_sample(validation, config)
+    grid = sorted(set(REPEAT_BONUS_GRID) | {model.repeat_bonus})
+    recalls = dict(zip(grid, validation_recalls(model, val, vocabs, config.val_k, grid), strict=True))
+    best = max(recalls.values())
+    chosen = (
+        model.repeat_bonus
+        if recalls[model.repeat_bonus] == best
+        else min(b for b, r in recalls.items() if r == best)
+    )
+    return chosen, {f"{b:g}": r for b, r in recalls.items()}
+
+
 @dataclass
 class FitResult:
     """Per-epoch history (entry 0 is before training), best epoch and measured throughput."""
@@ -324,10 +351,7 @@ def fit(
     result = FitResult(metric=metric, examples_per_epoch=windows.num_examples)
     score = None
     if validation is not None and len(validation):
-        rng = np.random.default_rng(config.seed)
-        val = validation
-        if len(val) > config.val_users:
-            val = val.subset(np.sort(rng.choice(len(val), config.val_users, replace=False)))
+        val = validation_sample(validation, config)
 
         def score() -> float:
             if not both:

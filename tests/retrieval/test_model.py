@@ -13,6 +13,7 @@ from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.retrieval import data, evaluate, pipeline, stage, train, warmstart
 from ecom_tasks.retrieval.config import (
     NUM_RESERVED,
+    REPEAT_BONUS_GRID,
     SERVING_FEATURES,
     SERVING_HISTORY,
     SERVING_USER_ID,
@@ -217,3 +218,24 @@ def test_a_warm_started_night_stops_with_warm_patience(toy, cold, monkeypatch) -
     assert patience == {0: 0, 1: 4}  # warm night, then a cold one
     # Patience 0: training ends at the first epoch without a gain (or at max_epochs while improving).
     assert len(warm.fit.history) - 1 <= warm.fit.best_epoch + 1
+
+
+def test_the_repeat_bonus_is_learned_on_validation(cold) -> None:
+    config = tiny_config()
+    bonus, recalls = train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)
+    # The walks never revisit an item: a bonus of 2 lists the earlier items first and hits nothing.
+    assert recalls["2"] == 0.0 and recalls[f"{bonus:g}"] == max(recalls.values()) >= 0.5
+    assert bonus < 0.5 and cold.model.repeat_bonus == 2.0  # choosing does not change the model
+
+
+def test_repeat_bonus_ties_keep_the_configured_one_then_the_smallest(cold, monkeypatch) -> None:
+    config = tiny_config()
+    grid = sorted(set(REPEAT_BONUS_GRID) | {2.0})
+
+    def fixed(values):
+        monkeypatch.setattr(train, "validation_recalls", lambda *a, **k: [values.get(b, 0.1) for b in grid])
+        return train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)[0]
+
+    assert fixed({}) == 2.0  # all alike: the model's own
+    assert fixed({0.05: 0.3, 0.1: 0.3}) == 0.05
+    assert fixed({2.0: 0.3, 0.0: 0.3}) == 2.0
