@@ -18,8 +18,13 @@ code does). Prints, in one run (nothing is asserted):
 
 Targets (PROVENANCE.md, S3-Rec): HR@10 >= 0.0647, NDCG@10 >= 0.0327; stretch 0.075 / 0.040.
 
+With ``--json PATH`` the run's headline figures are also written to PATH as one JSON object
+(:func:`headline`): ``hr_at_10``, ``ndcg_at_10``, ``hr_at_20``, ``ndcg_at_20``, ``train_seconds``,
+``best_epoch`` and the same metrics prefixed ``itemknn_``.
+
 Usage: python bench/bench_retrieval_beauty.py [--epochs 15] [--tutorial-epochs 5] [--speed-rounds 3]
-       [--skip-serving | --serving-only] [--config '{"num_sampled": 1024}']
+       [--skip-serving | --serving-only] [--skip-tutorial] [--config '{"num_sampled": 1024}']
+       [--json PATH] [--data PATH (a Beauty.txt-shaped file: "user item item ..." per line)]
 """
 
 from __future__ import annotations
@@ -162,7 +167,21 @@ def serving(model, vocabs, histories: list[np.ndarray], k: int = 10) -> dict[str
     }
 
 
-def main() -> None:
+HEADLINE_METRICS = ("hr_at_10", "ndcg_at_10", "hr_at_20", "ndcg_at_20")
+
+
+def headline(out: dict[str, object]) -> dict[str, float | int]:
+    """The figures ``--json`` writes, from the run's printed result ``out``."""
+    model, training = out["model"], out["model_training"]
+    figures: dict[str, float | int] = {k: float(model[k]) for k in HEADLINE_METRICS}
+    figures["train_seconds"] = float(training["train_seconds"])
+    figures["best_epoch"] = int(training["best_epoch"])
+    figures.update({f"itemknn_{k}": float(out[f"itemknn_{k}"]) for k in HEADLINE_METRICS})
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Run the benchmark (arguments as on the command line); print and return its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=BEAUTY_CONFIG.max_epochs)
     parser.add_argument("--tutorial-epochs", type=int, default=5)
@@ -175,12 +194,17 @@ def main() -> None:
         "depend on the weights' values)",
     )
     parser.add_argument("--speed-rounds", type=int, default=3, help="alternating epochs for the speed ratio")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--skip-tutorial", action="store_true", help="no TFRS tutorial model (nor speed ratio)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the headline figures to this JSON file")
+    parser.add_argument("--data", type=Path, default=BEAUTY, help="sequence file, one 'user item ...' a line")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = dataclasses.replace(BEAUTY_CONFIG, max_epochs=args.epochs, **json.loads(args.config))
     out: dict[str, object] = {"config": config.to_dict()}
 
-    frame = data.clean_interactions(read_beauty(BEAUTY))
+    frame = data.clean_interactions(read_beauty(args.data))
     vocabs = data.build_vocabularies(frame, None, None, config)
     seqs = data.build_sequences(frame, vocabs, collapse_repeats=False)
     no_test, test_hist, test_t = data.leave_last_out(seqs)
@@ -200,7 +224,7 @@ def main() -> None:
     if args.serving_only:
         out["serving"] = serving(model, vocabs, list(test_hist.items))
         print(json.dumps(out, indent=2))
-        return
+        return out
     t0 = time.perf_counter()
     fit = train.fit(model, windows, feats, config, vocabs, val)
     out["model"] = rounded(train.evaluate_model(model, test, vocabs, ks=KS))
@@ -228,6 +252,14 @@ def main() -> None:
         )
     )
     log.info("baselines done")
+    if args.json:
+        args.json.write_text(json.dumps(headline(out), indent=2) + "\n")
+        log.info("headline figures written to %s", args.json)
+    if args.skip_tutorial:
+        if not args.skip_serving:
+            out["serving"] = serving(model, vocabs, list(test_hist.items))
+        print(json.dumps(out, indent=2))
+        return out
 
     users = [vocabs.users[u] for u in train_seqs.users]
     pairs = pd.DataFrame(
@@ -265,6 +297,7 @@ def main() -> None:
         )
         log.info("speed: %s", out["speed"])
     print(json.dumps(out, indent=2))
+    return out
 
 
 if __name__ == "__main__":

@@ -74,6 +74,13 @@ FORM: dict[str, tuple[Any, dict[str, Any], str]] = {
         "Customer-service assistant: a folder with the support CSV (instruction, intent) and an "
         "out-of-scope JSON, or the CSV itself (empty: $ECOM_SUPPORT_DATA, else the assistant steps aside).",
     ),
+    "repeat_bonus": (
+        None,
+        {"type": ["null", "number"], "minimum": 0},
+        "Retrieval: added to the score of items a customer had before (0: no repeat preference for "
+        "shops whose customers rarely buy the same item again; 2 lists earlier items first; empty: "
+        "chosen each night by validation recall).",
+    ),
     "force_publish": (
         False,
         {"type": "boolean"},
@@ -169,6 +176,7 @@ class RunParams:
     epochs: int | None = DEFAULTS["epochs"]
     embedding_size: int | None = DEFAULTS["embedding_size"]
     support_data: str | None = DEFAULTS["support_data"]
+    repeat_bonus: float | None = DEFAULTS["repeat_bonus"]
     force_publish: bool = DEFAULTS["force_publish"]
     skip_training: bool = DEFAULTS["skip_training"]
     anomaly_test_days: int = DEFAULTS["anomaly_test_days"]
@@ -228,6 +236,10 @@ class RunParams:
                 raise ConfigError(f"{name}: must be a whole number of days, got {value!r}")
         if not isinstance(self.service_level, int | float) or not 0.5 <= self.service_level < 1:
             raise ConfigError(f"service_level: must be in [0.5, 1), got {self.service_level!r}")
+        bonus = self.repeat_bonus
+        number = isinstance(bonus, int | float) and not isinstance(bonus, bool)
+        if bonus is not None and not (number and 0 <= bonus < float("inf")):
+            raise ConfigError(f"repeat_bonus: must be a finite number >= 0, got {bonus!r}")
         for name in ("force_publish", "skip_training"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: must be true or false, got {getattr(self, name)!r}")

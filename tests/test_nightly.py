@@ -30,6 +30,8 @@ DAY = "2024-03-31"
         ({"embedding_size": 4}, "embedding_size"),
         ({"embedding_size": 1000}, "embedding_size"),
         ({"force_publish": "yes"}, "force_publish"),
+        ({"repeat_bonus": -0.5}, "repeat_bonus"),
+        ({"repeat_bonus": "high"}, "repeat_bonus"),
     ],
 )
 def test_a_bad_trigger_is_refused_naming_the_parameter(params: dict, named: str, data_root: str) -> None:
@@ -55,6 +57,15 @@ def test_the_processed_day_is_end_date_or_the_logical_day() -> None:
 def test_epochs_and_embedding_size_reach_the_training_config() -> None:
     config = nightly.stage_config("retrieval", RunParams(epochs=3, embedding_size=32, seed=5))
     assert (config.max_epochs, config.embedding_dim, config.seed) == (3, 32, 5)
+    assert config.repeat_bonus == 2.0  # the shop's default: earlier items first
+
+
+def test_repeat_bonus_is_set_per_shop_by_the_run() -> None:
+    config = nightly.stage_config("retrieval", RunParams(repeat_bonus=0))
+    assert config.repeat_bonus == 0.0 and isinstance(config.repeat_bonus, float)
+    assert not config.learn_repeat_bonus  # as given, not learned on validation
+    assert nightly.stage_config("retrieval", RunParams()).learn_repeat_bonus
+    assert nightly.stage_config("retrieval", RunParams(repeat_bonus=0.5)).repeat_bonus == 0.5
 
 
 def test_start_date_bounds_what_is_landed() -> None:

@@ -27,10 +27,10 @@ def target_columns(champion: Backbone, target_ids: Sequence[Sequence[str]]) -> l
     contains: they stay in the denominator of recall, as misses.
     """
     first, n = champion.vocabs.first_item_row, len(champion.item_ids)
+    distinct = [list(dict.fromkeys(str(i) for i in ids)) for ids in target_ids]  # in order
     out = []
-    for ids in target_ids:
-        ids = list(dict.fromkeys(str(i) for i in ids))  # distinct, in order
-        cols = champion.vocabs.item_rows(ids).astype(np.int64) - first
+    for rows in champion.vocabs.item_rows_per_user(distinct):  # one lookup for all users
+        cols = rows.astype(np.int64) - first
         unknown = cols < 0
         cols[unknown] = n + np.arange(int(unknown.sum()))
         out.append(cols)

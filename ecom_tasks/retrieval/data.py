@@ -13,6 +13,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -65,12 +66,29 @@ class Vocabularies:
         """Real items (excluding the reserved rows and BOS)."""
         return len(self.items) - self.first_item_row
 
+    # The vocabularies as indexes, built once: pandas hashes an index on its first lookup, and a
+    # fresh index per call made per-user lookups (evaluation targets) cost seconds.
+    @cached_property
+    def _item_index(self) -> pd.Index:
+        return pd.Index(self.items)
+
+    @cached_property
+    def _user_index(self) -> pd.Index:
+        return pd.Index(self.users)
+
     def item_rows(self, ids: Sequence[str] | pd.Series) -> np.ndarray:
         """Embedding rows of item ids (OOV row for unknown ids)."""
-        return _rows(self.items, ids)
+        return _rows(self._item_index, ids)
+
+    def item_rows_per_user(self, ids: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """:meth:`item_rows` of each list in ``ids``, in one lookup."""
+        sizes = np.array([len(x) for x in ids], dtype=np.int64)
+        flat = [i for x in ids for i in x]
+        rows = self.item_rows(flat) if flat else np.zeros(0, np.int32)
+        return np.split(rows, np.cumsum(sizes)[:-1]) if len(ids) else []
 
     def user_rows(self, ids: Sequence[str] | pd.Series) -> np.ndarray:
-        return _rows(self.users, ids)
+        return _rows(self._user_index, ids)
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
@@ -86,8 +104,7 @@ class Vocabularies:
         return cls(**{k: list(v) for k, v in raw.items()})
 
 
-def _rows(vocab: list[str], ids: Sequence[str] | pd.Series) -> np.ndarray:
-    index = pd.Index(vocab)
+def _rows(index: pd.Index, ids: Sequence[str] | pd.Series) -> np.ndarray:
     rows = index.get_indexer(pd.Index(pd.Series(ids, dtype="string").fillna(PAD)))
     rows = np.where(rows < 0, 1, rows)  # unknown -> OOV row
     return rows.astype(np.int32)

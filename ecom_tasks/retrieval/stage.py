@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -143,7 +143,7 @@ def train_and_evaluate(
     )
     test = evaluate.make_eval_set(
         test_hist,
-        [vocabs.item_rows(list(targets.iloc[i])) for i in keep],
+        vocabs.item_rows_per_user([targets.iloc[i] for i in keep]),
         vocabs,
         config,
         feats,
@@ -151,7 +151,13 @@ def train_and_evaluate(
     )
     model = train.build_model(vocabs, config, cat, feats, windows)
     warm_stats = warmstart.warm_start(model, warm[0], warm[1], vocabs) if warm else None
-    fit = train.fit(model, windows, feats, config, vocabs, validation)
+    patience = config.warm_patience if warm_stats else config.patience
+    fit = train.fit(model, windows, feats, config, vocabs, validation, patience=patience)
+    bonus_recalls = None
+    if config.learn_repeat_bonus and len(validation):
+        # Evaluation, export and the saved configuration all use the model's bonus from here on.
+        model.repeat_bonus, bonus_recalls = train.learn_repeat_bonus(model, validation, vocabs, config)
+        log.info("repeat bonus %s (validation recall by bonus: %s)", model.repeat_bonus, bonus_recalls)
     per_user: dict[str, np.ndarray] = {}
     if len(test):
         with evaluation.recording() as per_user:  # each held-out user's figures, for the gate
@@ -190,6 +196,8 @@ def train_and_evaluate(
         "eval_users": len(test),
         "validation_users": len(validation),
         "warm_start": warm_stats,
+        "repeat_bonus": model.repeat_bonus,
+        "validation_recall_by_repeat_bonus": bonus_recalls,
     }
     if champ is not None:
         per_user |= {evaluation.CHAMPION_PREFIX + k: v for k, v in champion_per_user.items()}
@@ -269,7 +277,8 @@ def pretrain_retrieval(
     history = {
         "ds": day.isoformat(),
         "cutoff": cutoff.isoformat(),
-        "config": config.to_dict(),
+        # With the repeat bonus the model serves with (learned on validation when configured so).
+        "config": replace(config, repeat_bonus=trained.model.repeat_bonus).to_dict(),
         "summary": trained.summary,
         "profiles_uri": profiles_uri,
         "user_feature_names": trained.vocabs.user_feature_names,
@@ -288,6 +297,7 @@ def pretrain_retrieval(
         "train_interactions": trained.summary["train_interactions"],
         "best_epoch": fit.best_epoch,
         "examples_per_second": round(fit.examples_per_second, 1),
+        "repeat_bonus": trained.model.repeat_bonus,
         "warm_started": warm is not None,
         "user_features": len(trained.vocabs.user_feature_names),
         "profiles_uri": profiles_uri,

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ecom_tasks.errors import EcomError
 from ecom_tasks.retrieval import scoring
-from ecom_tasks.retrieval.config import METRIC_KS, RetrievalConfig
+from ecom_tasks.retrieval.config import METRIC_KS, REPEAT_BONUS_GRID, RetrievalConfig
 from ecom_tasks.retrieval.data import Vocabularies
 from ecom_tasks.retrieval.evaluate import EvalSet, ranking_metrics
 from ecom_tasks.retrieval.model import RetrievalModel
@@ -102,6 +102,10 @@ def item_embeddings(model: RetrievalModel, vocabs: Vocabularies) -> np.ndarray:
     rows = tf.range(vocabs.first_item_row, len(vocabs.items))
     return model.item_tower.candidate_embeddings(rows).numpy()
 
+
+# Weight of the towers' own validation recall in the served-ranking early-stopping score: small
+# enough never to outweigh one user's hit among 10^4 users, so it only breaks ties.
+TIE_BREAK = 1e-6
 
 _ENCODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -201,6 +205,48 @@ def evaluate_model(
     return ranking_metrics(top, eval_set.targets, ks)
 
 
+def validation_recalls(
+    model: RetrievalModel, eval_set: EvalSet, vocabs: Vocabularies, k: int, bonuses: list[float]
+) -> list[float]:
+    """``recall_at_k`` of the model's ranking under each repeat bonus, one tower pass for all."""
+    queries, candidates = query_embeddings(model, eval_set), item_embeddings(model, vocabs)
+    histories = [np.asarray(h)[-model.max_history :] for h in eval_set.histories]
+    out = []
+    for bonus in bonuses:
+        top = top_items(
+            queries, candidates, k, eval_set.exclusions, histories=histories, repeat_bonus=float(bonus)
+        )
+        out.append(ranking_metrics(top, eval_set.targets, (k,))[f"recall_at_{k}"])
+    return out
+
+
+def validation_sample(validation: EvalSet, config: RetrievalConfig) -> EvalSet:
+    """At most ``config.val_users`` validation users (a seeded sample)."""
+    if len(validation) <= config.val_users:
+        return validation
+    rng = np.random.default_rng(config.seed)
+    return validation.subset(np.sort(rng.choice(len(validation), config.val_users, replace=False)))
+
+
+def learn_repeat_bonus(
+    model: RetrievalModel, validation: EvalSet, vocabs: Vocabularies, config: RetrievalConfig
+) -> tuple[float, dict[str, float]]:
+    """The repeat bonus with the best validation ``recall_at_{val_k}`` and each tried bonus's recall.
+
+    Tried: ``REPEAT_BONUS_GRID`` and the model's own bonus, which wins a tie (then the smallest).
+    """
+    val = validation_sample(validation, config)
+    grid = sorted(set(REPEAT_BONUS_GRID) | {model.repeat_bonus})
+    recalls = dict(zip(grid, validation_recalls(model, val, vocabs, config.val_k, grid), strict=True))
+    best = max(recalls.values())
+    chosen = (
+        model.repeat_bonus
+        if recalls[model.repeat_bonus] == best
+        else min(b for b, r in recalls.items() if r == best)
+    )
+    return chosen, {f"{b:g}": r for b, r in recalls.items()}
+
+
 @dataclass
 class FitResult:
     """Per-epoch history (entry 0 is before training), best epoch and measured throughput."""
@@ -290,27 +336,33 @@ def fit(
     validation: EvalSet | None = None,
     *,
     epochs: int | None = None,
+    patience: int | None = None,
 ) -> FitResult:
     """Train until validation ``recall_at_{val_k}`` stops improving (patience), restoring the best.
 
+    With ``config.val_repeat_bonus`` (and a positive bonus) the metric is the recall of the ranking
+    as served (repeat bonus included), ties broken by the towers' own (``TIE_BREAK``).
+
     Without a validation set it trains ``epochs`` (default ``config.max_epochs``) epochs.
+    ``patience`` (default ``config.patience``): epochs without improvement before stopping.
     """
-    result = FitResult(metric=f"val_recall_at_{config.val_k}", examples_per_epoch=windows.num_examples)
+    both = config.val_repeat_bonus and model.repeat_bonus > 0
+    metric = f"val_{'served_' if both else ''}recall_at_{config.val_k}"
+    result = FitResult(metric=metric, examples_per_epoch=windows.num_examples)
     score = None
     if validation is not None and len(validation):
-        rng = np.random.default_rng(config.seed)
-        val = validation
-        if len(val) > config.val_users:
-            val = val.subset(np.sort(rng.choice(len(val), config.val_users, replace=False)))
-        key = f"recall_at_{config.val_k}"
+        val = validation_sample(validation, config)
 
         def score() -> float:
-            # Without the repeat bonus: early stopping follows what the towers learn (the bonus is
-            # a fixed ranking rule; above the cosine range it would mostly measure the history).
-            return evaluate_model(model, val, vocabs, ks=(config.val_k,), repeat_bonus=0.0)[key]
+            if not both:
+                return validation_recalls(model, val, vocabs, config.val_k, [0.0])[0]
+            own, served = validation_recalls(model, val, vocabs, config.val_k, [0.0, model.repeat_bonus])
+            # The served ranking decides; the towers' own only breaks its ties (see RetrievalConfig).
+            return served + own * TIE_BREAK
 
     dataset = make_dataset(windows, user_features, config)
-    callback = _Validation(score, config.patience, result, windows.num_examples)
+    patience = config.patience if patience is None else patience
+    callback = _Validation(score, patience, result, windows.num_examples)
     verbose = 2 if os.environ.get("ECOM_RETRIEVAL_VERBOSE") else 0
     model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=[callback], verbose=verbose)
     return result

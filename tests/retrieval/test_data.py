@@ -34,6 +34,9 @@ def test_vocabularies_rows_and_unknown_ids() -> None:
     assert set(vocabs.items[3:]) == {"x", "y", "z"}
     assert vocabs.num_items == 3
     np.testing.assert_array_equal(vocabs.item_rows(["y", "nope", None]), [3, 1, 0])
+    per_user = vocabs.item_rows_per_user([["y", "nope"], [], ["y"]])
+    assert [r.tolist() for r in per_user] == [[3, 1], [], [3]]
+    assert vocabs.item_rows_per_user([]) == []
     assert vocabs.categories[2:] == ["c0", "c1"]
     assert "shade" in vocabs.title_tokens and "item" in vocabs.title_tokens
     assert data.Vocabularies.from_dict(vocabs.to_dict()) == vocabs

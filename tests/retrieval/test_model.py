@@ -13,6 +13,7 @@ from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.retrieval import data, evaluate, pipeline, stage, train, warmstart
 from ecom_tasks.retrieval.config import (
     NUM_RESERVED,
+    REPEAT_BONUS_GRID,
     SERVING_FEATURES,
     SERVING_HISTORY,
     SERVING_USER_ID,
@@ -45,6 +46,7 @@ class Cold:
     model: RetrievalModel
     fit: train.FitResult
     weights: dict[str, np.ndarray]
+    val: evaluate.EvalSet
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def cold(toy) -> Cold:
     vocabs, feats, windows, val = prepare(interactions, items, config, profile)
     model = train.build_model(vocabs, config, items, feats, windows)
     fit = train.fit(model, windows, feats, config, vocabs, val)
-    return Cold(vocabs, feats, windows, model, fit, warmstart.weight_arrays(model))
+    return Cold(vocabs, feats, windows, model, fit, warmstart.weight_arrays(model), val)
 
 
 def test_tower_shapes_and_lookups_match_the_vocabularies(cold) -> None:
@@ -105,7 +107,13 @@ def test_training_learns_the_next_item_pattern(cold) -> None:
     losses = [h["loss"] for h in result.history[1:]]
     assert losses[-1] < losses[0]
     assert result.history[0][result.metric] < result.best_value
-    assert result.best_value >= 0.5  # chance would be 2/12
+    # The towers' own ranking (no repeat bonus): walks never repeat, so this is what they learn.
+    own, served = train.validation_recalls(cold.model, cold.val, cold.vocabs, 2, [0.0, 2.0])
+    assert own >= 0.5  # chance would be 2/12
+    # Early stopping scored the served ranking, ties broken by the towers' own (the bonus puts the
+    # walk's earlier items first: served recall 0 whatever the epoch), best weights restored.
+    assert served == 0.0 and result.metric == "val_served_recall_at_2"
+    assert result.best_value == pytest.approx(served + own * train.TIE_BREAK)
     assert result.examples_per_epoch == cold.windows.num_examples and result.steps > 0
 
 
@@ -190,3 +198,44 @@ def test_interactions_without_time_are_rejected(toy) -> None:
         stage.train_and_evaluate(
             interactions.drop(columns=[TS]), items, None, tiny_config(), cutoff=CUT, end=END
         )
+
+
+def test_a_warm_started_night_stops_with_warm_patience(toy, cold, monkeypatch) -> None:
+    interactions, items = toy
+    patience = {}
+    real_fit = train.fit
+
+    def recording_fit(*args, **kwargs):
+        patience[len(patience)] = kwargs.get("patience")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    config = tiny_config(max_epochs=6, patience=4, warm_patience=0)
+    warm = stage.train_and_evaluate(
+        interactions, items, None, config, cutoff=CUT, end=END, warm=(cold.weights, cold.vocabs)
+    )
+    stage.train_and_evaluate(interactions, items, None, config, cutoff=CUT, end=END)
+    assert patience == {0: 0, 1: 4}  # warm night, then a cold one
+    # Patience 0: training ends at the first epoch without a gain (or at max_epochs while improving).
+    assert len(warm.fit.history) - 1 <= warm.fit.best_epoch + 1
+
+
+def test_the_repeat_bonus_is_learned_on_validation(cold) -> None:
+    config = tiny_config()
+    bonus, recalls = train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)
+    # The walks never revisit an item: a bonus of 2 lists the earlier items first and hits nothing.
+    assert recalls["2"] == 0.0 and recalls[f"{bonus:g}"] == max(recalls.values()) >= 0.5
+    assert bonus < 0.5 and cold.model.repeat_bonus == 2.0  # choosing does not change the model
+
+
+def test_repeat_bonus_ties_keep_the_configured_one_then_the_smallest(cold, monkeypatch) -> None:
+    config = tiny_config()
+    grid = sorted(set(REPEAT_BONUS_GRID) | {2.0})
+
+    def fixed(values):
+        monkeypatch.setattr(train, "validation_recalls", lambda *a, **k: [values.get(b, 0.1) for b in grid])
+        return train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)[0]
+
+    assert fixed({}) == 2.0  # all alike: the model's own
+    assert fixed({0.05: 0.3, 0.1: 0.3}) == 0.05
+    assert fixed({2.0: 0.3, 0.0: 0.3}) == 2.0
