@@ -25,6 +25,7 @@ FIGURES = (
     ("oos_recall", "out-of-scope messages rejected"),
     ("oos_precision", "rejected messages that were out of scope"),
     ("in_scope_rejected", "in-scope messages rejected"),
+    ("probe_accuracy", "common phrasings (probe) answered right"),
     ("slot_f1", "slot exact-match F1"),
 )
 MODEL_NAMES = {"pretrained": "pretrained network", "nopretrain": "network without pretraining",
@@ -46,7 +47,7 @@ def section(request: SectionRequest) -> dict[str, Any]:
     except FileNotFoundError:
         history = {}
     selected = str(metrics.get("selected", ""))
-    rows = [[label] + [_pct(metrics.get(f"{m}_{key}")) for m in MODEL_NAMES] for key, label in FIGURES[:5]]
+    rows = [[label] + [_pct(metrics.get(f"{m}_{key}")) for m in MODEL_NAMES] for key, label in FIGURES[:6]]
     data: dict[str, Any] = {
         "ds": info["ds"],
         "selected": MODEL_NAMES.get(selected, selected),

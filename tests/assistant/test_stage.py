@@ -69,6 +69,9 @@ def test_train_writes_the_candidate_its_metrics_and_per_message_results(trained)
             assert 0.0 <= metrics[f"{prefix}{key}"] <= 1.0, prefix + key
     assert metrics["selected"] in ("pretrained", "nopretrain", "tfidf") and metrics["selection"]
     assert metrics["intent_accuracy"] >= 0.9 and metrics["slot_f1"] >= 0.8 and metrics["p95_ms"] > 0
+    assert metrics["probe_messages"] >= 30 and 0.0 <= metrics["probe_accuracy"] <= 1.0
+    assert metrics["probe_accuracy"] == metrics[f"{metrics['selected']}_probe_accuracy"]
+    assert metrics["support_log_messages"] == 0  # no landing source: no support log
     evaluation = pd.read_parquet(f"{folder}/evaluation.parquet")
     assert len(evaluation) == metrics["test_messages"]
     assert evaluation["intent_accuracy"].mean() == pytest.approx(metrics["intent_accuracy"], abs=1e-6)
