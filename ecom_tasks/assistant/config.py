@@ -34,7 +34,7 @@ class AssistantConfig:
     # Names, sizes and modification times of the support files: part of the training fingerprint, so
     # changed support data is trained on again (the data root's inputs do not cover it).
     support_stamp: str = ""
-    # The shop's own support log: a landing folder's ds=D/support.* files (instruction, intent) of the
+    # The shop's own support log: a landing folder's ds=D/support_log.* files (instruction, intent) of the
     # days up to the run's day, added to the training messages. Set when the run's source is a landing.
     support_log: str | None = None
     probe: str | None = None  # the probe CSV (instruction, intent); None or absent: no probe_accuracy

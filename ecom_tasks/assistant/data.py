@@ -103,7 +103,7 @@ def load(path: str) -> SupportData:
 
 
 def read_support_log(folder: str, ds: str) -> pd.DataFrame:
-    """The shop's own support log: ``{folder}/ds=D/support.{csv,csv.gz,parquet}`` (columns ``instruction``
+    """The shop's own support log: ``{folder}/ds=D/support_log.{csv,csv.gz,parquet}`` (columns ``instruction``
     and ``intent``) of every landing day D up to ``ds`` (point in time: never a later day), concatenated;
     empty when no day has one."""
     from ecom_tasks.sources.landing import DAY_PREFIX, landing_days

@@ -5,7 +5,7 @@ Layout::
     {path}/ds=YYYY-MM-DD/events.{csv,csv.gz,parquet}   required: that day's events
     {path}/ds=YYYY-MM-DD/items.{...}                   optional: items new or changed that day
     {path}/ds=YYYY-MM-DD/users.{...}                   optional: users new or changed that day
-    {path}/ds=YYYY-MM-DD/support.{...}                 optional: the shop's support log (the assistant's)
+    {path}/ds=YYYY-MM-DD/support_log.{...}               optional: the shop's support log (the assistant's)
 
 Files hold exactly the canonical columns of their table (any order). CSV cells are text: empty
 means null, timestamps are ISO 8601 (naive ones are taken as UTC). Parquet columns must already

@@ -23,7 +23,7 @@ def _landing(tmp_path: Path) -> Path:
         folder = tmp_path / f"ds={day}"
         folder.mkdir()
         (folder / "events.csv").write_text("event_id\n")
-        (folder / "support.csv").write_text("instruction,intent\n" + rows)
+        (folder / "support_log.csv").write_text("instruction,intent\n" + rows)
     return tmp_path
 
 
@@ -38,8 +38,8 @@ def test_the_support_log_is_read_from_the_landing_days_up_to_ds(tmp_path):
 
 def test_a_support_log_without_its_columns_is_refused_naming_the_file(tmp_path):
     (tmp_path / "ds=2024-01-01").mkdir()
-    (tmp_path / "ds=2024-01-01" / "support.csv").write_text("text,label\nhi,greet\n")
-    with pytest.raises(SourceError, match=r"support\.csv") as error:
+    (tmp_path / "ds=2024-01-01" / "support_log.csv").write_text("text,label\nhi,greet\n")
+    with pytest.raises(SourceError, match=r"support_log\.csv") as error:
         data.read_support_log(str(tmp_path), "2024-01-01")
     assert "instruction" in str(error.value)
 
