@@ -37,7 +37,7 @@ class AssistantConfig:
     # The shop's own support log: a landing folder's ds=D/support_log.* files (instruction, intent) of the
     # days up to the run's day, added to the training messages. Set when the run's source is a landing.
     support_log: str | None = None
-    probe: str | None = None  # the probe CSV (instruction, intent); None or absent: no probe_accuracy
+    probe: str | None = DEFAULT_PROBE  # probe CSV (instruction, intent); None or absent: no probe figures
     seed: int = 42
     valid_share: float = 0.2
     test_share: float = 0.2
