@@ -78,3 +78,18 @@ def test_the_probe_file_is_short_common_phrasings_of_known_intents(support_folde
     assert not set(probe[data.TEXT].str.lower()) & set(
         data.load(str(support_folder)).frame[data.TEXT].str.lower()
     )
+
+
+def test_the_tfidf_baseline_decides_scope_apart_from_the_intent():
+    from ecom_tasks.assistant.baselines import ScopedIntents, tfidf_logreg
+
+    texts = ["track my order", "where is my order status", "order tracking please", "refund my money",
+             "I want a refund", "money back refund", "where is the eiffel tower", "where do eggs come from",
+             "what is the weather"]  # fmt: skip
+    labels = ["track"] * 3 + ["refund"] * 3 + ["oos"] * 3
+    model = tfidf_logreg(texts, labels, seed=1)
+    assert isinstance(model, ScopedIntents) and list(model.classes_) == ["refund", "track", "oos"]
+    probs = model.predict_proba(["where is my order", "where is the moon"])
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert probs[0].argmax() == 1 and probs[1].argmax() == 2  # shop words decide the scope, not "where is"
+    assert not isinstance(tfidf_logreg(texts[:6], labels[:6], seed=1), ScopedIntents)  # no oos: intents only
