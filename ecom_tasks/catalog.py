@@ -77,6 +77,7 @@ RANKING = "ranking"  # the re-ranker of the retrieval model's candidates
 CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
 ANOMALIES = "anomalies"  # order and daily-metric anomaly detectors (also outputs/anomalies)
+SUPPORT_LOG = "support_log"  # landing folder: ds=D/support_log.{csv,csv.gz,parquet}, the shop's support log
 ASSISTANT = "assistant"  # the customer-service assistant (intents, slots, answer templates)
 FORECAST = "forecast"  # daily demand per item (also reports/forecast)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour

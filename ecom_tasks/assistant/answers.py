@@ -10,7 +10,9 @@ shop knows, never from a guess:
 - any other intent gets its template filled from the shop configuration;
 - out-of-scope and unsure messages, intents that need a person (complaints, asking for an agent),
   an order number that is not the customer's and an unknown customer are handed over: a ticket is
-  written under ``{root}/handover/tickets/`` and the answer says so.
+  written under ``{root}/handover/tickets/`` and the answer says so. With ``file_ticket=False`` (the
+  page's GET, which must never write) the reply only says why it would be handed over
+  (``handover_reason``); :func:`file_handover` files the ticket later (the page's POST button).
 """
 
 from __future__ import annotations
@@ -72,10 +74,12 @@ class Reply:
     items: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     ticket: dict[str, Any] | None = None
+    handover_reason: str | None = None  # set when a person should take over (ticket filed or not)
+    intent_guess: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {
-            "handover": self.ticket is not None
+            "handover": self.handover_reason is not None
         }
 
 
@@ -98,30 +102,49 @@ def latest_day(root: str) -> dt.date | None:
     return days[-1] if days else None
 
 
-def write_ticket(root: str, reply: Reply, reason: str, guess: str | None) -> dict[str, Any]:
-    """Record a hand-over under ``{root}/handover/tickets/<id>.json``; returns the ticket."""
+TICKET_ID = re.compile(r"T\d{14}-[0-9a-f]{6}")
+
+
+def ticket_uri(root: str, ticket_id: str) -> str:
+    """Where the ticket ``ticket_id`` is kept."""
+    return f"{storage.data_root(root)}/{catalog.HANDOVER}/{catalog.TICKETS}/{ticket_id}.json"
+
+
+def write_ticket(root: str, reply: dict[str, Any]) -> dict[str, Any]:
+    """Record the hand-over of ``reply`` (an :func:`answer` dict) under
+    ``{root}/handover/tickets/<id>.json``; returns the ticket."""
     now = dt.datetime.now(dt.UTC)  # serving, not a nightly task: the ticket's own time
     ticket = {
         "ticket_id": f"T{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}",
         "time": now.isoformat(timespec="seconds"),
-        "customer": reply.customer,
-        "message": reply.message,
-        "intent_guess": guess,
-        "confidence": reply.confidence,
-        "reason": reason,
+        "customer": reply["customer"],
+        "message": reply["message"],
+        "intent_guess": reply["intent_guess"],
+        "confidence": reply["confidence"],
+        "reason": reply["handover_reason"],
     }
-    uri = f"{storage.data_root(root)}/{catalog.HANDOVER}/{catalog.TICKETS}/{ticket['ticket_id']}.json"
-    storage.write_json(ticket, uri)
-    log.info("hand-over ticket %s: %s", ticket["ticket_id"], reason)
+    storage.write_json(ticket, ticket_uri(root, ticket["ticket_id"]))
+    log.info("hand-over ticket %s: %s", ticket["ticket_id"], ticket["reason"])
     return ticket
 
 
-def _hand_over(root: str, reply: Reply, reason: str, guess: str | None, shop: dict[str, str]) -> Reply:
-    reply.ticket = write_ticket(root, reply, reason, guess)
-    reply.answer = (
-        f"{reply.answer + ' ' if reply.answer else ''}I have passed your message to a member of our team "
-        f"(ticket {reply.ticket['ticket_id']}); they will reply {shop['contact_hours']}."
-    )
+def file_handover(root: str | None, reply: dict[str, Any]) -> dict[str, Any]:
+    """File the ticket of a reply that should be handed over (``reply["handover"]``) and say so in its
+    answer; a reply that needs no person, or already has its ticket, is returned as it is."""
+    if not reply["handover"] or reply["ticket"] is not None:
+        return reply
+    shop = templates.load_shop(shop_config_path())
+    ticket = write_ticket(storage.data_root(root), reply)
+    said = reply["answer"]
+    return reply | {
+        "ticket": ticket,
+        "answer": f"{said + ' ' if said else ''}I have passed your message to a member of our team "
+        f"(ticket {ticket['ticket_id']}); they will reply {shop['contact_hours']}.",
+    }
+
+
+def _hand_over(reply: Reply, reason: str, guess: str | None) -> Reply:
+    reply.handover_reason, reply.intent_guess = reason, guess
     return reply
 
 
@@ -187,10 +210,17 @@ def answer(
     day: dt.date | None = None,
     assistant: Assistant | None = None,
     cache: TableCache | None = None,
+    file_ticket: bool = True,
 ) -> dict[str, Any]:
     """The assistant's answer to ``message`` from ``customer_id`` (None: not signed in), as a dict:
-    message, customer, intent, confidence, out_of_scope, slots, answer, items, facts, ticket, handover."""
+    message, customer, intent, confidence, out_of_scope, slots, answer, items, facts, ticket, handover,
+    handover_reason, intent_guess. ``file_ticket=False``: a hand-over is only reported, nothing is written."""
     root = storage.data_root(root)
+
+    def done(reply: Reply) -> dict[str, Any]:
+        out = reply.to_dict()
+        return file_handover(root, out) if file_ticket else out
+
     shop = templates.load_shop(shop_config_path())
     text = " ".join(str(message or "").split())[:MAX_CHARS]
     reply = Reply(message=text, customer=customer_id)
@@ -215,22 +245,18 @@ def answer(
             return reply.to_dict()
         if reply.out_of_scope:
             reply.answer = "I could not find that in our catalogue."
-            return _hand_over(
-                root, reply, "product not found in the catalogue", understood["intent_guess"], shop
-            ).to_dict()
+            return done(_hand_over(reply, "product not found in the catalogue", understood["intent_guess"]))
     if reply.out_of_scope:
         reason = "out of scope" if understood["intent_guess"] == "oos" else "low confidence"
         reply.answer = f"I am not sure I can help with that at {shop['name']}."
-        return _hand_over(root, reply, reason, understood["intent_guess"], shop).to_dict()
+        return done(_hand_over(reply, reason, understood["intent_guess"]))
     if reply.intent in HANDOVER_INTENTS:
-        return _hand_over(root, reply, HANDOVER_INTENTS[reply.intent], reply.intent, shop).to_dict()
+        return done(_hand_over(reply, HANDOVER_INTENTS[reply.intent], reply.intent))
     if reply.intent in GROUNDED and customer_id:
         facts = _grounded(root, reply, customer_id, day, cache) if day else None
         if facts is None:
             reply.answer = "I cannot find that order on your account."
-            return _hand_over(
-                root, reply, "order or customer not found in the shop's data", reply.intent, shop
-            ).to_dict()
+            return done(_hand_over(reply, "order or customer not found in the shop's data", reply.intent))
         reply.answer = facts
         return reply.to_dict()
     found = [(s["type"], s["value"]) for s in reply.slots]

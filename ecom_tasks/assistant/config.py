@@ -16,6 +16,10 @@ from ecom_tasks.errors import ConfigError
 
 ENV_SUPPORT_DATA = "ECOM_SUPPORT_DATA"
 ENV_SHOP_CONFIG = "ECOM_ASSISTANT_SHOP"
+ENV_PROBE = "ECOM_ASSISTANT_PROBE"
+# Common customer phrasings written for the project, with their intents: measured every night
+# (probe_accuracy), never trained on and never used to choose a threshold or a model.
+DEFAULT_PROBE = str(Path(__file__).resolve().parents[2] / "tests" / "assistant" / "probe.csv")
 # The shop's facts the answers quote (name, delivery times, refund policy, contact hours).
 DEFAULT_SHOP_CONFIG = str(Path(__file__).resolve().parents[2] / "config" / "assistant-shop.yaml")
 OOS = "oos"  # the label of an out-of-scope message (CLINC150's)
@@ -30,6 +34,10 @@ class AssistantConfig:
     # Names, sizes and modification times of the support files: part of the training fingerprint, so
     # changed support data is trained on again (the data root's inputs do not cover it).
     support_stamp: str = ""
+    # The shop's own support log: a landing folder's ds=D/support_log.* files (instruction, intent) of the
+    # days up to the run's day, added to the training messages. Set when the run's source is a landing.
+    support_log: str | None = None
+    probe: str | None = DEFAULT_PROBE  # probe CSV (instruction, intent); None or absent: no probe figures
     seed: int = 42
     valid_share: float = 0.2
     test_share: float = 0.2
@@ -58,9 +66,12 @@ class AssistantConfig:
         support = getattr(run, "support_data", None) or os.environ.get(ENV_SUPPORT_DATA) or None
         epochs = getattr(run, "epochs", None)
         base = cls()
+        landing = getattr(run, "source", None) == catalog.LANDING
         return cls(
             support_data=support,
             support_stamp=stamp(support) if support else "",
+            support_log=getattr(run, "source_path", None) if landing else None,
+            probe=os.environ.get(ENV_PROBE) or DEFAULT_PROBE,
             seed=run.seed,
             epochs=min(base.epochs, epochs) if epochs else base.epochs,
             pretrain_epochs=min(base.pretrain_epochs, epochs) if epochs else base.pretrain_epochs,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import remote
+from ecom_tasks import catalog, remote
 from ecom_tasks.assistant.config import OOS
 from ecom_tasks.errors import NotEnoughDataError, SourceError
 
@@ -100,6 +100,46 @@ def load(path: str) -> SupportData:
     log.info("support data: %d messages in %d intents, %d out of scope (%s)", int(counts.sum()),
              len(counts), int((frame[INTENT] == OOS).sum()), path)  # fmt: skip
     return SupportData(frame=frame, csv=csv, oos=oos, folder=str(Path(csv).parent))
+
+
+def read_support_log(folder: str, ds: str) -> pd.DataFrame:
+    """The shop's own support log: ``{folder}/ds=D/support_log.{csv,csv.gz,parquet}`` (columns ``instruction``
+    and ``intent``) of every landing day D up to ``ds`` (point in time: never a later day), concatenated;
+    empty when no day has one."""
+    from ecom_tasks.sources.landing import DAY_PREFIX, landing_days
+
+    frames = []
+    for day in landing_days(folder):
+        if day.isoformat() > ds:
+            break
+        day_folder = f"{folder.rstrip('/')}/{DAY_PREFIX}{day}"
+        for name in remote.glob_names(day_folder, f"{catalog.SUPPORT_LOG}.*"):
+            file = f"{day_folder}/{name}"
+            content = remote.read_uri(file) or b""
+            if name.endswith(".parquet"):
+                raw = pd.read_parquet(io.BytesIO(content))
+            elif name.endswith((".csv", ".csv.gz")):
+                compression = "gzip" if name.endswith(".gz") else None
+                raw = pd.read_csv(io.BytesIO(content), dtype=str, compression=compression)
+            else:
+                raise SourceError(file, "the support log is a .csv, .csv.gz or .parquet file")
+            frames.append(_log_frame(raw, file))
+    if not frames:
+        return pd.DataFrame({TEXT: pd.Series(dtype=str), INTENT: pd.Series(dtype=str)})
+    log.info("support log: %d messages from %d day(s) up to %s (%s)", sum(map(len, frames)), len(frames), ds,
+             folder)  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def _log_frame(raw: pd.DataFrame, file: str) -> pd.DataFrame:
+    for column in (TEXT, INTENT):
+        if column not in raw.columns:
+            raise SourceError(
+                file, "missing column (the support log needs instruction and intent)", column=column
+            )
+    frame = raw[raw[TEXT].notna() & raw[INTENT].notna()][[TEXT, INTENT]].astype(str)
+    frame[INTENT] = frame[INTENT].str.strip()
+    return frame[frame[TEXT].str.strip() != ""].reset_index(drop=True)
 
 
 def split(frame: pd.DataFrame, seed: int, valid_share: float, test_share: float) -> np.ndarray:

@@ -20,6 +20,14 @@ def decide(probs: np.ndarray, labels: list[str], threshold: float, oos: str) -> 
     return np.where(rejected, oos, predicted), rejected
 
 
+def probe_accuracy(
+    probs: np.ndarray, labels: list[str], threshold: float, truth: np.ndarray, oos: str
+) -> float:
+    """Share of probe messages decided right: in-scope ones with their intent, out-of-scope ones rejected."""
+    predicted, _ = decide(probs, labels, threshold, oos)
+    return float(np.mean(predicted == np.asarray(truth, dtype=object))) if len(truth) else float("nan")
+
+
 def scores(truth: np.ndarray, predicted: np.ndarray, oos: str) -> dict[str, float]:
     """Intent accuracy, macro F1 over the in-scope intents, out-of-scope recall and precision."""
     truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)

@@ -90,6 +90,7 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
     support = data.load(config.support_data)
     frame = support.frame.reset_index(drop=True)
     split = data.split(frame, config.seed, config.valid_share, config.test_share)
+    frame, split, logged = _with_support_log(frame, split, config, ds)
     titles = _titles(root, ds)
     trained = train.train_models(frame, split, titles, config)
     train_rows, test_rows = frame[split == data.TRAIN], frame[split == data.TEST]
@@ -121,6 +122,8 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
         result[f"{name}_threshold"] = candidate.threshold
         result[f"{name}_train_seconds"] = round(candidate.seconds, 3)
     result["test_messages"] = len(test_rows)
+    result["support_log_messages"] = logged
+    result |= _probe(trained, config)
     # No rejection at all leaves oos_precision undefined: null in JSON, not NaN.
     metric_values = {
         k: (None if not math.isfinite(v) else round(v, 6)) if isinstance(v, float) else v
@@ -148,6 +151,8 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
         "ds": ds,
         "support_data": config.support_data,
         "messages": {part: int((split == part).sum()) for part in (data.TRAIN, data.VALID, data.TEST)},
+        "support_log": config.support_log,
+        "support_log_messages": logged,
         "item_titles": len(titles),
         "pretrain_losses": trained.pretrain_losses,
         "tradeoff": {name: c.tradeoff for name, c in trained.candidates.items()},
@@ -167,6 +172,38 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
     return {"ds": ds, "model_uri": out, "artifact_uri": artifact, "selected": trained.selected,
             "intent_accuracy": result["intent_accuracy"], "intent_macro_f1": result["intent_macro_f1"],
             "oos_recall": result["oos_recall"], "seconds": history["seconds"]}  # fmt: skip
+
+
+def _with_support_log(
+    frame: pd.DataFrame, split: np.ndarray, config: AssistantConfig, ds: str
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The shop's own support log (days up to ``ds``) added to the training messages only, so the
+    validation and test figures stay those of the public split; messages also in them are left out."""
+    if not config.support_log:
+        return frame, split, 0
+    extra = data.read_support_log(config.support_log, ds)
+    held_out = set(frame[split != data.TRAIN][data.TEXT])
+    extra = extra[~extra[data.TEXT].isin(held_out)].drop_duplicates(data.TEXT)
+    if extra.empty:
+        return frame, split, 0
+    frame = pd.concat([frame, extra], ignore_index=True)
+    return frame, np.concatenate([split, np.full(len(extra), data.TRAIN, dtype=object)]), len(extra)
+
+
+def _probe(trained: train.Trained, config: AssistantConfig) -> dict[str, float]:
+    """``probe_accuracy`` of the selected model and of each candidate on the probe file: common
+    customer phrasings held out from training, threshold and model choice (measured, never tuned on)."""
+    if not config.probe or remote.read_uri(config.probe) is None:
+        return {}
+    probe = data.read_messages(config.probe)
+    texts, truth = probe[data.TEXT].tolist(), probe[data.INTENT].to_numpy()
+    out = {
+        f"{name}_probe_accuracy": metrics.probe_accuracy(
+            c.predict(texts), trained.labels, c.threshold, truth, OOS
+        )
+        for name, c in trained.candidates.items()
+    }
+    return {"probe_accuracy": out[f"{trained.selected}_probe_accuracy"], "probe_messages": len(probe)} | out
 
 
 def per_message(truth: np.ndarray, predicted: dict[str, np.ndarray]) -> pd.DataFrame:

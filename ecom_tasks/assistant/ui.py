@@ -1,8 +1,11 @@
 """The assistant's section on the UI page: ask it a question, see how it understood and answered.
 
 A GET form (the page allows no scripts) sends ``?ask=<message>&ask_customer=<id>``: the section shows
-the intent, its confidence, the slots, the answer or the hand-over ticket, and the published
-model's figures with its rejection threshold's trade-off.
+the intent, its confidence, the slots, the answer and whether it would be handed over to a person, and
+the published model's figures with its rejection threshold's trade-off. A GET never writes (link
+prefetchers, crawlers and a refreshed page would file tickets): the hand-over is a POST button to the
+plugin app (:func:`hand_over`), which files the ticket and redirects back with ``&ticket=<id>`` for the
+section to show.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from ecom_tasks.ui import inputs
 from ecom_tasks.ui.sections import SectionRequest
 
 ASK, CUSTOMER = "ask", "ask_customer"  # not "customer": that one drives the customer explorer
+TICKET = "ticket"
 FIGURES = (
     ("intent_accuracy", "in-scope messages answered with the right intent"),
     ("intent_macro_f1", "macro F1 over the intents"),
     ("oos_recall", "out-of-scope messages rejected"),
     ("oos_precision", "rejected messages that were out of scope"),
     ("in_scope_rejected", "in-scope messages rejected"),
+    ("probe_accuracy", "common phrasings (probe) answered right"),
     ("slot_f1", "slot exact-match F1"),
 )
 MODEL_NAMES = {"pretrained": "pretrained network", "nopretrain": "network without pretraining",
@@ -42,7 +47,7 @@ def section(request: SectionRequest) -> dict[str, Any]:
     except FileNotFoundError:
         history = {}
     selected = str(metrics.get("selected", ""))
-    rows = [[label] + [_pct(metrics.get(f"{m}_{key}")) for m in MODEL_NAMES] for key, label in FIGURES[:5]]
+    rows = [[label] + [_pct(metrics.get(f"{m}_{key}")) for m in MODEL_NAMES] for key, label in FIGURES[:6]]
     data: dict[str, Any] = {
         "ds": info["ds"],
         "selected": MODEL_NAMES.get(selected, selected),
@@ -69,11 +74,45 @@ def section(request: SectionRequest) -> dict[str, Any]:
     )
     data |= {"ask": raw, "customer": customer or ""}
     reply = answer(
-        raw, customer, root=request.root, day=request.day, assistant=assistant, cache=request.cache
+        raw,
+        customer,
+        root=request.root,
+        day=request.day,
+        assistant=assistant,
+        cache=request.cache,
+        file_ticket=False,
     )
+    reply["ticket"] = _filed(request, reply)
     reply["confidence_pct"] = _pct(reply["confidence"])
     data["reply"] = reply
     return data
+
+
+def hand_over(request: SectionRequest) -> dict[str, Any]:
+    """POST only: answer ``request.query``'s message and file its hand-over ticket when it needs a person;
+    returns the reply (with ``ticket`` when one was filed)."""
+    from ecom_tasks.assistant.answers import file_handover
+
+    reply = section(request)["reply"]
+    if reply is None:
+        raise inputs.BadInput(ASK, "no message to hand over")
+    return file_handover(request.root, reply)
+
+
+def _filed(request: SectionRequest, reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The ticket named by ``?ticket=`` (the POST button's redirect), read, not written; only when it
+    holds this very message and customer, so a link cannot show another customer's ticket."""
+    from ecom_tasks.assistant.answers import TICKET_ID, ticket_uri
+
+    ticket_id = request.query.get(TICKET) or ""
+    if not reply["handover"] or not TICKET_ID.fullmatch(ticket_id):
+        return None
+    try:
+        ticket = storage.read_json(ticket_uri(request.root, ticket_id))
+    except FileNotFoundError:
+        return None
+    same = ticket.get("message") == reply["message"] and ticket.get("customer") == reply["customer"]
+    return ticket if same else None
 
 
 def _pct(value: Any) -> str:

@@ -5,6 +5,7 @@ Layout::
     {path}/ds=YYYY-MM-DD/events.{csv,csv.gz,parquet}   required: that day's events
     {path}/ds=YYYY-MM-DD/items.{...}                   optional: items new or changed that day
     {path}/ds=YYYY-MM-DD/users.{...}                   optional: users new or changed that day
+    {path}/ds=YYYY-MM-DD/support_log.{...}               optional: the shop's support log (the assistant's)
 
 Files hold exactly the canonical columns of their table (any order). CSV cells are text: empty
 means null, timestamps are ISO 8601 (naive ones are taken as UTC). Parquet columns must already
@@ -26,6 +27,7 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
+from ecom_tasks.catalog import SUPPORT_LOG
 from ecom_tasks.contract import (
     EVENT_ID,
     EVENTS,
@@ -100,6 +102,8 @@ def _day_files(folder: str) -> dict[str, str]:
             continue
         file = _full(fs, f"{root}/{name}")
         table, _, _ = name.partition(".")
+        if table == SUPPORT_LOG:  # the shop's support log: the assistant reads it, not ingest
+            continue
         if table not in TABLES:
             raise SourceError(file, f"unexpected file; expected {', '.join(TABLES)} files")
         _io.file_format(file, LANDING_FORMATS)

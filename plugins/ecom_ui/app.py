@@ -1,4 +1,4 @@
-"""The plugin's FastAPI app: the "Shop ML" page and its JSON endpoints, read-only GETs but one.
+"""The plugin's FastAPI app: the "Shop ML" page and its JSON endpoints; every GET is read-only.
 
 Routes (under ``/ecom`` in the api-server):
 
@@ -7,8 +7,11 @@ Routes (under ``/ecom`` in the api-server):
 - ``/api/customers/{id}``, ``/api/models``, ``/api/quality``, ``/api/analytics``, ``/api/days``: JSON;
 - ``/api/stages/{model}``: a model stage's own section data (``ModelStage.ui``), with the page's
   query parameters; on the page each such section follows "Models and gate decisions";
-- ``POST /api/assistant`` (JSON ``{"message", "customer"}``): the customer-service assistant's answer
-  (the one write: a hand-over ticket under the data root); the page's form asks it by GET;
+- ``POST /api/assistant`` (JSON ``{"message", "customer"}``): the customer-service assistant's answer,
+  filing a hand-over ticket under the data root when it needs a person; the page's form asks it by GET
+  (which files nothing) and its "Hand over to a person" button posts to ``POST /assistant/handover``
+  (form fields ``ask``, ``ask_customer``, ``ds``), which files the ticket and redirects (303) back to
+  the page with ``&ticket=<id>``;
 - ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card,
   ``/models/{model}/{ds}/{name}.png``: its plots;
 - ``/data-docs/{path}``: the Great Expectations Data Docs site, its CDN scripts and styles
@@ -26,11 +29,13 @@ import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import jinja2
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -164,11 +169,26 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
 
     @app.post("/api/assistant")
     def assistant_json(body: AskBody) -> dict[str, Any]:
-        from ecom_tasks.assistant.ui import ASK, CUSTOMER
-        from ecom_tasks.catalog import ASSISTANT
+        from ecom_tasks.assistant.ui import ASK, CUSTOMER, hand_over
 
         query = {ASK: body.message, CUSTOMER: body.customer or ""}
-        return builder.stage_section(ASSISTANT, None, query)["reply"]
+        return hand_over(builder.section_request(None, query))
+
+    @app.post("/assistant/handover")
+    async def assistant_handover(request: Request) -> Response:
+        # The page's "Hand over to a person" button (an HTML form: no scripts under the CSP).
+        from ecom_tasks.assistant.ui import ASK, CUSTOMER, TICKET, hand_over
+
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        ds = form.get("ds") or None
+        query = {ASK: form.get(ASK, ""), CUSTOMER: form.get(CUSTOMER, "")}
+        reply = await run_in_threadpool(hand_over, builder.section_request(_day(ds), query))
+        back = {"ds": ds} if ds else {}
+        back |= {ASK: reply["message"], CUSTOMER: reply["customer"] or ""}
+        if reply["ticket"]:
+            back[TICKET] = reply["ticket"]["ticket_id"]
+        # Post/redirect/get: a refreshed page asks again by GET and files nothing.
+        return RedirectResponse(f"../?{urlencode(back)}#stage-assistant", status_code=303)
 
     @app.get("/api/customers/{customer_id}")
     def customer_json(customer_id: str, ds: str | None = None) -> dict[str, Any]:

@@ -97,10 +97,11 @@ class PageBuilder:
 
         for stage in sections.section_stages():
             if stage.name == name:
-                return sections.build(stage, self._section_request(ds, query))
+                return sections.build(stage, self.section_request(ds, query))
         raise inputs.NotFound("no model with a section of that name")
 
-    def _section_request(self, day: dt.date | None, query: dict[str, str]) -> Any:
+    def section_request(self, day: dt.date | None, query: dict[str, str]) -> Any:
+        """What a model stage's section function gets for ``day`` and ``query``."""
         from ecom_tasks.ui.sections import SectionRequest
 
         return SectionRequest(self.root, day, dict(query), self.cache, self.config)
@@ -240,7 +241,7 @@ class PageBuilder:
             except inputs.NotFound as exc:
                 status, explorer["error"] = 404, str(exc)
         stage_sections, section_status = sections.page_sections(
-            self._section_request(day, query or {}), set(templates)
+            self.section_request(day, query or {}), set(templates)
         )
         status = status if status != 200 else section_status
         context = {

@@ -69,6 +69,9 @@ def test_train_writes_the_candidate_its_metrics_and_per_message_results(trained)
             assert 0.0 <= metrics[f"{prefix}{key}"] <= 1.0, prefix + key
     assert metrics["selected"] in ("pretrained", "nopretrain", "tfidf") and metrics["selection"]
     assert metrics["intent_accuracy"] >= 0.9 and metrics["slot_f1"] >= 0.8 and metrics["p95_ms"] > 0
+    assert metrics["probe_messages"] >= 30 and 0.0 <= metrics["probe_accuracy"] <= 1.0
+    assert metrics["probe_accuracy"] == metrics[f"{metrics['selected']}_probe_accuracy"]
+    assert metrics["support_log_messages"] == 0  # no landing source: no support log
     evaluation = pd.read_parquet(f"{folder}/evaluation.parquet")
     assert len(evaluation) == metrics["test_messages"]
     assert evaluation["intent_accuracy"].mean() == pytest.approx(metrics["intent_accuracy"], abs=1e-6)
@@ -133,13 +136,58 @@ def test_the_page_section_asks_and_shows_the_answer(page):
     assert "Your last order o20240102-000001 of 2024-01-02 holds Heart candle holder" in text
     assert "Rejection threshold trade-off" in text and "TF-IDF + logistic regression" in text
     away = page(ask="<script>alert(1)</script> what is the capital of peru")
-    assert "<script>alert(1)</script>" not in away.text and 'id="assistant-ticket"' in away.text
+    assert "<script>alert(1)</script>" not in away.text and 'id="assistant-handover"' in away.text
+    assert 'id="assistant-handover-form"' in away.text and 'id="assistant-ticket"' not in away.text
     assert page(ask="hello", ask_customer="bad id!").status_code == 422
     assert page(ask="x" * 2001).status_code == 422
     answered = page(
         "/api/stages/assistant", ask="track my order", ask_customer="u1"
     ).json()  # the same as JSON
     assert answered["reply"]["facts"]["order_id"] == "o20240102-000001" and answered["selected"]
+
+
+def _files(root: str) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(root).rglob("*") if p.is_file()}
+
+
+def _tickets(root: str) -> list[Path]:
+    return sorted(Path(root, catalog.HANDOVER, catalog.TICKETS).glob("*.json"))
+
+
+def test_asking_by_get_writes_nothing_and_the_post_button_files_one_ticket(page, trained):
+    from ecom_ui.app import create_app
+    from fastapi.testclient import TestClient
+
+    root, _ = trained
+    asks = {"ask": "what is the capital of peru", "ask_customer": "u1"}
+    page(**asks)  # warm the caches (mlflow's database, the loaded model)
+    before = _files(root)
+    for query in (asks, {"ask": "I want to talk to a person"}):
+        shown = page(**query)
+        assert shown.status_code == 200 and 'id="assistant-handover-form"' in shown.text
+    assert page("/api/stages/assistant", **asks).json()["reply"]["handover"]
+    assert _files(root) == before  # a GET never writes, a hand-over included
+    filed_before = len(_tickets(root))
+
+    with TestClient(create_app(root, auth=False)) as client:
+        posted = client.post("/assistant/handover", data={**asks, "ds": DS}, follow_redirects=False)
+        assert posted.status_code == 303 and posted.headers["location"].startswith("../?ds=")
+        new = [t for t in _tickets(root) if str(t) not in before]
+        assert len(new) == 1  # exactly one ticket
+        ticket = json.loads(new[0].read_text())
+        assert ticket["message"] == asks["ask"] and ticket["customer"] == "u1"
+        assert ticket["reason"] == "out of scope"
+        shown = client.post("/assistant/handover", data=asks)  # follows the redirect to the page
+    assert shown.status_code == 200 and 'id="assistant-ticket">ticket T' in shown.text
+    assert len(_tickets(root)) == filed_before + 2
+    refreshed = page(**asks, ticket=ticket["ticket_id"])
+    assert f"ticket {ticket['ticket_id']}: out of scope" in refreshed.text
+    other = page(ask="what is the capital of peru", ask_customer="u2", ticket=ticket["ticket_id"])
+    assert ticket["ticket_id"] not in other.text  # a ticket shows only with its own message and customer
+    assert (
+        _files(root).keys() - before.keys() == {str(t) for t in _tickets(root)} - before.keys()
+    )  # only tickets
+    assert page("/assistant/handover").status_code in (404, 405)  # no GET that files
 
 
 def test_the_api_answers_a_posted_question_and_refuses_bad_ones(page):
