@@ -38,7 +38,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecom_tasks import contract, storage  # noqa: E402
+from bench import validated_days  # noqa: E402
+from ecom_tasks import contract  # noqa: E402
 from ecom_tasks.anomalies import data, inject  # noqa: E402
 from ecom_tasks.anomalies import features as f  # noqa: E402
 from ecom_tasks.anomalies import reference as ref  # noqa: E402
@@ -46,8 +47,6 @@ from ecom_tasks.anomalies.config import CANDIDATES, MODEL_DIR, AnomalyConfig  # 
 from ecom_tasks.anomalies.model import load  # noqa: E402
 from ecom_tasks.anomalies.outputs import top_orders  # noqa: E402
 from ecom_tasks.anomalies.stage import train_anomalies  # noqa: E402
-from ecom_tasks.contract import EVENTS, ITEMS, USERS  # noqa: E402
-from ecom_tasks.sources.online_retail import read_online_retail  # noqa: E402
 
 log = logging.getLogger("bench_anomalies_online_retail")
 SHARED = Path(os.environ.get("ECOM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -61,22 +60,8 @@ KEYS = (
 
 
 def write_validated(root: str) -> dt.date:
-    """The source's canonical tables as validated daily partitions; returns the last day."""
-    tables = read_online_retail(ONLINE_RETAIL)
-    events = tables.events
-    day_of = events[contract.TS].dt.date
-    days = sorted(set(day_of))
-    first, last = days[0], days[-1]
-    if storage.read_manifest(storage.partition_uri(root, "validated", EVENTS, last)) is not None:
-        return last
-    for d in (first + dt.timedelta(days=i) for i in range((last - first).days + 1)):
-        end = pd.Timestamp(d + dt.timedelta(days=1), tz="UTC")
-        part = events[(day_of == d).to_numpy()].reset_index(drop=True)
-        storage.write_partition(part, storage.partition_uri(root, "validated", EVENTS, d), source="bench")
-        for table, frame in ((ITEMS, tables.items), (USERS, tables.users)):
-            snap = frame[frame[contract.FIRST_SEEN] < end].reset_index(drop=True)
-            storage.write_partition(snap, storage.partition_uri(root, "validated", table, d), source="bench")
-    return last
+    """Online Retail II as validated daily partitions (bench/validated_days.py); the last day."""
+    return validated_days.write_validated(root, ONLINE_RETAIL)
 
 
 def table(metrics: dict) -> str:
