@@ -160,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ask.add_argument("--customer", default=None, help="the customer's id (their orders, returns, picks)")
     ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
     ask.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
+    uri = sub.add_parser(
+        "tracking-uri",
+        help="print the MLflow registry's URI ($MLFLOW_TRACKING_URI, else the embedded SQLite store "
+        'under the data root), for MLflow\'s own commands: export MLFLOW_TRACKING_URI="$(ecom tracking-uri)"',
+    )
+    uri.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
     add_models_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -169,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_verify(args)
     if args.command == "ask":
         return run_ask(args)
+    if args.command == "tracking-uri":
+        from ecom_tasks.publish import tracking
+
+        sys.stdout.write(tracking.tracking_uri(args.root) + "\n")
+        return 0
     if args.command == "summary":
         info = describe_run(storage.data_root(args.root), args.ds)
         if args.json:

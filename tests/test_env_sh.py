@@ -77,3 +77,16 @@ def test_without_overrides_the_home_and_data_root_are_the_checkouts() -> None:
         PROJECT / "dags",
     ]
     assert (conn, tracking) == ("unset", "unset")  # derived when used, from the home and the root then
+
+
+def test_ecom_tracking_uri_gives_mlflows_commands_the_registry_of_the_data_root_exported_last(
+    tmp_path: Path,
+) -> None:
+    # README's serving commands: source env.sh, export MLFLOW_TRACKING_URI="$(ecom tracking-uri)".
+    data = tmp_path / "new-data"
+    lines = _source_then(
+        f'export ECOM_DATA_ROOT={data} && export MLFLOW_TRACKING_URI="$(ecom tracking-uri)"'
+        " && echo $MLFLOW_TRACKING_URI",
+        ECOM_DATA_ROOT=str(tmp_path / "old-data"),
+    )
+    assert lines[-1] == f"sqlite:///{data}/mlflow/mlflow.db"

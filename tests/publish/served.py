@@ -70,12 +70,26 @@ def request(folder: str) -> dict:
     return json.loads(Path(folder, catalog.SERVING_REQUEST_FILE).read_text())
 
 
+def readme_serve_command(model: str, port: int) -> list[str]:
+    """README's ``mlflow models serve`` command with ``model``'s alias and ``port`` in place."""
+    from tests import readme
+
+    argv = list(next(c.argv for c in readme.commands() if c.argv[:3] == ("mlflow", "models", "serve")))
+    assert (
+        argv[argv.index("-m") + 1] == "models:/ecom_retrieval@champion"
+        and argv[argv.index("-h") + 1] == LOOPBACK
+    )
+    argv[argv.index("-m") + 1] = f"models:/ecom_{model}@champion"
+    argv[argv.index("-p") + 1] = str(port)
+    return argv
+
+
 def serve(root: str, model: str, port: int, log: Path) -> subprocess.Popen:
     """Start ``mlflow models serve`` on the champion of ``model`` (loopback); wait until it answers /ping."""
     mlflow = str(Path(sys.executable).with_name("mlflow"))
     env = {**os.environ, tracking.TRACKING_URI_ENV: tracking.tracking_uri(root), "TF_USE_LEGACY_KERAS": "1"}
-    args = [mlflow, "models", "serve", "-m", f"models:/ecom_{model}@champion", "--env-manager", "local",
-            "-h", LOOPBACK, "-p", str(port), "-w", "1"]  # fmt: skip
+    # README's command as written, on this model and a free port (one worker for the tests).
+    args = [mlflow, *readme_serve_command(model, port)[1:], "-w", "1"]
     proc = subprocess.Popen(args, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
