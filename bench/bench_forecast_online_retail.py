@@ -131,6 +131,10 @@ def main() -> None:
         "capped_item_days": metrics["capped_item_days"],
         "elasticity": {k: v for k, v in metrics.items() if "elasticity" in k},
         "models": summary(metrics),
+        "inventory": {
+            k: metrics.get(k)
+            for k in ("inventory_coverage", "median_sum_inventory_coverage", "mean_bias", "mean_ratio")
+        },
     }
     best_stats = min(out["models"][m]["wape"] for m in STATS_MODELS)
     out["targets"] = {

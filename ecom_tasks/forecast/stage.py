@@ -49,7 +49,7 @@ def forecast_frame(demand: Demand, q: dict[str, np.ndarray], version: str) -> pd
             DAY: np.tile(days.date, len(demand.items)),
         }
     )
-    for name in QUANTILES:
+    for name in ("p50", "mean", *QUANTILES[1:]):
         frame[name] = q[name].reshape(-1).astype(np.float64)
     frame[tables.MODEL_VERSION] = pd.array([version] * len(frame), dtype="string")
     return frame
@@ -66,6 +66,25 @@ def recent_frame(demand: Demand, days: int) -> pd.DataFrame:
             UNITS: demand.units[:, start:].reshape(-1),
         }
     )
+
+
+def _plan_inputs(demand: Demand, bt: backtest.Backtest, config: ForecastConfig) -> tuple[dict, dict]:
+    """The plan's backtest figures (calibrated on validation, checked on test) and the published
+    plan's inputs: its calibration on the test window and the items' scales up to ``ds``."""
+    from ecom_tasks.forecast import models
+
+    h, sel, rows = config.horizon_days, bt.selected, bt.evaluated
+    s_v, s_t = (
+        models.scale(models.prepare(demand, c, config))[rows] for c in (bt.valid_start, bt.test_start)
+    )
+    y_v, y_t = bt.actual(demand, bt.valid_start, h), bt.actual(demand, bt.test_start, h)
+    args = (config.lead_time_days, config.review_days, config.service_level)
+    figures = inventory.evaluate(y_v, bt.valid[sel], s_v, y_t, bt.test[sel], s_t, *args)
+    published = {
+        "calibration": inventory.calibrate(y_t, bt.test[sel]["p50"], s_t, *args),
+        "scale": models.scale(models.prepare(demand, len(demand.days), config)),
+    }
+    return figures, published
 
 
 def _elasticities(demand: Demand, bt: backtest.Backtest, config: ForecastConfig) -> tuple[pd.DataFrame, dict]:
@@ -198,10 +217,12 @@ def train_forecast(
     t = time.perf_counter()
     elasticities, check = _elasticities(demand, bt, config)
     steps["elasticity"] = round(time.perf_counter() - t, 3)
+    plan_figures, plan_inputs = _plan_inputs(demand, bt, config)
+    q["mean"] = q["p50"] * plan_inputs["calibration"].ratio
     metrics = {
         k: (round(v, 6) if isinstance(v, float) and np.isfinite(v) else v) for k, v in bt.metrics.items()
     }
-    metrics |= {k: (round(v, 6) if isinstance(v, float) else v) for k, v in check.items()}
+    metrics |= {k: (round(v, 6) if isinstance(v, float) else v) for k, v in (check | plan_figures).items()}
     metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
     out = storage.partition_uri(root, catalog.MODELS, fcfg.MODEL, day)
     champions.record(out, champ)
@@ -222,8 +243,8 @@ def train_forecast(
     plan = inventory.plan(
         demand.items,
         q["p50"],
-        q["p10"],
-        q["p90"],
+        plan_inputs["scale"],
+        plan_inputs["calibration"],
         config.lead_time_days,
         config.review_days,
         config.service_level,

@@ -26,7 +26,7 @@ ITEM_PARAM = "item"
 PICK = 12
 PLAN_COLUMNS = {
     "expected_demand": "expected demand, lead time + review (units)",
-    "demand_sd": "its standard deviation (units)",
+    "demand_quantile": "demand at the service level, lead time + review (units)",
     "safety_stock": "safety stock (units)",
     "reorder_point": "reorder point (units)",
     "order_up_to": "order-up-to level (units)",

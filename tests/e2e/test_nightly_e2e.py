@@ -144,6 +144,9 @@ def test_the_forecast_was_backtested_gated_on_its_declared_metrics_and_reported(
     checks = {c["name"]: c for c in json.loads((folder / "blessing.json").read_text())["checks"]}
     gated = {c["metric"] for c in checks.values() if c.get("metric")}
     assert {"wape", "coverage_80_gap"} <= gated, checks
+    # the inventory plan is checked on the test window: its coverage and the expected demand's bias
+    assert 0 <= metrics["inventory_coverage"] <= 1 and 0 <= metrics["median_sum_inventory_coverage"] <= 1
+    assert abs(metrics["mean_bias"]) < 1, metrics["mean_bias"]
     assert (folder / "evaluation.parquet").exists() and (folder / "model" / "forecast.parquet").exists()
     history = json.loads((folder / "history.json").read_text())
     assert history["seconds"]["total"] < 60, history["seconds"]  # well under a minute on this shop

@@ -13,7 +13,7 @@ import pytest
 
 from ecom_tasks import storage
 from ecom_tasks.errors import NotEnoughDataError
-from ecom_tasks.forecast import artifact
+from ecom_tasks.forecast import artifact, inventory
 from ecom_tasks.forecast import config as fcfg
 from ecom_tasks.forecast.config import ForecastConfig
 from ecom_tasks.forecast.stage import train_forecast
@@ -53,6 +53,19 @@ def test_the_stage_writes_its_candidate_outputs_and_report(trained: dict, data_r
     assert (forecast["p10"] <= forecast["p50"]).all() and (forecast["p50"] <= forecast["p90"]).all()
     assert (forecast["p2_5"] <= forecast["p10"]).all() and (forecast["p90"] <= forecast["p97_5"]).all()
     assert str(forecast["day"].min()) == str(dt.date.fromisoformat(DS) + dt.timedelta(days=1))
+    for key in ("inventory_coverage", "median_sum_inventory_coverage"):
+        assert 0 <= metrics[key] <= 1, key
+    assert np.isfinite(metrics["mean_bias"]) and metrics["mean_ratio"] > 0
+    # the expected demand is the median rescaled by one ratio; the plan sums it over lead time + review
+    sold = forecast["p50"] > 0
+    ratio = (forecast["mean"][sold] / forecast["p50"][sold]).to_numpy()
+    assert np.allclose(ratio, ratio[0]) and ratio[0] > 0
+    plan = storage.read_partition(trained["inventory_plan_uri"]).set_index("item_id")
+    first = str(forecast["item_id"].iloc[0])
+    mean = forecast.loc[forecast["item_id"] == first, "mean"].to_numpy()[None, :]
+    cover = CONFIG.lead_time_days + CONFIG.review_days
+    assert plan.loc[first, "expected_demand"] == pytest.approx(inventory._extend(mean, cover).sum())
+    assert (plan["demand_quantile"] >= 0).all() and (plan["order_up_to"] == plan["demand_quantile"]).all()
     plan_manifest = storage.read_manifest(trained["inventory_plan_uri"])
     assert plan_manifest.extra["stock"] == "no stock supplied"
     assert len(storage.read_partition(trained["price_elasticity_uri"])) == 1  # one category
