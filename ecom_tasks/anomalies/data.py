@@ -75,14 +75,12 @@ def load(root: str, ds: dt.date) -> Inputs:
     days = store.event_days(root, None, ds)
     uris = [storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, d) for d in days]
     columns = [*LINE_COLUMNS, EVENT_TYPE, SESSION_ID]
-    events, _ = storage.read_partitions(uris, columns=columns) if uris else (pd.DataFrame(), [])
+    events = store.read_events(root, days, columns)
     try:
         items = store.read_snapshot(root, contract.ITEMS, ds, latest_before=True)
         categories = items.drop_duplicates(ITEM_ID).set_index(ITEM_ID)[CATEGORY]
     except FileNotFoundError:
         categories = None
-    if events.empty:
-        events = contract.empty_frame(contract.EVENTS)[columns]
     lines = purchase_lines(events, categories)
     sessions = viewing_sessions(events)
     log.info("anomalies: %d purchase lines over %d validated days up to %s", len(lines), len(days), ds)

@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ecom_tasks import storage
-from ecom_tasks.catalog import VALIDATED
-from ecom_tasks.contract import EVENT_TYPE, EVENTS, ITEM_ID, RETURN, TITLE, TS, USER_ID
+from ecom_tasks.contract import ITEM_ID, RETURN, TITLE, TS, USER_ID
+from ecom_tasks.features import store
 from ecom_tasks.publish.config import RECOMMENDATIONS
 from ecom_tasks.publish.outputs import with_item_titles, write_output
 from ecom_tasks.publish.tables import MODEL_VERSION, RANK, RETRIEVAL_RANK, SCORE
@@ -40,12 +39,9 @@ def _bought_before(interactions: pd.DataFrame, users: np.ndarray, end: pd.Timest
 
 def returned_before(root: str, day: dt.date) -> dict[str, set[str]]:
     """Per user, the items with a ``return`` line in the validated events of the days up to ``day``."""
-    days = [d for d in storage.list_partitions(root, VALIDATED, EVENTS) if d <= day]
-    if not days:
-        return {}
-    uris = [storage.partition_uri(root, VALIDATED, EVENTS, d) for d in days]
-    lines, _ = storage.read_partitions(uris, columns=[USER_ID, ITEM_ID, EVENT_TYPE])
-    lines = lines[(lines[EVENT_TYPE] == RETURN).fillna(False).astype(bool) & lines[USER_ID].notna()]
+    days = store.event_days(root, None, day)
+    lines = store.read_events(root, days, [USER_ID, ITEM_ID], event_types=[RETURN])
+    lines = lines[lines[USER_ID].notna().to_numpy()]
     out: dict[str, set[str]] = {}
     for user, item in zip(lines[USER_ID].astype(str), lines[ITEM_ID].astype(str), strict=True):
         out.setdefault(user, set()).add(item)
