@@ -1,6 +1,6 @@
 """Item embeddings of the retrieval champion as static features of the global model, point in time.
 
-The retrieval champion is used only when it was trained on a ``ds`` on or before the run's ``ds``
+The retrieval model used is the one that was champion once the night of the run's ``ds`` was over
 (a backfill never borrows vectors that saw later data); without one the global model runs without
 embeddings and the run says so (``embeddings_used``, ``backbone_uri`` in the history).
 """
@@ -18,30 +18,22 @@ log = logging.getLogger(__name__)
 
 
 def champion_backbone(root: str, ds: dt.date) -> str | None:
-    """The retrieval champion's folder when its ``ds`` is on or before ``ds``, else None."""
-    from ecom_tasks.publish.stage import champion_info
+    """The folder of the retrieval model that was champion once the night of ``ds`` was over, or None.
 
-    try:
-        info = champion_info(root, catalog.RETRIEVAL)
-    except Exception as exc:  # a registry that cannot answer: run without, and say why
-        log.warning(
-            "no retrieval champion could be looked up (%s); the global model runs without embeddings", exc
-        )
+    Point in time through the outputs pointer's history (``outputs.current_as_of``): a backfill gets
+    the champion of its day, never a later one, and a rollback counts from when it was made.
+    """
+    from ecom_tasks.publish.outputs import current_as_of
+
+    entry = current_as_of(root, ds, model=catalog.RETRIEVAL)
+    if entry is None:
+        log.info("no retrieval champion as of ds=%s: the global model runs without item embeddings", ds)
         return None
-    if info is None:
-        log.info("no retrieval champion yet: the global model runs without item embeddings")
+    folder = storage.partition_uri(root, catalog.MODELS, catalog.RETRIEVAL, entry["ds"])
+    if not remote.uri_exists(f"{folder}/{catalog.WEIGHTS_FILE}"):
+        log.warning("%s: the retrieval champion's weights are missing; running without embeddings", folder)
         return None
-    if storage.as_date(info["ds"]) > ds:
-        log.info(
-            "the retrieval champion (ds=%s) is newer than ds=%s: not used (point in time)", info["ds"], ds
-        )
-        return None
-    if not remote.uri_exists(f"{info['folder']}/{catalog.WEIGHTS_FILE}"):
-        log.warning(
-            "%s: the retrieval champion's weights are missing; running without embeddings", info["folder"]
-        )
-        return None
-    return info["folder"]
+    return folder
 
 
 def item_embeddings(backbone_uri: str, items: np.ndarray, dims: int) -> np.ndarray:
