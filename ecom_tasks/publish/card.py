@@ -23,7 +23,10 @@ _CSS = (
     "body{font-family:sans-serif;max-width:75em;margin:2em auto}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}"
 )
-_FINETUNED = "finetuned_"  # the heads' fine-tuned model, measured when a baseline is published
+_FINETUNED = "finetuned"  # the heads' fine-tuned model (finetuned_*) when a baseline is published
+# Prefixes of models measured alongside the candidate that are not gate baselines (see _alongside).
+_ALONGSIDE = (_FINETUNED, "global", "global_noemb", "iforest", "ecod", "copod", "hbos", "ensemble",
+              "pretrained", "nopretrain", "tfidf", "rules")  # fmt: skip
 Table = tuple[list[str], list[list[str]]]
 Section = tuple[str, list[str], Table | None]  # title, paragraphs, optional table
 
@@ -45,26 +48,45 @@ def _order(b: Blessing) -> list[str]:
     return [m for m in dict.fromkeys(gated) if m in b.metrics] + rest
 
 
+def _alongside(b: Blessing) -> dict[str, dict[str, Any]]:
+    """Models measured in the same run beside the candidate and the gate's baselines, whose figures
+    sit under a ``<name>_`` prefix of the candidate's metrics: the heads' fine-tuned model when a
+    baseline is published, the forecast's model without embeddings, the anomaly stage's single
+    detectors. Each gets a column of its own rather than a row per figure."""
+    out: dict[str, dict[str, Any]] = {}
+    claimed: set[str] = set()
+    for name in sorted(_ALONGSIDE, key=len, reverse=True):  # global_noemb_ before global_
+        if name in b.baselines or name == b.selected:
+            continue
+        if name == _FINETUNED and not labels.is_baseline(b.selected, list(b.baselines)):
+            continue  # the fine-tuned head is the candidate itself
+        prefix = f"{name}_"
+        found = [k for k in b.metrics if k.startswith(prefix) and k not in claimed]
+        if found:
+            claimed |= set(found)
+            out[name] = {k.removeprefix(prefix): b.metrics[k] for k in found}
+    return out
+
+
 def _metrics_table(b: Blessing) -> Table:
-    """Plain labels and units; the candidate's own alternative (``finetuned_*``) in its own column."""
+    """Plain labels and units; the models measured alongside (see :func:`_alongside`) in columns."""
     baselines = sorted(b.baselines)
-    own = {k.removeprefix(_FINETUNED): v for k, v in b.metrics.items() if k.startswith(_FINETUNED)}
+    alongside = _alongside(b)
+    claimed = {f"{name}_{k}" for name, figures in alongside.items() for k in figures}
     champ = "current champion" + (f" (version {b.champion_version})" if b.champion_version else "")
     candidate = f"candidate ({labels.model_name(b.selected)})" if b.selected else "candidate"
     header = ["metric", candidate, champ, *(labels.model_name(n) for n in baselines)]
-    if own and labels.is_baseline(b.selected, baselines):
-        header.append(f"{labels.model_name(_FINETUNED.rstrip('_'))} (not published)")
+    header += [f"{labels.model_name(n)} (not published)" for n in alongside]
     header.append("MLflow name")
     rows = []
     for metric in _order(b):
-        if metric.startswith(_FINETUNED):
-            continue
+        if metric in claimed or metric.startswith(f"{_FINETUNED}_"):
+            continue  # in its column, or the published head's own flags
         value = b.metrics[metric]
         row = [labels.metric_label(metric), labels.metric_value(metric, value),
                labels.metric_value(metric, (b.champion_metrics or {}).get(metric))]  # fmt: skip
         row += [labels.metric_value(metric, b.baselines[name].get(metric)) for name in baselines]
-        if len(header) > len(row) + 1:
-            row.append(labels.metric_value(metric, own.get(metric)))
+        row += [labels.metric_value(metric, figures.get(metric)) for figures in alongside.values()]
         rows.append([*row, metric])
     return header, rows
 

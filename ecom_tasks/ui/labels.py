@@ -32,6 +32,30 @@ _METRICS: dict[str, tuple[str, str]] = {
     "test_positive_rate": ("share of test customers with the outcome", SHARE),
     "test_users": ("users in the test set", COUNT),
     "eval_users": ("users evaluated", COUNT),
+    # the forecast stage (daily units per item)
+    "wape": ("daily error per item (WAPE: absolute error / units sold; lower is better)", SHARE),
+    "weekly_wape": ("weekly error per item (WAPE on weekly sums; lower is better)", SHARE),
+    "mase": ("error relative to the seasonal-naive forecast (MASE; below 1 beats it)", SCORE),
+    "bias": ("bias (forecast minus units sold, share of units sold)", SHARE),
+    "coverage_80": ("item-days inside the 80% interval (target 80%)", SHARE),
+    "coverage_95": ("item-days inside the 95% interval (target 95%)", SHARE),
+    "coverage_80_gap": ("distance of the 80% interval's coverage from 80% (lower is better)", SHARE),
+    "pinball_90": ("pinball loss at the 90th percentile (units; lower is better)", NUMBER),
+    "items_evaluated": ("items in the test window", COUNT),
+    "inventory_coverage": ("items whose lead-time demand stayed within the plan", SHARE),
+    "mean_bias": ("bias of the expected demand (share of units sold)", SHARE),
+    # the anomaly stage (known anomalies injected into the test window)
+    "injected_recall_at_budget": ("injected anomalies found within the daily review budget", SHARE),
+    "injected_precision_at_budget": ("flagged orders within the budget that were injected", SHARE),
+    "injected_roc_auc": ("ROC AUC on the injected anomalies (0.5 = chance, 1 = perfect)", SCORE),
+    # the customer-service assistant
+    "intent_accuracy": ("in-scope messages given the right intent", SHARE),
+    "intent_macro_f1": ("macro F1 over the intents (0-1)", SCORE),
+    "oos_recall": ("out-of-scope messages rejected", SHARE),
+    "oos_precision": ("rejected messages that were out of scope", SHARE),
+    "in_scope_rejected": ("in-scope messages rejected (lower is better)", SHARE),
+    "slot_f1": ("slots extracted exactly (F1, 0-1)", SCORE),
+    "probe_accuracy": ("common phrasings (held-out probe) given the right intent", SHARE),
 }
 _AT_K = {
     "recall": ("recall in the top {k}", SHARE),
@@ -50,6 +74,20 @@ _MODELS = {
     "retrieval": "retrieval order (no re-ranking)",
     "retrieval_order": "retrieval order (no re-ranking)",
     "ranking_head": "ranking head",
+    "snaive": "seasonal naive (same weekday last week)",
+    "ets": "AutoETS (exponential smoothing)",
+    "intermittent": "Croston SBA (intermittent demand)",
+    "global": "LightGBM over all items, with item embeddings",
+    "global_noemb": "LightGBM over all items, without embeddings",
+    "rules": "rules (price, quantity, first order)",
+    "iforest": "Isolation Forest",
+    "ecod": "ECOD",
+    "copod": "COPOD",
+    "hbos": "HBOS",
+    "ensemble": "ensemble of the detectors",
+    "pretrained": "pretrained n-gram network",
+    "nopretrain": "n-gram network without pretraining",
+    "tfidf": "TF-IDF + logistic regression",
 }
 _TASKS = ("churn_", "repurchase_", "ranking_", "retrieval_")
 # Profile fields of the explorer and the features of churn reasons: (label, kind).

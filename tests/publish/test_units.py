@@ -111,6 +111,21 @@ def test_card_says_when_a_baseline_is_published_and_labels_every_metric(tmp_path
     assert "fine-tuned head (not published)" in text  # the head's own figures beside the baselines
 
 
+def test_card_puts_models_measured_alongside_in_columns_not_rows(tmp_path: Path) -> None:
+    # The forecast's model without embeddings and an anomaly detector: a column each, labelled.
+    b = dataclasses.replace(
+        churn_blessing(0.65),
+        metrics={"churn_roc_auc": 0.65, "global_noemb_churn_roc_auc": 0.61, "iforest_churn_roc_auc": 0.58},
+        selected="global",
+    )
+    md, _ = card.write_card(str(tmp_path), b, str(tmp_path))
+    text = Path(md).read_text()
+    assert "LightGBM over all items, without embeddings (not published)" in text
+    assert "Isolation Forest (not published)" in text
+    assert "| 0.650 | - | 0.700 | 0.610 | 0.580 | churn_roc_auc |" in text
+    assert "global_noemb_churn_roc_auc" not in text and "iforest_churn_roc_auc" not in text
+
+
 def test_card_names_the_licence_notice_beside_the_candidate(tmp_path: Path) -> None:
     (tmp_path / "NOTICE.md").write_text("# Notice\n\nTrained on X, under CC BY 3.0.\n")
     md, _ = card.write_card(str(tmp_path), churn_blessing(), str(tmp_path))
