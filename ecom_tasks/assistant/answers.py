@@ -149,13 +149,10 @@ def _hand_over(reply: Reply, reason: str, guess: str | None) -> Reply:
 
 
 def _purchases(root: str, day: dt.date, customer: str, cache: TableCache) -> list[dict[str, Any]]:
-    from ecom_tasks.ui.customers import item_titles, purchase_index
+    from ecom_tasks.ui.customers import item_titles, purchase_index, with_titles
 
     lines = purchase_index(root, day, cache, DEFAULT_UI).records(customer, 10_000)
-    titles = item_titles(root, day, cache)
-    for line in lines:
-        line["title"] = titles.get(str(line[contract.ITEM_ID]), (None, None))[0]
-    return lines
+    return with_titles(lines, item_titles(root, day, cache))
 
 
 def _orders(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -163,7 +160,7 @@ def _orders(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     orders: dict[str, dict[str, Any]] = {}
     for line in lines:  # newest first
         order = orders.setdefault(str(line[contract.ORDER_ID]), {"date": None, "items": [], "returned": []})
-        title = line["title"] or str(line[contract.ITEM_ID])
+        title = line.get(contract.TITLE) or str(line[contract.ITEM_ID])
         if line[contract.EVENT_TYPE] == contract.RETURN:
             order["returned"].append(title)
         else:

@@ -147,7 +147,8 @@ def item_titles(root: str, day: dt.date, cache: TableCache) -> dict[str, tuple[A
     return {}
 
 
-def _with_titles(lines: list[dict[str, Any]], titles: dict[str, tuple[Any, Any]]) -> list[dict[str, Any]]:
+def with_titles(lines: list[dict[str, Any]], titles: dict[str, tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """Purchase lines as JSON-ready rows with their item's title and category (where known)."""
     rows = [jsonable(r) for r in lines]
     for row in rows:
         if row[contract.ITEM_ID] in titles:
@@ -242,6 +243,6 @@ def lookup_customer(
         "not_scored": None if churn and repurchase else not_scored_reason(profile),
         "currency": _currency(root, day),
         "recommendations": [jsonable(r) for r in recs],
-        "purchases": _with_titles(purchases, titles),
+        "purchases": with_titles(purchases, titles),
         "sources": sources,
     }
