@@ -151,6 +151,14 @@ def metric(key: str) -> tuple[str, str]:
     if found and found.group(1) in _AT_K:
         label, kind = _AT_K[found.group(1)]
         return label.format(k=found.group(2)) + where, kind
+    # Another model's figure measured in the same run (``rfm_logreg_churn_roc_auc``,
+    # ``global_noemb_wape``): the metric's own label and unit, naming the model.
+    for name in sorted(_MODELS, key=len, reverse=True):
+        if rest.startswith(f"{name}_"):
+            inner = rest.removeprefix(f"{name}_")
+            label, kind = metric(inner)
+            if (label, kind) != (readable(inner), NUMBER):
+                return f"{label} ({_MODELS[name]})" + where, kind
     return readable(key), NUMBER
 
 
