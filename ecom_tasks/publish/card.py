@@ -79,10 +79,12 @@ def _metrics_table(b: Blessing) -> Table:
     header += [f"{labels.model_name(n)} (not published)" for n in alongside]
     header.append("MLflow name")
     rows = []
-    for metric in _order(b):
+    # A figure only a model alongside has (its training time) still gets a row, "-" elsewhere.
+    only_alongside = sorted({k for f in alongside.values() for k in f} - set(b.metrics))
+    for metric in [*_order(b), *only_alongside]:
         if metric in claimed or metric.startswith(f"{_FINETUNED}_"):
             continue  # in its column, or the published head's own flags
-        value = b.metrics[metric]
+        value = b.metrics.get(metric)
         row = [labels.metric_label(metric), labels.metric_value(metric, value),
                labels.metric_value(metric, (b.champion_metrics or {}).get(metric))]  # fmt: skip
         row += [labels.metric_value(metric, b.baselines[name].get(metric)) for name in baselines]
