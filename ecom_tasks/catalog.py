@@ -91,11 +91,13 @@ DEMAND_FORECAST = "demand_forecast"  # daily demand quantiles per item over the 
 INVENTORY_PLAN = "inventory_plan"  # safety stock, reorder point, order-up-to level per item (forecast)
 PRICE_ELASTICITY = "price_elasticity"  # own-price elasticity per category (forecast)
 # Monitoring (monitoring/<table>): one table per monitored model (named after it: ranking, churn,
-# repurchase), one row per night, and the drift of the published scores and profile features.
+# repurchase, forecast, assistant), one row per night, and the drift of the published scores and
+# profile features.
 DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day
 ORDER_ANOMALIES = ANOMALIES  # outputs/anomalies: the day's most unusual orders, with reasons
 METRIC_ANOMALIES = "metric_anomalies"  # outputs/metric_anomalies: the day's metrics against their band
 TICKETS = "tickets"  # handover/tickets: one JSON record per hand-over to a person
+ANSWERS = "answers"  # handover/answers/<YYYY-MM-DD>.jsonl: one JSON line per message the assistant answered
 
 # --- files -----------------------------------------------------------------------------------------
 MANIFEST_FILE = "_manifest.json"  # in every partition: the commit record (rows, schema, file checksums)

@@ -26,6 +26,7 @@ from typing import Any
 
 from ecom_tasks import catalog, contract, storage
 from ecom_tasks.assistant import catalogue, templates
+from ecom_tasks.assistant.answer_log import logged
 from ecom_tasks.assistant.config import shop_config_path
 from ecom_tasks.assistant.model import MAX_CHARS, Assistant
 from ecom_tasks.assistant.slots import ORDER_ID
@@ -199,6 +200,7 @@ def _grounded(root: str, reply: Reply, customer: str, day: dt.date, cache: Table
     return f"Your returns: {listed}. The refund goes to your original payment method."
 
 
+@logged  # each answer that acts is logged for the hand-over rate (ecom_tasks/assistant/answer_log.py)
 def answer(
     message: str,
     customer_id: str | None = None,

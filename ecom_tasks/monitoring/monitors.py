@@ -1,8 +1,7 @@
 """Which published tables are judged, how, and against which gates: one :class:`Monitor` per model.
 
 A model without a monitor here (or not registered in :mod:`ecom_tasks.stages`) is simply absent
-from the monitoring tables. The demand forecast and the assistant get theirs when those stages
-exist (realized WAPE by horizon, the hand-over rate).
+from the monitoring tables.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from dataclasses import dataclass
 from ecom_tasks import catalog
 from ecom_tasks.publish.tables import CHURN_RISK, REPURCHASE_PROPENSITY
 
-LISTS, SCORES = "lists", "scores"  # what a monitor judges: top-K lists, or probabilities
+# What a monitor judges: top-K lists, probabilities, daily forecasts, or the assistant's answers log.
+LISTS, SCORES, FORECASTS, HANDOVERS = "lists", "scores", "forecasts", "handovers"
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,11 @@ class Monitor:
 
     Attributes:
         model: the model (``monitoring/<model>/ds=D`` holds its nightly row).
-        table: its published output table.
-        kind: ``lists`` (top-K lists against the next day's purchases) or ``scores``
-            (probabilities against their label window once it has closed).
+        table: its published output table (the assistant: its answers log, ``handover/answers``).
+        kind: ``lists`` (top-K lists against the next day's purchases), ``scores``
+            (probabilities against their label window once it has closed), ``forecasts`` (daily
+            forecasts against the units sold, by horizon) or ``handovers`` (the share of the day's
+            answered messages handed over to a person, against ``handover_bound``).
         score: the probability column (``scores``).
         horizon: ``churn_horizon_days`` or ``repurchase_days`` of the config (``scores``): the
             table published that many days before ds is judged on the window after it.
@@ -49,6 +51,8 @@ MONITORS: tuple[Monitor, ...] = (
             gates=(catalog.CHURN,)),
     Monitor(catalog.REPURCHASE, catalog.REPURCHASE_SCORES, SCORES, REPURCHASE_PROPENSITY, "repurchase_days",
             positive_if_bought=True, gates=(catalog.REPURCHASE,)),
+    Monitor(catalog.FORECAST, catalog.DEMAND_FORECAST, FORECASTS, gates=(catalog.FORECAST,)),
+    Monitor(catalog.ASSISTANT, catalog.ANSWERS, HANDOVERS),
 )  # fmt: skip
 
 

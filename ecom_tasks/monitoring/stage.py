@@ -8,6 +8,10 @@ read: everything is taken as it was current before ``ds``, from the outputs poin
   users;
 - churn and repurchase scores current after the night of ``ds - 90`` / ``ds - 30`` against what
   their customers did in the label window that has just closed;
+- demand forecasts current after the nights ``ds - 1`` .. ``ds - 28`` against ``ds``'s units sold,
+  WAPE by horizon and the 80 % interval's coverage (:mod:`ecom_tasks.monitoring.forecast_realized`);
+- the assistant's answers of ``ds``: the share handed over to a person, by reason
+  (:mod:`ecom_tasks.monitoring.handover`), alerted above ``handover_bound``;
 - drift (:mod:`ecom_tasks.monitoring.drift_stage`).
 
 Each model's row goes to ``monitoring/<model>/ds=D``; a realized figure that breaks its gate's
@@ -28,9 +32,9 @@ import pandas as pd
 from ecom_tasks import alerts, catalog, contract, stages, storage
 from ecom_tasks.errors import ConfigError, NotEnoughDataError
 from ecom_tasks.features import store
-from ecom_tasks.monitoring import drift_stage, realized
+from ecom_tasks.monitoring import drift_stage, forecast_realized, handover, realized
 from ecom_tasks.monitoring.config import MonitorConfig
-from ecom_tasks.monitoring.monitors import LISTS, Monitor, active
+from ecom_tasks.monitoring.monitors import FORECASTS, HANDOVERS, LISTS, SCORES, Monitor, active
 from ecom_tasks.publish import outputs
 from ecom_tasks.publish.gate import GateConfig
 from ecom_tasks.publish.tables import RANK
@@ -106,9 +110,44 @@ def judge_scores(root: str, day: dt.date, monitor: Monitor, config: MonitorConfi
             WINDOW_END: end.isoformat(), **figures}  # fmt: skip
 
 
-def breaches(row: dict[str, Any], monitor: Monitor, gates: GateConfig) -> list[str]:
+def judge_forecasts(root: str, day: dt.date, monitor: Monitor, config: MonitorConfig) -> dict[str, Any]:
+    """The forecasts published up to ``forecast_buckets[-1]`` nights before ``day`` against its units."""
+    horizon = config.forecast_buckets[-1]
+    found = forecast_realized.published(root, day, horizon)
+    if not found:
+        raise UnjudgedError(f"no {monitor.table} was current in the {horizon} nights before {day}")
+    if not store.event_days(root, day, day):
+        raise UnjudgedError(f"{day} is not validated: its units sold are not known")
+    actual = forecast_realized.actual_units(root, day)
+    forecasts = [((day - dt.date.fromisoformat(e["ds"])).days, rows) for e, rows in found]
+    judged = forecast_realized.judged_rows(forecasts, actual)
+    sold = judged[forecast_realized.ACTUAL].sum()
+    if len(judged) < config.min_examples or sold <= 0:
+        raise UnjudgedError(f"{len(judged)} forecast item-days for {day} with {sold:g} units sold: too few")
+    figures = forecast_realized.figures(judged, config.forecast_buckets)
+    covered = set(judged[contract.ITEM_ID].astype(str))
+    figures[forecast_realized.UNFORECAST_UNITS] = float(actual[~actual.index.isin(covered)].sum())
+    figures[forecast_realized.FORECASTS_JUDGED] = float(len(found))
+    newest = found[0][0]
+    return {PUBLISHED_DS: newest["ds"], VERSION: newest["version"], **figures}
+
+
+def judge_answers(root: str, day: dt.date, monitor: Monitor, config: MonitorConfig) -> dict[str, Any]:
+    """The share of ``day``'s answered messages the assistant handed over, by reason."""
+    figures, reason = handover.judge(root, day, config.min_examples)
+    if reason is not None:
+        raise UnjudgedError(reason)
+    # The assistant that answered during ``day``: the one current after the night before it.
+    entry = outputs.current_as_of(root, day - dt.timedelta(days=1), model=monitor.model)
+    return {PUBLISHED_DS: entry["ds"] if entry else "", VERSION: entry["version"] if entry else "", **figures}
+
+
+JUDGES = {LISTS: judge_lists, SCORES: judge_scores, FORECASTS: judge_forecasts, HANDOVERS: judge_answers}
+
+
+def breaches(row: dict[str, Any], monitor: Monitor, gates: GateConfig, config: MonitorConfig) -> list[str]:
     """The realized figures of ``row`` outside a threshold of the monitor's gates, described."""
-    found = []
+    found = handover.breach(row, config.handover_bound) if monitor.kind == HANDOVERS else []
     for model in monitor.gates:
         try:
             gate = gates.for_model(model)
@@ -145,8 +184,7 @@ def monitor(root: str, ds: str, config: MonitorConfig | None = None) -> dict[str
     result: dict[str, Any] = {"ds": day.isoformat(), "realized": {}, "skipped": {}, "alerts": []}
     for mon in active(stages.names()):
         try:
-            judge = judge_lists if mon.kind == LISTS else judge_scores
-            row = {DS: day.isoformat(), **judge(root, day, mon, cfg)}
+            row = {DS: day.isoformat(), **JUDGES[mon.kind](root, day, mon, cfg)}
         except UnjudgedError as exc:
             result["skipped"][mon.model] = str(exc)
             log.info("monitor %s: nothing to judge for ds=%s: %s", mon.model, day, exc)
@@ -154,10 +192,10 @@ def monitor(root: str, ds: str, config: MonitorConfig | None = None) -> dict[str
         _, changed = storage.write_partition(pd.DataFrame([row]), monitoring_uri(root, mon.model, day),
                                              source="monitoring")  # fmt: skip
         result["realized"][mon.model] = row
-        broken = breaches(row, mon, gates)
+        broken = breaches(row, mon, gates, cfg)
         if broken and changed:  # a rerun that changes nothing does not alert again
-            text = (f"monitoring ds={day}: {mon.model} as published on {row[PUBLISHED_DS]} (version "
-                    f"{row[VERSION]}): realized " + "; ".join(broken))  # fmt: skip
+            text = (f"monitoring ds={day}: {mon.model} as published on {row[PUBLISHED_DS] or '-'} (version "
+                    f"{row[VERSION] or '-'}): realized " + "; ".join(broken))  # fmt: skip
             alerts.deliver(
                 {"kind": drift_stage.KIND, "model": mon.model, "ds": day.isoformat(), "text": text}, root
             )
