@@ -85,3 +85,46 @@ def test_nothing_published_before_skips_with_the_reason(nights) -> None:
     root, _ = nights
     with pytest.raises(NotEnoughDataError, match="nothing published before"):
         monitor(root, A, CONFIG)
+
+
+def test_forecasts_are_judged_by_horizon_as_the_units_arrive(nights) -> None:
+    root, runs = nights
+    row = read_row(root, catalog.FORECAST, B)
+    # A's forecast for B (horizon 1): |1-1| + |4-5| + |2-4| + 0 + 0 = 3 over 10 units; i8's 4 is
+    # outside [1, 3].
+    assert row["published_ds"] == A and row["forecasts_judged"] == 1 and row["item_days"] == 5
+    assert row["wape"] == pytest.approx(0.3) and row["wape_days_1_7"] == pytest.approx(0.3)
+    assert math.isnan(row["wape_days_8_14"]) and row["coverage_80"] == pytest.approx(0.8)
+    assert row["unforecast_units"] == 0
+    assert catalog.FORECAST not in {a.get("model") for a in _alerts(root) if a.get("ds") == B}
+    # Night C: A's forecast at horizon 2 (errors 0, 4, 2, 2, 1 on 4 units) and B's planted over-forecast
+    # at horizon 1 (errors 8, 7, 8 on 4 units): 32 / 8; 2 of 8 item-days inside their interval; i4's
+    # 3 units were forecast by nobody.
+    row = read_row(root, catalog.FORECAST, C)
+    assert row["published_ds"] == B and row["forecasts_judged"] == 2 and row["item_days"] == 8
+    assert row["wape"] == pytest.approx(4.0) and row["coverage_80"] == pytest.approx(0.25)
+    assert row["coverage_80_gap"] == pytest.approx(0.55) and row["unforecast_units"] == 3
+    assert runs["c"]["realized"][catalog.FORECAST]["wape"] == pytest.approx(4.0)
+
+
+def test_a_forecast_worse_than_its_gate_is_alerted(nights) -> None:
+    root, _ = nights
+    texts = [a["text"] for a in _alerts(root) if a.get("model") == catalog.FORECAST]
+    assert len(texts) == 1 and f"ds={C}" in texts[0]
+    assert "wape 4.0000 above the forecast gate's maximum 2" in texts[0]
+    assert "coverage_80_gap 0.5500 above the forecast gate's maximum 0.1" in texts[0]
+
+
+def test_the_hand_over_rate_by_reason_and_its_alert(nights) -> None:
+    root, _ = nights
+    row = read_row(root, catalog.ASSISTANT, B)
+    assert row["messages"] == 5 and row["handover_rate"] == pytest.approx(0.2)
+    assert row["handover_low_confidence_rate"] == pytest.approx(0.2)
+    row = read_row(root, catalog.ASSISTANT, C)
+    assert row["handed_over"] == 3 and row["handover_rate"] == pytest.approx(0.6)
+    for reason in ("out_of_scope", "human_asked", "unknown_order"):
+        assert row[f"handover_{reason}_rate"] == pytest.approx(0.2)
+    assert row["handover_low_confidence_rate"] == 0 and row["handover_other_rate"] == 0
+    texts = [a["text"] for a in _alerts(root) if a.get("model") == catalog.ASSISTANT]
+    assert len(texts) == 1 and f"ds={C}" in texts[0]
+    assert "handover_rate 0.6000 above the configured bound 0.4" in texts[0]
