@@ -194,8 +194,9 @@ def monitor(root: str, ds: str, config: MonitorConfig | None = None) -> dict[str
         result["realized"][mon.model] = row
         broken = breaches(row, mon, gates, cfg)
         if broken and changed:  # a rerun that changes nothing does not alert again
-            text = (f"monitoring ds={day}: {mon.model} as published on {row[PUBLISHED_DS] or '-'} (version "
-                    f"{row[VERSION] or '-'}): realized " + "; ".join(broken))  # fmt: skip
+            published = (f" as published on {row[PUBLISHED_DS]} (version {row[VERSION]})"
+                         if row[PUBLISHED_DS] else "")  # fmt: skip
+            text = f"monitoring ds={day}: {mon.model}{published}: realized " + "; ".join(broken)
             alerts.deliver(
                 {"kind": drift_stage.KIND, "model": mon.model, "ds": day.isoformat(), "text": text}, root
             )

@@ -41,6 +41,11 @@ def _empty(title: str, width: int, height: int) -> str:
     )
 
 
+def legend_step(name: str) -> int:
+    """Room for one legend entry: 150 px, more for a long name (about 6.5 px a character)."""
+    return max(150, int(6.5 * len(name)) + 30)
+
+
 def line_chart(
     labels: Sequence[str],
     series: Mapping[str, Sequence[float | None]],
@@ -97,6 +102,7 @@ def line_chart(
         parts.append(
             f"<text x='{x(i):.1f}' y='{height - 18}' text-anchor='{anchor}' {_FONT}>{_e(labels[i])}</text>"
         )
+    legend_x = 0
     for k, (name, points) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         hollow = (markers or {}).get(name, [False] * len(points))
@@ -116,9 +122,10 @@ def line_chart(
         if len(segment) > 1:
             parts.append(_polyline(segment, color))
         parts.append(
-            f"<text x='{left + 8 + 150 * k}' y='{height - 4}' fill='{color}' {_FONT}>"
+            f"<text x='{left + 8 + legend_x}' y='{height - 4}' fill='{color}' {_FONT}>"
             f"&#9632; {_e(name)}</text>"
         )
+        legend_x += legend_step(name)
     parts.append("</svg>")
     return "".join(parts)
 

@@ -89,6 +89,7 @@ class PageBuilder:
             data["charts"]["roc_auc"] = charts.line_chart(
                 nights, series, "Realized ROC AUC by night, once the label window closed"
             )
+        data["charts"] |= monitoring.forecast_and_assistant_charts(data["realized"])
         return data
 
     def stage_section(self, name: str, ds: dt.date | None, query: dict[str, str]) -> dict[str, Any]:
