@@ -168,6 +168,15 @@ def test_celery_executor_wired_to_the_stack(services: dict) -> None:
     assert str(published).endswith(":8080"), "the api-server listens on 8080 in its container"
 
 
+def test_ports_are_published_on_loopback_unless_asked(services: dict) -> None:
+    """By default no service answers on the host's other interfaces (its secrets are defaults)."""
+    published = {name: [str(p) for p in s.get("ports", [])] for name, s in services.items()}
+    assert published["airflow-apiserver"] == ["127.0.0.1:8080:8080"]
+    assert all(p.startswith("127.0.0.1:") for ports in published.values() for p in ports), published
+    doc, _ = compose.load(COMPOSE_FILE, {"ECOM_BIND_ADDRESS": "0.0.0.0", "AIRFLOW_API_PORT": "9090"})
+    assert doc["services"]["airflow-apiserver"]["ports"] == ["0.0.0.0:9090:8080"]
+
+
 def test_auth_manager_is_importable(services: dict) -> None:
     """FAB by default (the official image ships its provider); the class must exist."""
     import importlib
