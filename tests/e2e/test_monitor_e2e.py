@@ -32,3 +32,22 @@ def test_the_first_night_monitor_steps_aside_and_the_publications_are_recorded(n
     assert {r["model"] for r in history} >= {s.name for s in stages.STAGES}
     for table in (catalog.RECOMMENDATIONS, catalog.CHURN_SCORES, catalog.REPURCHASE_SCORES):
         assert outputs.current_as_of(root, RUN_DS, table=table)["ds"] == RUN_DS, table
+
+
+def test_published_lists_and_the_explorer_follow_the_score(nightly_run, monkeypatch):
+    """The real recommendations table ranks by its score, so the explorer's "ranked by the model's
+    score" list shows the scores in descending order."""
+    from ecom_tasks.contract import USER_ID
+    from ecom_tasks.publish import outputs
+    from ecom_tasks.publish.tables import RANK, SCORE
+    from ecom_tasks.ui.customers import lookup_customer
+
+    env, _ = nightly_run
+    monkeypatch.setenv(stages.ENV, env.env[stages.ENV])
+    root = str(env.data_root)
+    recs = outputs.read_current(root, catalog.RECOMMENDATIONS).sort_values([USER_ID, RANK])
+    steps = recs.groupby(USER_ID)[SCORE].diff().dropna()
+    assert len(steps) and (steps <= 1e-9).all(), recs[recs.index.isin(steps[steps > 1e-9].index)]
+    customer = str(recs[USER_ID].iloc[0])
+    shown = [r[SCORE] for r in lookup_customer(root, customer)["recommendations"]]
+    assert len(shown) > 1 and shown == sorted(shown, reverse=True)

@@ -103,8 +103,10 @@ def _outputs(root: str, ds: str, users: list[str], items: pd.DataFrame, unscored
                         out.EXPECTED_ORDERS: np.linspace(1.5, 0.1, n), fc.SEGMENT: "loyal",
                         out.MODEL_VERSION: "test"})  # fmt: skip
     ids = items[ITEM_ID].tolist()
+    # Rank follows the score, as the ranking stage writes it (ecom_tasks/ranking/outputs.py top_lists).
+    scores = -np.sort(-rng.random((n, 3)), axis=1)
     recs = pd.DataFrame(
-        [(u, r + 1, ids[(i + r) % len(ids)], float(rng.random()), r + 1) for i, u in enumerate(users)
+        [(u, r + 1, ids[(i + r) % len(ids)], float(scores[i, r]), r + 1) for i, u in enumerate(users)
          for r in range(3)],
         columns=[USER_ID, out.RANK, ITEM_ID, out.SCORE, out.RETRIEVAL_RANK],
     )  # fmt: skip

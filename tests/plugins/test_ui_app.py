@@ -82,6 +82,8 @@ def test_customer_json(client) -> None:
     assert found["repurchase"]["repurchase_propensity"] > 0
     ranks = [r["rank"] for r in found["recommendations"]]
     assert ranks[0] == 1 and 2 not in ranks and ranks == sorted(ranks)  # rank 2 was returned
+    shown = [r["score"] for r in found["recommendations"]]
+    assert shown == sorted(shown, reverse=True)  # "ranked by the model's score", as the page says
     assert RETURNED not in [r["item_id"] for r in found["recommendations"]]
     stamps = [p["ts"] for p in found["purchases"]]
     assert stamps == sorted(stamps, reverse=True) and stamps
