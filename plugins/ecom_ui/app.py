@@ -169,10 +169,14 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
 
     @app.post("/api/assistant")
     def assistant_json(body: AskBody) -> dict[str, Any]:
+        from ecom_tasks.assistant.answer_log import record
         from ecom_tasks.assistant.ui import ASK, CUSTOMER, hand_over
 
         query = {ASK: body.message, CUSTOMER: body.customer or ""}
-        return hand_over(builder.section_request(None, query))
+        reply = hand_over(builder.section_request(None, query))
+        if reply["message"]:  # another system's customer was answered: counted in the hand-over rate
+            record(builder.root, reply)
+        return reply
 
     @app.post("/assistant/handover")
     async def assistant_handover(request: Request) -> Response:

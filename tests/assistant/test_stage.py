@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -201,6 +202,19 @@ def test_the_api_answers_a_posted_question_and_refuses_bad_ones(page):
     assert page("/api/assistant", body={"customer": "u1"}).status_code == 422
     other = page("/api/assistant", body={"message": "¿dónde está mi pedido?", "customer": "u2"}).json()
     assert "Heart candle holder" not in json.dumps(other)  # never another customer's order
+
+
+def test_answers_through_the_api_are_logged_for_the_hand_over_rate(page, trained):
+    from ecom_tasks.assistant import answer_log
+
+    root, _ = trained
+    today = dt.datetime.now(dt.UTC).date()
+    before = len(answer_log.read(root, today))
+    page("/api/assistant", body={"message": "I want to talk to a person", "customer": "u1"})
+    page("/api/assistant", body={"message": "   "})  # nothing asked: nothing logged
+    (line,) = answer_log.read(root, today)[before:]
+    assert line["handover"] and line["customer"] == "u1"
+    assert line["reason"] == "the customer asks for a person"
 
 
 def test_changed_support_files_change_the_configuration(tmp_path):
