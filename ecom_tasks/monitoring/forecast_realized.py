@@ -86,7 +86,8 @@ def published(root: str, day: dt.date, max_horizon: int) -> list[tuple[dict[str,
     for ds, entry in found.items():
         uri = outputs.output_uri(root, catalog.DEMAND_FORECAST, ds)
         frame = storage.read_partition(uri, [ITEM_ID, DAY, P50, P10, P90])
-        rows = frame[pd.to_datetime(frame[DAY]).dt.date == day]
+        days = frame[DAY]  # dates as the forecast stage writes them; datetimes from elsewhere
+        rows = frame[(days == day) if days.dtype == object else (days.dt.date == day)]
         out.append((entry, rows[[ITEM_ID, P50, P10, P90]].reset_index(drop=True)))
     return out
 
