@@ -109,7 +109,9 @@ def main() -> None:
     for day in args.days.split(","):
         d = pd.Timestamp(day)
         t = time.perf_counter()
-        window = lines[(lines[data.DAY] >= d - pd.Timedelta(days=1)) & (lines[data.DAY] <= d)]
+        window = lines[
+            (lines[data.DAY] >= d - pd.Timedelta(days=config.lookback_days)) & (lines[data.DAY] <= d)
+        ]
         day_orders = f.order_features(window, reference, config)
         day_orders = day_orders[day_orders[data.DAY] == d].reset_index(drop=True)
         top = top_orders(model, day_orders, config)
