@@ -50,6 +50,8 @@ class AnomalyConfig:
         price_factor / quantity_factor / first_order_factor: the rules fire at a unit price this
             many times above (or below) the item's median, a quantity this many times the item's
             99th percentile, a first order this many times the shop's typical first order.
+        customer_quantity_factor: the quantity rule also fires at a line this many times the largest
+            line the customer bought before (5 chosen on the validation window of Online Retail II).
         severity: an order is flagged when its score is above this share of the training orders'
             scores (0.999: more unusual than 999 in 1000 past orders).
         metric_weeks: the daily metrics' expected value is the median of the same weekday of this
@@ -72,6 +74,7 @@ class AnomalyConfig:
     min_item_lines: int = 3
     price_factor: float = 3.0
     quantity_factor: float = 3.0
+    customer_quantity_factor: float = 5.0
     first_order_factor: float = 10.0
     severity: float = 0.999
     metric_weeks: int = 4
@@ -90,7 +93,7 @@ class AnomalyConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"AnomalyConfig.{name}: must be a positive integer, got {value!r}")
-        for name in ("price_factor", "quantity_factor", "first_order_factor"):
+        for name in ("price_factor", "quantity_factor", "customer_quantity_factor", "first_order_factor"):
             if not getattr(self, name) > 1:
                 raise ConfigError(f"AnomalyConfig.{name}: must be above 1, got {getattr(self, name)!r}")
         if not self.duplicate_window_hours > 0:

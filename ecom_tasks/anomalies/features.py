@@ -24,6 +24,8 @@ LOG_VALUE, LOG_LINES, LOG_UNITS = "log_value", "log_lines", "log_units"
 PRICE_HIGH, PRICE_LOW = "price_ratio_max", "price_ratio_min"  # log(unit price / item median)
 QTY_P99_RATIO, QTY_MEDIAN_RATIO = "qty_vs_p99", "qty_vs_median"  # log(quantity / item's p99, median)
 NEW_ITEMS, ZERO_PRICES = "new_item_share", "zero_price_lines"
+# log(the order's largest line quantity / the largest the customer bought before), 0 when not above
+QTY_VS_CUSTOMER = "qty_vs_customer_max"
 FIRST, VS_USUAL, VS_FIRST = "first_order", "value_vs_usual", "value_vs_first_orders"
 # Lines of an order without its customer id (a lost id: the order's other lines have one).
 LOST_CUSTOMER = "lines_without_customer"
@@ -42,6 +44,7 @@ FEATURES: tuple[str, ...] = (
     PRICE_LOW,
     QTY_P99_RATIO,
     QTY_MEDIAN_RATIO,
+    QTY_VS_CUSTOMER,
     NEW_ITEMS,
     ZERO_PRICES,
     FIRST,
@@ -67,6 +70,7 @@ DETECTOR_FEATURES: tuple[str, ...] = (
     PRICE_LOW,
     QTY_P99_RATIO,
     QTY_MEDIAN_RATIO,
+    QTY_VS_CUSTOMER,
     NEW_ITEMS,
     ZERO_PRICES,
     VS_USUAL,
@@ -79,6 +83,7 @@ HABITUAL = "habitual_repeater"  # the customer repeated baskets HABITUAL_REPEATS
 # Details kept for the reasons: the line furthest from its item's price, the largest quantity.
 PRICE_ITEM, PRICE_VALUE, PRICE_TYPICAL = "price_item", "price_value", "price_typical"
 QTY_ITEM, QTY_VALUE, QTY_TYPICAL = "qty_item", "qty_value", "qty_typical"
+MAX_QTY = "max_line_quantity"
 
 
 def _log_ratio(value: np.ndarray, typical: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -138,6 +143,7 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
             NEW_ITEMS: ("_new", "mean"),
             LOST_CUSTOMER: ("_no_customer", "sum"),
             ZERO_PRICES: ("_zero", "sum"),
+            MAX_QTY: (QUANTITY, "max"),
         }
     )
     joined["_abs_price"] = joined["_price_ratio"].abs()
@@ -148,6 +154,7 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     out = out.merge(_worst(joined, "_qty_p99", qty_cols), on=ORDER_ID, how="left")
     out = ref.asof(out, reference.customers, by=USER_ID)
     out = ref.asof(out, reference.first_orders, by=None)
+    out = ref.asof(out, reference.customer_lines, by=USER_ID)
     value = out[ref.VALUE].to_numpy(np.float64)
     anonymous = out[USER_ID].isna().to_numpy()
     prior = out[ref.PRIOR_ORDERS].fillna(0).to_numpy() > 0
@@ -160,6 +167,10 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     # COPOD look at both tails of every feature, and ranked a regular's small order high).
     out[VS_USUAL] = np.fmax(_log_ratio(value, out[ref.USUAL_VALUE].to_numpy(np.float64), prior), 0.0)
     out[VS_FIRST] = np.fmax(_log_ratio(value, out[ref.FIRST_ORDER_MEDIAN].to_numpy(np.float64), first), 0.0)
+    max_qty = out[MAX_QTY].to_numpy(np.float64)
+    out[QTY_VS_CUSTOMER] = np.fmax(
+        _log_ratio(max_qty, out[ref.CUSTOMER_MAX_QTY].to_numpy(np.float64), prior), 0.0
+    )
     for name in (QTY_P99_RATIO, QTY_MEDIAN_RATIO):
         out[name] = np.fmax(out[name].to_numpy(np.float64), 0.0)
     usual = out[ref.USUAL_COUNTRY].astype("string")

@@ -26,6 +26,7 @@ PRIOR_DUPLICATES = "prior_duplicates"  # the customer's earlier orders that repe
 # The earlier order with the same basket (see :func:`same_basket`) and the minutes since it.
 SINCE_SAME_BASKET, SAME_BASKET_ORDER = "minutes_since_same_basket", "same_basket_order"
 FIRST_ORDER_MEDIAN = "first_order_median"
+CUSTOMER_MAX_QTY = "customer_max_quantity"  # the largest quantity of a line the customer bought before
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Reference:
     channel_items: pd.DataFrame  # the same per item and channel (item_id holds channel_key)
     customers: pd.DataFrame  # user_id, day, prior_orders, usual_value, usual_country
     first_orders: pd.DataFrame  # day, first_order_median
+    customer_lines: pd.DataFrame  # user_id, day, customer_max_quantity
 
 
 def orders_of(lines: pd.DataFrame) -> pd.DataFrame:
@@ -108,6 +110,20 @@ def customer_stats(orders: pd.DataFrame, repeated: np.ndarray) -> pd.DataFrame:
     return _last_per_day(out, [USER_ID, DAY])
 
 
+def customer_line_stats(lines: pd.DataFrame) -> pd.DataFrame:
+    """The largest quantity of any line each identified customer has bought so far, per day."""
+    known = lines.loc[lines[USER_ID].notna(), [USER_ID, TS, DAY, QUANTITY]]
+    known = known.sort_values([USER_ID, TS], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            USER_ID: known[USER_ID].to_numpy(),
+            DAY: known[DAY].to_numpy(),
+            CUSTOMER_MAX_QTY: known.groupby(USER_ID, sort=False)[QUANTITY].cummax().to_numpy(),
+        }
+    )
+    return _last_per_day(out, [USER_ID, DAY])
+
+
 def first_order_stats(orders: pd.DataFrame) -> pd.DataFrame:
     """The median value of customers' first orders so far, through the end of each day."""
     known = orders[orders[USER_ID].notna()]
@@ -126,6 +142,7 @@ def build(lines: pd.DataFrame, config: AnomalyConfig) -> Reference:
         channel_items=item_stats(lines.assign(**{ITEM_ID: channel_key(lines)}), config),
         customers=customer_stats(orders, duplicates(orders, lines, config.duplicate_window)),
         first_orders=first_order_stats(orders),
+        customer_lines=customer_line_stats(lines),
     )
 
 
@@ -180,5 +197,5 @@ def same_basket(orders: pd.DataFrame, lines: pd.DataFrame, window: pd.Timedelta)
 
 
 def duplicates(orders: pd.DataFrame, lines: pd.DataFrame, window: pd.Timedelta) -> np.ndarray:
-    """1 where an earlier order of the same buyer within ``window`` has the same basket (:func:`same_basket`)."""
+    """1 where an earlier order of the same buyer within ``window`` has the same basket."""
     return same_basket(orders, lines, window)[SINCE_SAME_BASKET].notna().to_numpy(np.float64)

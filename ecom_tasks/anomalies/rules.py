@@ -2,7 +2,8 @@
 
 The rules baseline scores an order by its strongest rule, each scaled so that 1 is where it fires:
 a unit price ``price_factor`` times above or below the item's median, a quantity
-``quantity_factor`` times the item's 99th percentile, a first order ``first_order_factor`` times the
+``quantity_factor`` times the item's 99th percentile (or ``customer_quantity_factor`` times the largest
+line the customer bought before), a first order ``first_order_factor`` times the
 shop's typical first order, exactly the same basket as an earlier order of the same customer within
 ``duplicate_window_hours`` (from 1 at the window's end to 2 within a minute; not for a customer who
 habitually repeats baskets). :func:`reasons` says in words what makes an order unusual, from the
@@ -29,7 +30,10 @@ def rule_strengths(frame: pd.DataFrame, config: AnomalyConfig) -> dict[str, np.n
     price = np.maximum(frame[f.PRICE_HIGH].to_numpy(), -frame[f.PRICE_LOW].to_numpy())
     return {
         "price": price / math.log(config.price_factor),
-        "quantity": frame[f.QTY_P99_RATIO].to_numpy() / math.log(config.quantity_factor),
+        "quantity": np.maximum(
+            frame[f.QTY_P99_RATIO].to_numpy() / math.log(config.quantity_factor),
+            frame[f.QTY_VS_CUSTOMER].to_numpy() / math.log(config.customer_quantity_factor),
+        ),
         # value_vs_first_orders is 0 for any order but a customer's first.
         "first_order": frame[f.VS_FIRST].to_numpy() / math.log(config.first_order_factor),
         # 1 + closeness (features.closeness): 2 for a repeat within a minute, 1 at the window's end.
@@ -95,6 +99,14 @@ def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
                 qty / math.log(config.quantity_factor),
                 f"quantity {_times(qty)} the item's 99th percentile ({row[f.QTY_ITEM]}: "
                 f"{row[f.QTY_VALUE]:,.0f} against {row[f.QTY_TYPICAL]:,.0f})",
+            )
+        )
+    elif row.get(f.QTY_VS_CUSTOMER, 0) >= math.log(config.customer_quantity_factor):
+        found.append(
+            (
+                row[f.QTY_VS_CUSTOMER] / math.log(config.customer_quantity_factor),
+                f"a line of {row[f.MAX_QTY]:,.0f} units, {_times(row[f.QTY_VS_CUSTOMER])} the largest line "
+                f"this customer bought before ({row[ref.CUSTOMER_MAX_QTY]:,.0f})",
             )
         )
     elif row[f.QTY_MEDIAN_RATIO] >= math.log(MEDIAN_QUANTITY_FACTOR):  # high, not beyond its p99

@@ -116,6 +116,7 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     lookback = pd.Timedelta(days=config.lookback_days)
     valid_lines = _window(lines, valid_start - lookback, test_start - pd.Timedelta(days=1))
     _, vs, vt, v_slots = evaluate_window(model, valid_lines, reference, config, config.seed, valid_start)
+    model.choose_weight(vs, lambda s: evaluate.metrics(v_slots, s, vt, config.budget)[evaluate.RECALL])
     valid = {n: evaluate.metrics(v_slots, vs[n], vt, config.budget) for n in CANDIDATES}
     model.selected, selection = select(valid)
 
@@ -171,6 +172,7 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
             "config": config.to_dict(),
             "valid": {name: champions.clean(figures) for name, figures in valid.items()},  # NaN: null
             "selected": model.selected,
+            "detector_weight": model.detector_weight,
         },
         f"{out}/{catalog.HISTORY_FILE}",
     )
