@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 DAY = "day"  # the UTC day of an event, as datetime64[D]-like Timestamp
 LINE_COLUMNS = (TS, USER_ID, ITEM_ID, QUANTITY, UNIT_PRICE, ORDER_ID, COUNTRY)
-SESSIONS = "sessions"  # sessions with a view, per day and country (the conversion's denominator)
+SESSIONS = "sessions"  # sessions with a view, per day and country or category (conversion's denominator)
 
 
 @dataclass
@@ -59,15 +59,35 @@ def purchase_lines(events: pd.DataFrame, categories: pd.Series | None = None) ->
     return lines
 
 
-def viewing_sessions(events: pd.DataFrame) -> pd.DataFrame:
-    """Sessions with at least one view per day and country (empty without views)."""
-    views = events.loc[events[EVENT_TYPE] == VIEW, [TS, SESSION_ID, COUNTRY]]
+def viewing_sessions(events: pd.DataFrame, categories: pd.Series | None = None) -> pd.DataFrame:
+    """Sessions with at least one view per day and country and, where items have a category, per day
+    and viewed category (rows with a ``category`` and no country; a session counts once in each
+    category it viewed). Empty without views."""
+    views = events.loc[events[EVENT_TYPE] == VIEW, [TS, SESSION_ID, COUNTRY, ITEM_ID]]
     if views.empty:
-        return pd.DataFrame({DAY: pd.Series([], dtype="datetime64[us]"), COUNTRY: [], SESSIONS: []})
+        return pd.DataFrame(
+            {DAY: pd.Series([], dtype="datetime64[us]"), COUNTRY: [], CATEGORY: [], SESSIONS: []}
+        )
     day = views[TS].dt.tz_convert("UTC").dt.floor("D").dt.tz_localize(None)
     frame = pd.DataFrame({DAY: day, COUNTRY: views[COUNTRY].fillna(""), SESSION_ID: views[SESSION_ID]})
     frame = frame.drop_duplicates([DAY, COUNTRY, SESSION_ID])
-    return frame.groupby([DAY, COUNTRY], as_index=False).size().rename(columns={"size": SESSIONS})
+    out = frame.groupby([DAY, COUNTRY], as_index=False).size().rename(columns={"size": SESSIONS})
+    out[CATEGORY] = pd.array([pd.NA] * len(out), dtype="string")
+    if categories is not None:
+        by_category = pd.DataFrame(
+            {
+                DAY: day,
+                CATEGORY: views[ITEM_ID].map(categories).astype("string"),
+                SESSION_ID: views[SESSION_ID],
+            }
+        )
+        by_category = by_category[by_category[CATEGORY].notna()].drop_duplicates([DAY, CATEGORY, SESSION_ID])
+        counted = (
+            by_category.groupby([DAY, CATEGORY], as_index=False).size().rename(columns={"size": SESSIONS})
+        )
+        counted[COUNTRY] = pd.array([pd.NA] * len(counted), dtype="string")
+        out = pd.concat([out, counted[out.columns]], ignore_index=True)
+    return out
 
 
 def load(root: str, ds: dt.date) -> Inputs:
@@ -82,6 +102,6 @@ def load(root: str, ds: dt.date) -> Inputs:
     except FileNotFoundError:
         categories = None
     lines = purchase_lines(events, categories)
-    sessions = viewing_sessions(events)
+    sessions = viewing_sessions(events, categories)
     log.info("anomalies: %d purchase lines over %d validated days up to %s", len(lines), len(days), ds)
     return Inputs(lines=lines, sessions=sessions, days=days, uris=uris)
