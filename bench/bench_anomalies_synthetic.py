@@ -4,12 +4,14 @@ The shop is bench/bench_synthetic.py's (``bench_config``: 10 million events over
 customers, 20k items), generated day by day and written as validated partitions (what validation
 keeps: duplicate event ids and unknown items dropped). Then, for the day with the most orders:
 
-1. ``data.load``: every validated day up to it (purchases and viewing sessions);
+1. ``data.load``: every validated day up to it (purchases; views of the daily metrics' weeks);
 2. the reference statistics (items' trailing prices and quantities, customers' habits) of the history;
 3. the detectors fitted on the orders before it (at most ``max_train_orders``: the nightly's fit);
 4. scoring the day: its order features, every candidate's scores, the top ``budget`` with reasons.
 
-"Scoring the busiest day" is 1 + 2 + 4 (what a night needs besides the fit); every step is printed.
+"Scoring the busiest day" is 1 + 2 + 4 (what a night needs for its orders besides the fit), in wall
+and CPU seconds (the machine is shared: CPU is the fairer figure). Then, apart, the daily metrics:
+reading the views of their weeks and computing them.
 With ``--full`` the whole ``train_anomalies`` runs for that day too (a 14-day test window: the shop
 has too few days for the default 28 plus 14 plus four weeks).
 
@@ -26,8 +28,10 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -36,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_synthetic import bench_config  # noqa: E402
 from ecom_tasks import catalog, contract, storage  # noqa: E402
-from ecom_tasks.anomalies import data  # noqa: E402
+from ecom_tasks.anomalies import daily, data  # noqa: E402
 from ecom_tasks.anomalies import features as f  # noqa: E402
 from ecom_tasks.anomalies import reference as ref  # noqa: E402
 from ecom_tasks.anomalies.config import AnomalyConfig  # noqa: E402
@@ -46,6 +50,30 @@ from ecom_tasks.features import store  # noqa: E402
 from ecom_tasks.sources.synthetic import generate  # noqa: E402
 
 log = logging.getLogger("bench_anomalies_synthetic")
+
+
+class Timer:
+    """Wall and CPU seconds of each step, printed as it ends; the fit is kept out of the total."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.sum_wall = self.sum_cpu = 0.0
+
+    def lap(self, what: str, fit: bool = False) -> None:
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        print(f"{what}: {wall:.1f} s wall, {cpu:.1f} s CPU")
+        if not fit:
+            self.sum_wall, self.sum_cpu = self.sum_wall + wall, self.sum_cpu + cpu
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def time(self, what: str, fn: Callable, *args: object) -> Any:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        out = fn(*args)
+        self.lap(what)
+        return out
+
+    def total(self) -> tuple[float, float]:
+        return self.sum_wall, self.sum_cpu
 
 
 def write_shop(root: str, n_events: int, days: int, seed: int) -> list[dt.date]:
@@ -90,7 +118,7 @@ def main() -> None:
 
     config = AnomalyConfig()
     t = time.perf_counter()
-    inputs = data.load(root, days[-1])
+    inputs = data.load(root, days[-1], view_days=0)  # purchases only: which day is the busiest
     load_all_s = time.perf_counter() - t
     lines = inputs.lines
     per_day = lines.groupby(data.DAY)[contract.ORDER_ID].nunique()
@@ -100,37 +128,35 @@ def main() -> None:
         f"(read in {load_all_s:.1f} s); busiest day {busiest.date()} with {per_day.max():,} orders"
     )
 
-    t = time.perf_counter()
-    inputs = data.load(root, busiest.date())  # what the night of the busiest day reads
-    load_s = time.perf_counter() - t
+    timer = Timer()
+    # What the night of the busiest day reads for its orders: every purchase up to it.
+    inputs = timer.time("read the purchases up to the busiest day", data.load, root, busiest.date(), 0)
     lines = inputs.lines
-    t = time.perf_counter()
-    reference = ref.build(lines, config)
-    reference_s = time.perf_counter() - t
-    t = time.perf_counter()
+    reference = timer.time("reference statistics", ref.build, lines, config)
     history = f.order_features(lines[lines[data.DAY] < busiest], reference, config)
     model = AnomalyModel(config).fit(history.tail(config.max_train_orders))
-    fit_s = time.perf_counter() - t
-    t = time.perf_counter()
+    timer.lap("fit (features of the earlier orders, four detectors on 20,000 of them)", fit=True)
     window = lines[(lines[data.DAY] >= busiest - pd.Timedelta(days=config.lookback_days))]
     day_orders = f.order_features(window, reference, config)
     day_orders = day_orders[day_orders[data.DAY] == busiest].reset_index(drop=True)
-    scores = model.scores(day_orders)
     top = top_orders(model, day_orders, config)
-    score_s = time.perf_counter() - t
+    timer.lap(f"the day's {len(day_orders):,} orders: features, scores, the top {config.budget} with reasons")
+    wall, cpu = timer.total()
+    print(f"scoring the busiest day's orders (read, reference, score): {wall:.1f} s wall, {cpu:.1f} s CPU")
+    views = timer.time(
+        f"read the views of the metrics' {config.metric_view_days} days",
+        data.load,
+        root,
+        busiest.date(),
+        config.metric_view_days,
+    )
+    first = busiest - pd.Timedelta(days=config.test_days - 1)
+    rows = timer.time(
+        "daily metrics of the test window", daily.anomalies, lines, views.sessions, first, busiest, config
+    )
+    print(f"  ({len(rows):,} metric rows, {int(rows[daily.FLAGGED].sum())} flagged)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"read the history up to the busiest day: {load_s:.1f} s ({len(lines):,} purchase lines)")
-    print(f"reference statistics: {reference_s:.1f} s")
-    print(
-        f"fit on {min(len(history), config.max_train_orders):,} earlier orders (with their features): "
-        f"{fit_s:.1f} s"
-    )
-    print(
-        f"the day's {len(day_orders):,} orders: features, {len(scores)} candidates' scores, top with reasons"
-    )
-    print(f"  in {score_s:.1f} s")
-    print(f"scoring the busiest day (read + reference + score): {load_s + reference_s + score_s:.1f} s")
-    print(f"with the fit: {load_s + reference_s + fit_s + score_s:.1f} s; peak RSS {peak:,.0f} MiB")
+    print(f"peak RSS {peak:,.0f} MiB")
     for _, row in top.head(5).iterrows():
         print(f"  #{row['rank']} {row[contract.ORDER_ID]}: {row['reasons']}")
     if args.full:

@@ -123,6 +123,11 @@ class AnomalyConfig:
         return pd.Timedelta(hours=self.duplicate_window_hours)
 
     @property
+    def metric_view_days(self) -> int:
+        """Days of views the daily metrics need: the test window and the weeks of their baseline."""
+        return self.test_days + 7 * self.metric_weeks
+
+    @property
     def lookback_days(self) -> int:
         """Whole days before a scored day whose orders come along (a repeat of one of them is seen)."""
         return max(1, math.ceil(self.duplicate_window_hours / 24))

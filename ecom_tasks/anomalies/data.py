@@ -90,18 +90,24 @@ def viewing_sessions(events: pd.DataFrame, categories: pd.Series | None = None) 
     return out
 
 
-def load(root: str, ds: dt.date) -> Inputs:
-    """Every validated events partition up to ``ds`` (named one by one) and the items of ``ds``."""
+def load(root: str, ds: dt.date, view_days: int | None = None) -> Inputs:
+    """Every validated events partition up to ``ds`` (named one by one) and the items of ``ds``.
+
+    Purchases come from every day; views (the conversion's sessions) from the last ``view_days``
+    days only (all days when None): only the daily metrics read them, over a few weeks, and views
+    are most of a shop's events.
+    """
     days = store.event_days(root, None, ds)
     uris = [storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, d) for d in days]
-    columns = [*LINE_COLUMNS, EVENT_TYPE, SESSION_ID]
-    events = store.read_events(root, days, columns)
+    purchases = store.read_events(root, days, list(LINE_COLUMNS), event_types=[PURCHASE])
+    view_from = days if view_days is None else [d for d in days if d > ds - dt.timedelta(days=view_days)]
+    views = store.read_events(root, view_from, [TS, SESSION_ID, COUNTRY, ITEM_ID], event_types=[VIEW])
     try:
         items = store.read_snapshot(root, contract.ITEMS, ds, latest_before=True)
         categories = items.drop_duplicates(ITEM_ID).set_index(ITEM_ID)[CATEGORY]
     except FileNotFoundError:
         categories = None
-    lines = purchase_lines(events, categories)
-    sessions = viewing_sessions(events, categories)
+    lines = purchase_lines(purchases, categories)
+    sessions = viewing_sessions(views, categories)
     log.info("anomalies: %d purchase lines over %d validated days up to %s", len(lines), len(days), ds)
     return Inputs(lines=lines, sessions=sessions, days=days, uris=uris)

@@ -105,7 +105,7 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     ds_text, ds_ts = day.isoformat(), pd.Timestamp(day)
     test_start = ds_ts - pd.Timedelta(days=config.test_days - 1)
     valid_start = test_start - pd.Timedelta(days=config.valid_days)
-    inputs = data.load(root, day)
+    inputs = data.load(root, day, view_days=config.metric_view_days)
     check_history(inputs, ds_ts, config, valid_start)
     lines = inputs.lines
     reference = ref.build(lines, config)
