@@ -11,7 +11,8 @@ Everything runs through the real stage on a data root:
 3. timings: scoring one day (its order features and the selected detector's scores, from the
    already-built reference statistics and model), and the whole year as a backlog (reference
    statistics, features and scores of every order of the year);
-4. what the selected detector ranks highest among the real orders of a few days, with reasons.
+4. how often each rule fires on the real orders (per day), and what the selected detector ranks
+   highest among the real orders of a few days, with reasons.
 
 Prints everything (nothing is asserted). Targets: ``injected_recall_at_budget`` >= 0.85 overall,
 >= 0.7 per type, above the rules and the best single detector; one day in under 2 s, the year in
@@ -46,6 +47,7 @@ from ecom_tasks.anomalies import reference as ref  # noqa: E402
 from ecom_tasks.anomalies.config import CANDIDATES, MODEL_DIR, AnomalyConfig  # noqa: E402
 from ecom_tasks.anomalies.model import load  # noqa: E402
 from ecom_tasks.anomalies.outputs import top_orders  # noqa: E402
+from ecom_tasks.anomalies.rules import rule_strengths  # noqa: E402
 from ecom_tasks.anomalies.stage import train_anomalies  # noqa: E402
 
 log = logging.getLogger("bench_anomalies_online_retail")
@@ -106,10 +108,21 @@ def main() -> None:
     scores = model.predict(every)
     year_s = time.perf_counter() - t
     print(f"backlog: reference, features and scores of all {len(every)} orders of the year in {year_s:.1f} s")
+    # How often each rule fires on the real orders (no injection): what a person would be shown.
+    n_days = every[data.DAY].nunique()
+    test = every[data.DAY] > pd.Timestamp(ds) - pd.Timedelta(days=config.test_days)
+    for rule, strength in rule_strengths(every, config).items():
+        fires = strength >= 1
+        print(
+            f"rule {rule}: fires on {fires.sum()} real orders of the year ({fires.sum() / n_days:.2f} a day "
+            f"with orders), {fires[test.to_numpy()].sum()} in the test window"
+        )
     for day in args.days.split(","):
         d = pd.Timestamp(day)
         t = time.perf_counter()
-        window = lines[(lines[data.DAY] >= d - pd.Timedelta(days=1)) & (lines[data.DAY] <= d)]
+        window = lines[
+            (lines[data.DAY] >= d - pd.Timedelta(days=config.lookback_days)) & (lines[data.DAY] <= d)
+        ]
         day_orders = f.order_features(window, reference, config)
         day_orders = day_orders[day_orders[data.DAY] == d].reset_index(drop=True)
         top = top_orders(model, day_orders, config)

@@ -26,6 +26,7 @@ from typing import Any
 import fsspec
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecom_tasks import __version__, aside, catalog, fsio
@@ -442,9 +443,15 @@ def read_partition(uri: str, columns: Iterable[str] | None = None) -> pd.DataFra
 
 
 def read_partitions(
-    uris: Sequence[str], columns: Iterable[str] | None = None
+    uris: Sequence[str],
+    columns: Iterable[str] | None = None,
+    where: tuple[str, Iterable[str]] | None = None,
 ) -> tuple[pd.DataFrame, list[int]]:
     """The committed partitions at ``uris`` end to end as one frame, and each one's row count.
+
+    ``where=(column, values)`` keeps only the rows whose ``column`` is one of ``values``, filtered in
+    Arrow before the conversion to pandas (a night reading the purchases of 10 million events
+    converts the purchases only); the row counts are then those kept.
 
     The frame equals concatenating :func:`read_partition` of each (``ignore_index=True``), Arrow
     chunks included; it is converted to pandas once rather than once per partition, which for a
@@ -456,6 +463,13 @@ def read_partitions(
     """
     cols = list(columns) if columns is not None else None
     per_uri = [_read_tables(uri, cols) for uri in uris]
+    if where is not None:
+        column, values = where
+        value_set = pa.array(list(values), type=pa.string())
+        per_uri = [
+            [t.filter(pc.is_in(t.column(column).cast(pa.string()), value_set=value_set)) for t in ts]
+            for ts in per_uri
+        ]
     sizes = [sum(t.num_rows for t in tables) for tables in per_uri]
     tables = [t for ts in per_uri for t in ts]
     if not tables:

@@ -153,6 +153,18 @@ def test_read_partitions_equals_concatenating_the_partitions(data_root):
     assert storage.read_partitions(uris[1:2])[1] == [0]
 
 
+def test_read_partitions_where_keeps_the_rows_whose_column_is_one_of_the_values(data_root):
+    uris = [storage.partition_uri(data_root, "raw", "events", f"2024-01-0{d}") for d in (1, 2)]
+    frames = [_mixed(9), _mixed(6, start=9)]
+    for uri, df in zip(uris, frames, strict=True):
+        storage.write_partition(df, uri, source="test")
+    got, sizes = storage.read_partitions(uris, where=("id", ["id1", "id3", "id12", "absent"]))
+    everything = pd.concat(frames, ignore_index=True)
+    expected = everything[everything["id"].isin(["id1", "id3", "id12"]).fillna(False).to_numpy()]
+    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+    assert sizes == [2, 1]  # the rows kept per partition (id0 and id7 are null: never kept)
+
+
 def test_read_partitions_of_different_layouts_concatenates_frame_by_frame(data_root):
     uris = [storage.partition_uri(data_root, "raw", "items", f"2024-01-0{d}") for d in (1, 2)]
     storage.write_partition(_mixed(3), uris[0], source="test")

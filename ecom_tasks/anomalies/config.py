@@ -6,8 +6,11 @@ Defaults live here in one place: :class:`AnomalyConfig` (frozen); the run parame
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+import pandas as pd
 
 from ecom_tasks import catalog
 from ecom_tasks.errors import ConfigError
@@ -39,10 +42,16 @@ class AnomalyConfig:
             before the validation window (ECOD and COPOD keep them to score new orders).
         item_window_days: an item's typical price and quantities come from its lines in this many
             days before the order's day.
+        duplicate_window_hours: an order with exactly the same basket (items, quantities, unit
+            prices) as an earlier order of the same customer (anonymous orders: of the same
+            country) placed at most this many hours before is a repeated basket: a feature of the
+            detectors and the rules' duplicate rule (a weekly reorder is not one).
         min_item_lines: an item with fewer earlier lines has no typical price yet ("new item").
         price_factor / quantity_factor / first_order_factor: the rules fire at a unit price this
             many times above (or below) the item's median, a quantity this many times the item's
             99th percentile, a first order this many times the shop's typical first order.
+        customer_quantity_factor: the quantity rule also fires at a line this many times the largest
+            line the customer bought before (5 chosen on the validation window of Online Retail II).
         severity: an order is flagged when its score is above this share of the training orders'
             scores (0.999: more unusual than 999 in 1000 past orders).
         metric_weeks: the daily metrics' expected value is the median of the same weekday of this
@@ -61,9 +70,11 @@ class AnomalyConfig:
     min_train_orders: int = 200
     max_train_orders: int = 20_000
     item_window_days: int = 180
+    duplicate_window_hours: float = 24.0
     min_item_lines: int = 3
     price_factor: float = 3.0
     quantity_factor: float = 3.0
+    customer_quantity_factor: float = 5.0
     first_order_factor: float = 10.0
     severity: float = 0.999
     metric_weeks: int = 4
@@ -82,9 +93,13 @@ class AnomalyConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"AnomalyConfig.{name}: must be a positive integer, got {value!r}")
-        for name in ("price_factor", "quantity_factor", "first_order_factor"):
+        for name in ("price_factor", "quantity_factor", "customer_quantity_factor", "first_order_factor"):
             if not getattr(self, name) > 1:
                 raise ConfigError(f"AnomalyConfig.{name}: must be above 1, got {getattr(self, name)!r}")
+        if not self.duplicate_window_hours > 0:
+            raise ConfigError(
+                f"AnomalyConfig.duplicate_window_hours: must be above 0, got {self.duplicate_window_hours!r}"
+            )
         if not 0 < self.severity < 1:
             raise ConfigError(f"AnomalyConfig.severity: must be in (0, 1), got {self.severity!r}")
         if not 0 < self.metric_drop < 1:
@@ -101,6 +116,21 @@ class AnomalyConfig:
     def history_days(self) -> int:
         """Days of history the stage needs: four weeks to learn from, then validation and test."""
         return 28 + self.valid_days + self.test_days
+
+    @property
+    def duplicate_window(self) -> pd.Timedelta:
+        """How far back a repeated basket is looked for."""
+        return pd.Timedelta(hours=self.duplicate_window_hours)
+
+    @property
+    def metric_view_days(self) -> int:
+        """Days of views the daily metrics need: the test window and the weeks of their baseline."""
+        return self.test_days + 7 * self.metric_weeks
+
+    @property
+    def lookback_days(self) -> int:
+        """Whole days before a scored day whose orders come along (a repeat of one of them is seen)."""
+        return max(1, math.ceil(self.duplicate_window_hours / 24))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,7 +2,8 @@
 
 Per day and segment (the whole shop, each country and each category with enough orders): revenue,
 orders, units, the share of anonymous orders and, where the shop records views, conversion (orders
-per viewing session). The expected value of a day is the median of the same weekday in the
+per viewing session; for a category, orders with a line of it per session that viewed one of its
+items). The expected value of a day is the median of the same weekday in the
 ``metric_weeks`` weeks before it; the band is ``metric_band`` robust standard deviations
 (1.4826 x MAD) around it, and never narrower than counting noise allows (a segment expecting n
 orders varies by 1/sqrt(n) by chance; at least 10%; a share by sqrt(p(1-p)/n), at least two
@@ -65,9 +66,16 @@ def daily_values(lines: pd.DataFrame, sessions: pd.DataFrame, days: pd.DatetimeI
     counts = wide.columns.get_level_values(0).isin([REVENUE, ORDERS, UNITS])
     wide.loc[:, counts] = wide.loc[:, counts].fillna(0.0)  # no order in a segment: a day of zeros
     if not sessions.empty:
-        views = sessions.assign(**{SEGMENT: "country: " + sessions[COUNTRY].astype("string")})
+        per_category = sessions[CATEGORY].notna() if CATEGORY in sessions.columns else None
+        countries = sessions if per_category is None else sessions[~per_category]
+        views = countries.assign(**{SEGMENT: "country: " + countries[COUNTRY].astype("string")})
+        if per_category is not None and per_category.any():
+            viewed = sessions[per_category]
+            views = pd.concat(
+                [views, viewed.assign(**{SEGMENT: "category: " + viewed[CATEGORY].astype("string")})]
+            )
         per_seg = views.groupby([DAY, SEGMENT])[SESSIONS].sum().unstack(SEGMENT)
-        per_seg[ALL] = sessions.groupby(DAY)[SESSIONS].sum()
+        per_seg[ALL] = countries.groupby(DAY)[SESSIONS].sum()
         per_seg = per_seg.reindex(days)
         for segment in per_seg.columns:
             if (ORDERS, segment) in wide.columns:

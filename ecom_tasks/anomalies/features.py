@@ -3,7 +3,7 @@
 :func:`order_features` turns purchase lines (real or injected) into one row per order: its size,
 its lines against their items' typical price and quantity, the customer against their own
 history and the shop's typical first order, time of day, anonymity and whether it repeats an
-earlier basket of the same customer. Vectorised: a year of Online Retail in seconds.
+earlier basket of the same customer and how soon. Vectorised: a year of Online Retail in seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ LOG_VALUE, LOG_LINES, LOG_UNITS = "log_value", "log_lines", "log_units"
 PRICE_HIGH, PRICE_LOW = "price_ratio_max", "price_ratio_min"  # log(unit price / item median)
 QTY_P99_RATIO, QTY_MEDIAN_RATIO = "qty_vs_p99", "qty_vs_median"  # log(quantity / item's p99, median)
 NEW_ITEMS, ZERO_PRICES = "new_item_share", "zero_price_lines"
+# log(the order's largest line quantity / the largest the customer bought before), 0 when not above
+QTY_VS_CUSTOMER = "qty_vs_customer_max"
 FIRST, VS_USUAL, VS_FIRST = "first_order", "value_vs_usual", "value_vs_first_orders"
 # Lines of an order without its customer id (a lost id: the order's other lines have one).
 LOST_CUSTOMER = "lines_without_customer"
@@ -42,6 +44,7 @@ FEATURES: tuple[str, ...] = (
     PRICE_LOW,
     QTY_P99_RATIO,
     QTY_MEDIAN_RATIO,
+    QTY_VS_CUSTOMER,
     NEW_ITEMS,
     ZERO_PRICES,
     FIRST,
@@ -67,6 +70,7 @@ DETECTOR_FEATURES: tuple[str, ...] = (
     PRICE_LOW,
     QTY_P99_RATIO,
     QTY_MEDIAN_RATIO,
+    QTY_VS_CUSTOMER,
     NEW_ITEMS,
     ZERO_PRICES,
     VS_USUAL,
@@ -75,9 +79,11 @@ DETECTOR_FEATURES: tuple[str, ...] = (
     LOST_CUSTOMER,
     DUPLICATE,
 )
+HABITUAL = "habitual_repeater"  # the customer repeated baskets HABITUAL_REPEATS times before
 # Details kept for the reasons: the line furthest from its item's price, the largest quantity.
 PRICE_ITEM, PRICE_VALUE, PRICE_TYPICAL = "price_item", "price_value", "price_typical"
 QTY_ITEM, QTY_VALUE, QTY_TYPICAL = "qty_item", "qty_value", "qty_typical"
+MAX_QTY = "max_line_quantity"
 
 
 def _log_ratio(value: np.ndarray, typical: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -137,6 +143,7 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
             NEW_ITEMS: ("_new", "mean"),
             LOST_CUSTOMER: ("_no_customer", "sum"),
             ZERO_PRICES: ("_zero", "sum"),
+            MAX_QTY: (QUANTITY, "max"),
         }
     )
     joined["_abs_price"] = joined["_price_ratio"].abs()
@@ -147,6 +154,7 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     out = out.merge(_worst(joined, "_qty_p99", qty_cols), on=ORDER_ID, how="left")
     out = ref.asof(out, reference.customers, by=USER_ID)
     out = ref.asof(out, reference.first_orders, by=None)
+    out = ref.asof(out, reference.customer_lines, by=USER_ID)
     value = out[ref.VALUE].to_numpy(np.float64)
     anonymous = out[USER_ID].isna().to_numpy()
     prior = out[ref.PRIOR_ORDERS].fillna(0).to_numpy() > 0
@@ -159,6 +167,10 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     # COPOD look at both tails of every feature, and ranked a regular's small order high).
     out[VS_USUAL] = np.fmax(_log_ratio(value, out[ref.USUAL_VALUE].to_numpy(np.float64), prior), 0.0)
     out[VS_FIRST] = np.fmax(_log_ratio(value, out[ref.FIRST_ORDER_MEDIAN].to_numpy(np.float64), first), 0.0)
+    max_qty = out[MAX_QTY].to_numpy(np.float64)
+    out[QTY_VS_CUSTOMER] = np.fmax(
+        _log_ratio(max_qty, out[ref.CUSTOMER_MAX_QTY].to_numpy(np.float64), prior), 0.0
+    )
     for name in (QTY_P99_RATIO, QTY_MEDIAN_RATIO):
         out[name] = np.fmax(out[name].to_numpy(np.float64), 0.0)
     usual = out[ref.USUAL_COUNTRY].astype("string")
@@ -169,15 +181,28 @@ def order_features(lines: pd.DataFrame, reference: ref.Reference, config: Anomal
     out[WEEKDAY] = local.dt.day_of_week.astype(np.float64)
     out[ANONYMOUS] = anonymous.astype(np.float64)
     out[LOST_CUSTOMER] = np.where(anonymous, 0.0, out[LOST_CUSTOMER].to_numpy(np.float64))
-    # A repeated basket says nothing from a customer who habitually repeats baskets (Online Retail
-    # II has one who reorders the same basket several times a day): only a first or second repeat
-    # counts. Binary, because the rank-based detectors (ECOD, COPOD) treat any non-zero value of a
-    # feature that is almost always 0 as equally extreme.
-    repeats = out[ref.PRIOR_DUPLICATES].fillna(0).to_numpy(np.float64)
-    out[DUPLICATE] = ref.duplicates(out, lines) * (repeats < HABITUAL_REPEATS)
+    # A repeated basket says little from a customer who habitually repeats baskets (Online Retail II
+    # has one who reorders the same basket several times a day): only a first or second repeat
+    # counts. Graded by closeness: 1 for a repeat within a minute, falling with the log of the
+    # minutes to 0 at the window's end (a double submission comes minutes after its original).
+    repeat = ref.same_basket(out, lines, config.duplicate_window)
+    out[ref.SINCE_SAME_BASKET] = repeat[ref.SINCE_SAME_BASKET].to_numpy()
+    out[ref.SAME_BASKET_ORDER] = repeat[ref.SAME_BASKET_ORDER].to_numpy()
+    habitual = out[ref.PRIOR_DUPLICATES].fillna(0).to_numpy(np.float64) >= HABITUAL_REPEATS
+    out[HABITUAL] = habitual.astype(np.float64)
+    out[DUPLICATE] = np.where(habitual, 0.0, closeness(out[ref.SINCE_SAME_BASKET].to_numpy(), config))
     for name in FEATURES:
         out[name] = out[name].astype(np.float64).fillna(0.0)
     return out
+
+
+def closeness(minutes: np.ndarray, config: AnomalyConfig) -> np.ndarray:
+    """How close a repeat follows its original: 1 within a minute, 0 at ``duplicate_window`` (and
+    without a repeat), linear in the log of the minutes between."""
+    window = config.duplicate_window / pd.Timedelta(minutes=1)
+    with np.errstate(invalid="ignore"):
+        close = 1.0 - np.log1p(np.maximum(minutes - 1.0, 0.0)) / np.log1p(max(window - 1.0, 1.0))
+    return np.clip(np.nan_to_num(close, nan=0.0), 0.0, 1.0)
 
 
 def matrix(features: pd.DataFrame, names: tuple[str, ...] = DETECTOR_FEATURES) -> np.ndarray:

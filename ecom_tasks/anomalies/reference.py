@@ -23,8 +23,10 @@ PRICE_MEDIAN, QTY_MEDIAN, QTY_P99, ITEM_LINES = "price_median", "qty_median", "q
 VALUE, LINES, UNITS = "order_value", "lines", "units"
 PRIOR_ORDERS, USUAL_VALUE, USUAL_COUNTRY = "prior_orders", "usual_value", "usual_country"
 PRIOR_DUPLICATES = "prior_duplicates"  # the customer's earlier orders that repeated a basket
-DUPLICATE_WINDOW = pd.Timedelta(hours=24)
+# The earlier order with the same basket (see :func:`same_basket`) and the minutes since it.
+SINCE_SAME_BASKET, SAME_BASKET_ORDER = "minutes_since_same_basket", "same_basket_order"
 FIRST_ORDER_MEDIAN = "first_order_median"
+CUSTOMER_MAX_QTY = "customer_max_quantity"  # the largest quantity of a line the customer bought before
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Reference:
     channel_items: pd.DataFrame  # the same per item and channel (item_id holds channel_key)
     customers: pd.DataFrame  # user_id, day, prior_orders, usual_value, usual_country
     first_orders: pd.DataFrame  # day, first_order_median
+    customer_lines: pd.DataFrame  # user_id, day, customer_max_quantity
 
 
 def orders_of(lines: pd.DataFrame) -> pd.DataFrame:
@@ -107,6 +110,20 @@ def customer_stats(orders: pd.DataFrame, repeated: np.ndarray) -> pd.DataFrame:
     return _last_per_day(out, [USER_ID, DAY])
 
 
+def customer_line_stats(lines: pd.DataFrame) -> pd.DataFrame:
+    """The largest quantity of any line each identified customer has bought so far, per day."""
+    known = lines.loc[lines[USER_ID].notna(), [USER_ID, TS, DAY, QUANTITY]]
+    known = known.sort_values([USER_ID, TS], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            USER_ID: known[USER_ID].to_numpy(),
+            DAY: known[DAY].to_numpy(),
+            CUSTOMER_MAX_QTY: known.groupby(USER_ID, sort=False)[QUANTITY].cummax().to_numpy(),
+        }
+    )
+    return _last_per_day(out, [USER_ID, DAY])
+
+
 def first_order_stats(orders: pd.DataFrame) -> pd.DataFrame:
     """The median value of customers' first orders so far, through the end of each day."""
     known = orders[orders[USER_ID].notna()]
@@ -123,8 +140,9 @@ def build(lines: pd.DataFrame, config: AnomalyConfig) -> Reference:
     return Reference(
         items=item_stats(lines, config),
         channel_items=item_stats(lines.assign(**{ITEM_ID: channel_key(lines)}), config),
-        customers=customer_stats(orders, duplicates(orders, lines)),
+        customers=customer_stats(orders, duplicates(orders, lines, config.duplicate_window)),
         first_orders=first_order_stats(orders),
+        customer_lines=customer_line_stats(lines),
     )
 
 
@@ -148,26 +166,36 @@ def asof(left: pd.DataFrame, right: pd.DataFrame, by: str | None) -> pd.DataFram
     return joined.drop(columns=[c for c in ("_pos", "_by") if c in joined.columns])
 
 
-def duplicates(orders: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
-    """1 where an earlier order (within 24 h) of the same customer holds exactly the same basket.
+def same_basket(orders: pd.DataFrame, lines: pd.DataFrame, window: pd.Timedelta) -> pd.DataFrame:
+    """Per order of ``orders``: the latest *earlier* order of the same buyer with exactly the same basket
+    within ``window``, and the minutes between them (NaN and <NA> where there is none).
 
-    Anonymous orders are compared within their country. The basket is a sum of line hashes, so the
-    order of the lines does not matter.
+    The buyer is the customer; anonymous orders are compared within their country. The basket is a
+    sum of line hashes (item, quantity, unit price), so the order of the lines does not matter.
+    "Earlier" is by time, then by position in ``orders`` (sorted by time and order id): an order never
+    points at a later one, so a repeat placed afterwards never marks the order it repeats.
     """
     line_hash = pd.util.hash_pandas_object(
         lines[[ITEM_ID, QUANTITY, UNIT_PRICE]].reset_index(drop=True), index=False
     ).to_numpy()
     basket = pd.Series(line_hash, dtype="uint64").groupby(lines[ORDER_ID].to_numpy()).sum()
     who = orders[USER_ID].astype("string").fillna("anonymous|" + orders[COUNTRY].astype("string").fillna(""))
-    frame = pd.DataFrame(
-        {"who": who.to_numpy(), "basket": orders[ORDER_ID].map(basket).to_numpy(), TS: orders[TS].to_numpy()}
-    )
-    order = np.lexsort((frame[TS].to_numpy(), frame["basket"].to_numpy(), frame["who"].to_numpy()))
-    s = frame.iloc[order]
-    same = (s["who"].to_numpy()[1:] == s["who"].to_numpy()[:-1]) & (
-        s["basket"].to_numpy()[1:] == s["basket"].to_numpy()[:-1]
-    )
-    close = (s[TS].to_numpy()[1:] - s[TS].to_numpy()[:-1]) <= DUPLICATE_WINDOW.to_timedelta64()
-    flag = np.zeros(len(frame))
-    flag[order[1:]] = (same & close).astype(np.float64)
-    return flag
+    ts = orders[TS].to_numpy()
+    position = np.lexsort((np.arange(len(orders)), ts))  # time, then the frame's own order
+    rank = np.empty(len(orders), dtype=np.int64)
+    rank[position] = np.arange(len(orders))
+    order = np.lexsort((rank, orders[ORDER_ID].map(basket).to_numpy(), who.to_numpy()))
+    w, b = who.to_numpy()[order], orders[ORDER_ID].map(basket).to_numpy()[order]
+    gap = ts[order][1:] - ts[order][:-1]
+    same = (w[1:] == w[:-1]) & (b[1:] == b[:-1]) & (gap <= window.to_timedelta64())
+    minutes = np.full(len(orders), np.nan)
+    earlier = pd.array([pd.NA] * len(orders), dtype="string")
+    later = order[1:][same]
+    minutes[later] = gap[same] / np.timedelta64(1, "m")
+    earlier[later] = orders[ORDER_ID].astype("string").to_numpy()[order[:-1][same]]
+    return pd.DataFrame({SINCE_SAME_BASKET: minutes, SAME_BASKET_ORDER: earlier}, index=orders.index)
+
+
+def duplicates(orders: pd.DataFrame, lines: pd.DataFrame, window: pd.Timedelta) -> np.ndarray:
+    """1 where an earlier order of the same buyer within ``window`` has the same basket."""
+    return same_basket(orders, lines, window)[SINCE_SAME_BASKET].notna().to_numpy(np.float64)

@@ -2,8 +2,11 @@
 
 The rules baseline scores an order by its strongest rule, each scaled so that 1 is where it fires:
 a unit price ``price_factor`` times above or below the item's median, a quantity
-``quantity_factor`` times the item's 99th percentile, a first order ``first_order_factor`` times the
-shop's typical first order. :func:`reasons` says in words what makes an order unusual, from the
+``quantity_factor`` times the item's 99th percentile (or ``customer_quantity_factor`` times the largest
+line the customer bought before), a first order ``first_order_factor`` times the
+shop's typical first order, exactly the same basket as an earlier order of the same customer within
+``duplicate_window_hours`` (from 1 at the window's end to 2 within a minute; not for a customer who
+habitually repeats baskets). :func:`reasons` says in words what makes an order unusual, from the
 same features, whichever detector flagged it.
 """
 
@@ -27,9 +30,14 @@ def rule_strengths(frame: pd.DataFrame, config: AnomalyConfig) -> dict[str, np.n
     price = np.maximum(frame[f.PRICE_HIGH].to_numpy(), -frame[f.PRICE_LOW].to_numpy())
     return {
         "price": price / math.log(config.price_factor),
-        "quantity": frame[f.QTY_P99_RATIO].to_numpy() / math.log(config.quantity_factor),
+        "quantity": np.maximum(
+            frame[f.QTY_P99_RATIO].to_numpy() / math.log(config.quantity_factor),
+            frame[f.QTY_VS_CUSTOMER].to_numpy() / math.log(config.customer_quantity_factor),
+        ),
         # value_vs_first_orders is 0 for any order but a customer's first.
         "first_order": frame[f.VS_FIRST].to_numpy() / math.log(config.first_order_factor),
+        # 1 + closeness (features.closeness): 2 for a repeat within a minute, 1 at the window's end.
+        "duplicate": np.where(frame[f.DUPLICATE].to_numpy() > 0, 1.0 + frame[f.DUPLICATE].to_numpy(), 0.0),
     }
 
 
@@ -46,6 +54,25 @@ def _money(value: float) -> str:
 def _times(log_ratio: float) -> str:
     ratio = math.exp(log_ratio)
     return f"{ratio:.1f}x" if ratio < 100 else f"{ratio:,.0f}x"
+
+
+def _elapsed(minutes: float) -> str:
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 120:
+        return f"{minutes:.0f} minute{'s' if round(minutes) != 1 else ''}"
+    return f"{minutes / 60:.1f} hours"
+
+
+def repeat_reason(row: pd.Series) -> str | None:
+    """ "the same basket as order X placed 12 minutes earlier" (None without an earlier same basket)."""
+    minutes, earlier = row.get(ref.SINCE_SAME_BASKET), row.get(ref.SAME_BASKET_ORDER)
+    if minutes is None or pd.isna(minutes) or earlier is None or pd.isna(earlier):
+        return None
+    text = f"the same basket as order {earlier} placed {_elapsed(float(minutes))} earlier"
+    if row.get(f.HABITUAL, 0) > 0:
+        text += " (this customer often repeats a basket)"
+    return text
 
 
 def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
@@ -74,6 +101,14 @@ def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
                 f"{row[f.QTY_VALUE]:,.0f} against {row[f.QTY_TYPICAL]:,.0f})",
             )
         )
+    elif row.get(f.QTY_VS_CUSTOMER, 0) >= math.log(config.customer_quantity_factor):
+        found.append(
+            (
+                row[f.QTY_VS_CUSTOMER] / math.log(config.customer_quantity_factor),
+                f"a line of {row[f.MAX_QTY]:,.0f} units, {_times(row[f.QTY_VS_CUSTOMER])} the largest line "
+                f"this customer bought before ({row[ref.CUSTOMER_MAX_QTY]:,.0f})",
+            )
+        )
     elif row[f.QTY_MEDIAN_RATIO] >= math.log(MEDIAN_QUANTITY_FACTOR):  # high, not beyond its p99
         found.append(
             (
@@ -89,8 +124,9 @@ def order_reasons(row: pd.Series, config: AnomalyConfig) -> list[str]:
                 f"typical first order ({_money(float(row[ref.FIRST_ORDER_MEDIAN]))})",
             )
         )
-    if row[f.DUPLICATE] > 0:
-        found.append((5.0, "the same basket as an earlier order of this customer within 24 hours"))
+    repeat = repeat_reason(row)
+    if repeat is not None:
+        found.append((1.0 + float(row[f.DUPLICATE]), repeat) if row[f.DUPLICATE] > 0 else (0.4, repeat))
     if row[f.VS_USUAL] >= math.log(5):
         found.append(
             (

@@ -105,20 +105,22 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     ds_text, ds_ts = day.isoformat(), pd.Timestamp(day)
     test_start = ds_ts - pd.Timedelta(days=config.test_days - 1)
     valid_start = test_start - pd.Timedelta(days=config.valid_days)
-    inputs = data.load(root, day)
+    inputs = data.load(root, day, view_days=config.metric_view_days)
     check_history(inputs, ds_ts, config, valid_start)
     lines = inputs.lines
     reference = ref.build(lines, config)
     history = f.order_features(lines[lines[data.DAY] < valid_start], reference, config)
     model = detectors.AnomalyModel(config).fit(history.tail(config.max_train_orders))
 
-    valid_lines = _window(lines, valid_start, test_start - pd.Timedelta(days=1))
+    # Orders of the days before each window come along so a repeat of one of them is recognised.
+    lookback = pd.Timedelta(days=config.lookback_days)
+    valid_lines = _window(lines, valid_start - lookback, test_start - pd.Timedelta(days=1))
     _, vs, vt, v_slots = evaluate_window(model, valid_lines, reference, config, config.seed, valid_start)
+    model.choose_weight(vs, lambda s: evaluate.metrics(v_slots, s, vt, config.budget)[evaluate.RECALL])
     valid = {n: evaluate.metrics(v_slots, vs[n], vt, config.budget) for n in CANDIDATES}
     model.selected, selection = select(valid)
 
-    # Orders of the day before the window come along so a duplicate of one is recognised.
-    test_lines = _window(lines, test_start - pd.Timedelta(days=1), ds_ts)
+    test_lines = _window(lines, test_start - lookback, ds_ts)
     tf, ts_, tt, test_days = evaluate_window(
         model, test_lines, reference, config, config.seed + 1, test_start
     )
@@ -158,7 +160,7 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
     storage.write_json(metrics, f"{out}/{catalog.METRICS_FILE}")
     storage.write_json(detectors.smoke_input(model, history), f"{out}/{catalog.SMOKE_INPUT_FILE}")
 
-    day_lines = _window(lines, ds_ts - pd.Timedelta(days=1), ds_ts)
+    day_lines = _window(lines, ds_ts - lookback, ds_ts)
     day_orders = f.order_features(day_lines, reference, config)
     day_orders = day_orders[day_orders[data.DAY] == ds_ts].reset_index(drop=True)
     flagged = outputs.top_orders(model, day_orders, config)
@@ -170,6 +172,7 @@ def train_anomalies(root: str, ds: str, config: AnomalyConfig, champion_uri: str
             "config": config.to_dict(),
             "valid": {name: champions.clean(figures) for name, figures in valid.items()},  # NaN: null
             "selected": model.selected,
+            "detector_weight": model.detector_weight,
         },
         f"{out}/{catalog.HISTORY_FILE}",
     )

@@ -67,13 +67,15 @@ def read_events(
         empty = contract.empty_frame(contract.EVENTS)
         return empty[cols] if cols is not None else empty
     uris = [storage.partition_uri(root, catalog.VALIDATED, contract.EVENTS, d) for d in days]
-    frame, _ = storage.read_partitions(uris, columns=cols)
+    where = (contract.EVENT_TYPE, list(event_types)) if event_types is not None else None
+    try:
+        frame, _ = storage.read_partitions(uris, columns=cols, where=where)
+    except KeyError as exc:  # the filter's column is absent from a partition
+        raise ContractError(f"{uris[0]} .. {uris[-1]}: missing column(s) [{contract.EVENT_TYPE!r}]") from exc
     wanted = cols if cols is not None else contract.columns(contract.EVENTS)
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ContractError(f"{uris[0]} .. {uris[-1]}: missing column(s) {missing}")
-    if event_types is not None:
-        frame = frame[frame[contract.EVENT_TYPE].isin(list(event_types)).to_numpy()].reset_index(drop=True)
     return frame
 
 

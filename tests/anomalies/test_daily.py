@@ -77,3 +77,39 @@ def test_no_lines_give_no_rows():
 
 def _no_views() -> pd.DataFrame:
     return pd.DataFrame({DAY: pd.Series([], dtype="datetime64[us]"), "country": [], SESSIONS: []})
+
+
+def test_conversion_per_category_from_the_sessions_that_viewed_it():
+    from ecom_tasks.anomalies.data import viewing_sessions
+    from ecom_tasks.contract import CATEGORY, COUNTRY, EVENT_TYPE, ITEM_ID, SESSION_ID, TS, VIEW
+
+    # Two sessions view toys (one views a book too), one views only books: 2 toy and 2 book sessions.
+    views = pd.DataFrame(
+        {
+            TS: pd.to_datetime(["2024-02-04 09:00"] * 4, utc=True),
+            SESSION_ID: ["s1", "s1", "s2", "s3"],
+            COUNTRY: ["GB"] * 4,
+            ITEM_ID: ["A", "B", "A", "B"],
+            EVENT_TYPE: [VIEW] * 4,
+        }
+    )
+    categories = pd.Series({"A": "toys", "B": "books"})
+    sessions = viewing_sessions(views, categories)
+    by_category = sessions[sessions[CATEGORY].notna()].set_index(CATEGORY)[SESSIONS]
+    assert by_category.to_dict() == {"books": 2, "toys": 2}
+    assert sessions.loc[sessions[CATEGORY].isna(), SESSIONS].tolist() == [3]  # GB: three sessions
+    # Five weeks of 100 orders of item A (toys) a day against 1,000 viewing sessions of toys.
+    lines = shop(100).assign(**{CATEGORY: pd.array(["toys"] * 3500, dtype="string")})
+    days = pd.date_range(START, periods=35)
+    rows = pd.concat(
+        [
+            pd.DataFrame({DAY: days, COUNTRY: ["GB"] * 35, CATEGORY: [pd.NA] * 35, SESSIONS: [2000] * 35}),
+            pd.DataFrame({DAY: days, COUNTRY: [pd.NA] * 35, CATEGORY: ["toys"] * 35, SESSIONS: [1000] * 35}),
+        ],
+        ignore_index=True,
+    )
+    last = START + pd.Timedelta(days=34)
+    frame = daily.anomalies(lines, rows, last, last, CONFIG)
+    assert _row(frame, "category: toys", daily.CONVERSION)[daily.VALUE] == pytest.approx(0.1)
+    assert _row(frame, "country: GB", daily.CONVERSION)[daily.VALUE] == pytest.approx(0.05)
+    assert _row(frame, daily.ALL, daily.CONVERSION)[daily.VALUE] == pytest.approx(0.05)  # countries only
