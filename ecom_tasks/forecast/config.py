@@ -42,8 +42,7 @@ class ForecastConfig:
             more accurate there and costs nothing (chosen on the validation window, bench/RESULTS.md).
             0: AutoETS for every item.
         fit_days: every model learns from at most this many days before each cutoff.
-        lgbm_estimators / lgbm_learning_rate / lgbm_leaves / lgbm_objective / lgbm_max_bin: its
-            LightGBM. ``l1``
+        lgbm_estimators / lgbm_learning_rate / lgbm_leaves / lgbm_objective: its LightGBM. ``l1``
             forecasts the median, what WAPE rewards: on Online Retail II's validation window WAPE
             0.893 against 1.121 for ``tweedie`` (a mean), at the price of a large negative bias
             (bench/RESULTS.md); ``tweedie`` when the volume matters more than the daily error.
@@ -68,7 +67,6 @@ class ForecastConfig:
     lgbm_learning_rate: float = 0.05
     lgbm_leaves: int = 31
     lgbm_objective: str = "l1"
-    lgbm_max_bin: int = 255
     embedding_dims: int = 8
     lead_time_days: int = 14
     review_days: int = 7
@@ -86,7 +84,6 @@ class ForecastConfig:
             "lgbm_leaves",
             "min_items_sold",
             "ets_recent_days",
-            "lgbm_max_bin",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

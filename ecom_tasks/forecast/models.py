@@ -163,7 +163,6 @@ def global_forecast(
         num_leaves=config.lgbm_leaves,
         objective=config.lgbm_objective,
         min_child_samples=20,
-        max_bin=config.lgbm_max_bin,
         subsample=0.8,
         subsample_freq=1,
         colsample_bytree=0.8,

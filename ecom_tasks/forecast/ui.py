@@ -39,7 +39,7 @@ STOCK_COLUMNS = {
     stock.ORDER_QUANTITY: "suggested order today (units)",
     stock.DAYS_OF_COVER: "days the units on hand last at the expected demand",
 }
-MEAN_LABEL = "expected demand (mean: what the plan uses)"
+MEAN_LABEL = "expected demand (mean)"
 
 
 def _item(request: SectionRequest) -> str | None:
@@ -93,10 +93,11 @@ def section(request: SectionRequest) -> dict[str, Any]:
         labels,
         {
             "units sold": [float(v) for v in history[UNITS]] + [None] * len(rows),
-            MEAN_LABEL: (last + [float(v) for v in rows["mean"]]) if n_hist else series(rows["mean"]),
+            "80 % low (p10)": series(rows["p10"]),
+            "80 % high (p90)": series(rows["p90"]),
             "median day (p50)": series(rows["p50"]),
-            "80 % interval, low (p10)": series(rows["p10"]),
-            "80 % interval, high (p90)": series(rows["p90"]),
+            # drawn last, on top: the expected demand is the figure the plan and the total use
+            MEAN_LABEL: (last + [float(v) for v in rows["mean"]]) if n_hist else series(rows["mean"]),
         },
         f"Item {item}: daily units sold and forecast",
         width=900,
