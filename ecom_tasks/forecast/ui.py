@@ -81,6 +81,8 @@ def section(request: SectionRequest) -> dict[str, Any]:
     history = pd.DataFrame(columns=[DAY, UNITS])
     if recent is not None:
         history = recent[recent[ITEM_ID].astype(str) == item]
+    # a table published before the expected demand existed has only the median
+    expected = rows["mean"] if "mean" in rows.columns else rows["p50"]
     labels = [str(d) for d in history[DAY]] + [str(d) for d in rows[DAY]]
     n_hist = len(history)
     pad: list[float | None] = [None] * n_hist
@@ -97,7 +99,7 @@ def section(request: SectionRequest) -> dict[str, Any]:
             "80 % high (p90)": series(rows["p90"]),
             "median day (p50)": series(rows["p50"]),
             # drawn last, on top: the expected demand is the figure the plan and the total use
-            MEAN_LABEL: (last + [float(v) for v in rows["mean"]]) if n_hist else series(rows["mean"]),
+            MEAN_LABEL: (last + [float(v) for v in expected]) if n_hist else series(expected),
         },
         f"Item {item}: daily units sold and forecast",
         width=900,
@@ -148,6 +150,6 @@ def section(request: SectionRequest) -> dict[str, Any]:
             "distinguishable": bool(e[elasticity.NOT_ZERO]),
             "own": not own.empty,
         }
-    out["forecast_total"] = float(rows["mean"].sum())  # the expected units: the mean, not the median
+    out["forecast_total"] = float(expected.sum())  # the expected units: the mean, not the median
     out["horizon"] = len(rows)
     return out
