@@ -51,3 +51,19 @@ def test_the_recent_mean_counts_only_the_days_of_an_items_life() -> None:
     fit = models.prepare(demand, N, ForecastConfig(cap_multiplier=None))
     # "a" alive on days 50..59 (10 days) with 14 units: 1.4 a day, not 14 / 14
     assert models.recent_mean(fit, np.array([0]), 14, 3)[0] == pytest.approx([1.4, 1.4, 1.4])
+
+
+def test_the_selection_is_written_in_plain_words_best_first() -> None:
+    from ecom_tasks.forecast.backtest import selection_text
+
+    text = selection_text(
+        ["snaive", "ets", "global_noemb"],
+        {"snaive": 1.3732, "ets": float("nan"), "global_noemb": 0.893},
+        pd.Timestamp("2010-10-15"),
+        pd.Timestamp("2010-11-11"),
+    )
+    assert text == (
+        "lowest daily error per item (WAPE, absolute error / units sold) on the validation window "
+        "2010-10-15 to 2010-11-11: LightGBM over all items, without embeddings 89.3%; "
+        "seasonal naive (same weekday last week) 137.3%; AutoETS (exponential smoothing) -"
+    )
