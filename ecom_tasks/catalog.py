@@ -78,6 +78,7 @@ CHURN = "churn"  # the churn head
 REPURCHASE = "repurchase"  # the repurchase head
 ANOMALIES = "anomalies"  # order and daily-metric anomaly detectors (also outputs/anomalies)
 SUPPORT_LOG = "support_log"  # landing folder: ds=D/support_log.{csv,csv.gz,parquet}, the shop's support log
+STOCK = "stock"  # landing folder: ds=D/stock.{csv,csv.gz,parquet}, units on hand and on order per item
 ASSISTANT = "assistant"  # the customer-service assistant (intents, slots, answer templates)
 FORECAST = "forecast"  # daily demand per item (also reports/forecast)
 BEHAVIOUR_REPORT = "behaviour"  # reports/behaviour

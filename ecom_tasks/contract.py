@@ -28,6 +28,8 @@ TITLE = "title"
 CATEGORY = "category"
 PRICE = "price"
 FIRST_SEEN = "first_seen"
+ON_HAND = "on_hand"  # stock: units in the warehouse at the end of the day
+ON_ORDER = "on_order"  # stock: units ordered from suppliers, not yet received
 
 # --- event types ------------------------------------------------------------------------------
 VIEW = "view"
@@ -39,6 +41,8 @@ EVENT_TYPES: tuple[str, ...] = (VIEW, ADD_TO_CART, PURCHASE, RETURN)
 # The canonical tables (their names live in the catalog; everything says c.EVENTS ...).
 EVENTS, ITEMS, USERS = catalog.EVENTS, catalog.ITEMS, catalog.USERS
 TABLES: tuple[str, ...] = (EVENTS, ITEMS, USERS)
+# The optional stock snapshot of a landing day (not ingested: the forecast's inventory plan reads it).
+STOCK = catalog.STOCK
 
 TS_DTYPE = "datetime64[us, UTC]"
 STRING_DTYPE = "string"
@@ -78,9 +82,14 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column(FIRST_SEEN, TS_DTYPE),
         Column(COUNTRY, STRING_DTYPE, nullable=True),
     ),
+    STOCK: (
+        Column(ITEM_ID, STRING_DTYPE),
+        Column(ON_HAND, "float64"),
+        Column(ON_ORDER, "float64"),
+    ),
 }
 
-PRIMARY_KEYS: dict[str, str] = {EVENTS: EVENT_ID, ITEMS: ITEM_ID, USERS: USER_ID}
+PRIMARY_KEYS: dict[str, str] = {EVENTS: EVENT_ID, ITEMS: ITEM_ID, USERS: USER_ID, STOCK: ITEM_ID}
 
 
 def columns(table: str) -> list[str]:

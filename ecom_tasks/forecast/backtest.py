@@ -14,12 +14,14 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ecom_tasks.forecast import config as fcfg
 from ecom_tasks.forecast import metrics as fm
 from ecom_tasks.forecast import models
 from ecom_tasks.forecast.config import ForecastConfig
 from ecom_tasks.forecast.data import Demand, ForecastDataError
+from ecom_tasks.ui import labels
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,20 @@ def windows(n_days: int, config: ForecastConfig) -> tuple[int, int]:
             f"(two {h}-day windows and {config.min_train_days} days to fit on), the shop has {n_days}"
         )
     return n_days - 2 * h, n_days - h
+
+
+def selection_text(
+    names: list[str], valid_wape: dict[str, float], first: pd.Timestamp, last: pd.Timestamp
+) -> str:
+    """Why the published model won, in plain words: every candidate's validation WAPE, best first."""
+    ranking = "; ".join(
+        f"{labels.model_name(n)} {labels.number(valid_wape[n], labels.SHARE)}"
+        for n in sorted(names, key=lambda n: np.nan_to_num(valid_wape[n], nan=np.inf))
+    )
+    return (
+        f"lowest daily error per item (WAPE, absolute error / units sold) on the validation window "
+        f"{first.date()} to {last.date()}: {ranking}"
+    )
 
 
 def run(
@@ -92,8 +108,7 @@ def run(
         )
     valid_wape = {n: fm.wape(y_v, valid[n]) for n in names}
     selected = min(names, key=lambda n: (np.nan_to_num(valid_wape[n], nan=np.inf), names.index(n)))
-    ranking = ", ".join(f"{n} {valid_wape[n]:.4f}" for n in sorted(names, key=valid_wape.__getitem__))
-    selection = f"lowest validation WAPE (days {v0 + 1}-{t0} of {len(demand.days)}): {ranking}"
+    selection = selection_text(names, valid_wape, demand.days[v0], demand.days[t0 - 1])
     for name in names:
         prefix = "" if name == selected else f"{name}_"
         metrics |= fm.all_metrics(y_t, test[name], scale_t, prefix)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ecom_tasks import catalog
@@ -36,6 +36,11 @@ class ForecastConfig:
             wholesale lines); None: no cap. Evaluation always uses the uncapped actuals.
         ets_model: the AutoETS model string (``ANA``: additive error, no trend, additive weekly
             season; ``ZZZ`` lets it choose, at several times the cost on 4,000 items).
+        ets_min_sale_days / ets_recent_days: AutoETS is fitted only to items with at least
+            ``ets_min_sale_days`` days with a sale in the fit window; a sparser item (half of Online
+            Retail II's) is forecast the mean of its last ``ets_recent_days`` days, which is
+            more accurate there and costs nothing (chosen on the validation window, bench/RESULTS.md).
+            0: AutoETS for every item.
         fit_days: every model learns from at most this many days before each cutoff.
         lgbm_estimators / lgbm_learning_rate / lgbm_leaves / lgbm_objective: its LightGBM. ``l1``
             forecasts the median, what WAPE rewards: on Online Retail II's validation window WAPE
@@ -45,6 +50,9 @@ class ForecastConfig:
         lead_time_days / review_days / service_level: the inventory plan's parameters.
         elasticity_min_changes: price changes a category needs for an elasticity estimate.
         seed: seeds LightGBM.
+        stock_folder: the landing folder whose ``ds=D/stock.*`` file gives the plan its stock
+            (:mod:`ecom_tasks.forecast.stock`); the run's ``source_path`` when its source is a
+            landing folder, else None. Not part of the recipe: stock changes no forecast.
     """
 
     horizon_days: int = 28
@@ -52,6 +60,8 @@ class ForecastConfig:
     min_items_sold: int = 20
     cap_multiplier: float | None = 3.0
     ets_model: str = "ANA"
+    ets_min_sale_days: int = 30
+    ets_recent_days: int = 14
     fit_days: int = 182
     lgbm_estimators: int = 150
     lgbm_learning_rate: float = 0.05
@@ -63,6 +73,7 @@ class ForecastConfig:
     service_level: float = 0.95
     elasticity_min_changes: int = 5
     seed: int = 42
+    stock_folder: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for name in (
@@ -72,11 +83,18 @@ class ForecastConfig:
             "lgbm_estimators",
             "lgbm_leaves",
             "min_items_sold",
+            "ets_recent_days",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"ForecastConfig.{name}: must be a positive integer, got {value!r}")
-        for name in ("lead_time_days", "review_days", "embedding_dims", "elasticity_min_changes"):
+        for name in (
+            "lead_time_days",
+            "review_days",
+            "embedding_dims",
+            "elasticity_min_changes",
+            "ets_min_sale_days",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"ForecastConfig.{name}: must be an integer >= 0, got {value!r}")
@@ -104,7 +122,11 @@ class ForecastConfig:
             review_days=run.review_days,
             service_level=run.service_level,
             seed=run.seed,
+            stock_folder=run.source_path if getattr(run, "source", None) == catalog.LANDING else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The recipe's fields (what makes the forecast; the stock folder does not)."""
+        out = asdict(self)
+        out.pop("stock_folder")
+        return out

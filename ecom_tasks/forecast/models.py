@@ -9,7 +9,9 @@
 Training values are capped (:func:`ecom_tasks.forecast.data.caps`, from the fit's own history).
 An item with fewer than two weeks of life before the cutoff is too short for a seasonal model:
 every local model forecasts it the mean of its days so far (a defined result, also for a series of
-one sale or only zeros). Items born after the cutoff are not forecast (zero) by any model.
+one sale or only zeros). AutoETS also leaves out items with a sale on fewer than
+``ets_min_sale_days`` days of its fit window: they get the mean of their last ``ets_recent_days``
+days. Items born after the cutoff are not forecast (zero) by any model.
 """
 
 from __future__ import annotations
@@ -86,6 +88,14 @@ def _short_mean(fit: Fit, rows: np.ndarray, h: int) -> np.ndarray:
     return np.repeat((fit.history[rows] * fit.alive[rows]).sum(axis=1)[:, None] / life[:, None], h, axis=1)
 
 
+def recent_mean(fit: Fit, rows: np.ndarray, days: int, h: int) -> np.ndarray:
+    """``[rows, h]``: each item's mean daily units over its alive days among the last ``days``."""
+    window = slice(max(0, fit.cutoff - days), fit.cutoff)
+    hist, alive = fit.history[rows, window], fit.alive[rows, window]
+    mean = (hist * alive).sum(axis=1) / np.maximum(alive.sum(axis=1), 1)
+    return np.repeat(mean[:, None], h, axis=1)
+
+
 def local_forecast(name: str, demand: Demand, fit: Fit, h: int, config: ForecastConfig) -> np.ndarray:
     """``[items, h]`` forecasts of a statsforecast model (see the module docstring)."""
     from statsforecast import StatsForecast
@@ -95,6 +105,13 @@ def local_forecast(name: str, demand: Demand, fit: Fit, h: int, config: Forecast
     short = np.flatnonzero((life > 0) & (life < MIN_LOCAL_DAYS))
     out[short] = _short_mean(fit, short, h)
     rows = np.flatnonzero(life >= MIN_LOCAL_DAYS)
+    if name == fcfg.ETS and config.ets_min_sale_days:
+        # A series with a sale on a few days of half a year has no level or season for AutoETS to
+        # find (its optimiser is most of the stage's cost): the recent mean forecasts it better.
+        window = slice(max(0, fit.cutoff - config.fit_days), fit.cutoff)
+        sparse = (fit.history[rows, window] > 0).sum(axis=1) < config.ets_min_sale_days
+        out[rows[sparse]] = recent_mean(fit, rows[sparse], config.ets_recent_days, h)
+        rows = rows[~sparse]
     if len(rows):
         sf = StatsForecast(models=[_stats_model(name, config)], freq="D", n_jobs=1)
         # The last fit_days only: AutoETS's cost grows with the series, its fit barely with older data.
@@ -176,8 +193,10 @@ def global_forecast(
 def forecast(
     name: str, demand: Demand, fit: Fit, h: int, config: ForecastConfig, embeddings: np.ndarray | None = None
 ) -> np.ndarray:
-    """``[items, h]`` point forecasts of candidate ``name`` from ``fit`` (timed into ``fit.seconds``)."""
-    started = time.perf_counter()
+    """``[items, h]`` point forecasts of candidate ``name`` from ``fit`` (timed into ``fit.seconds``:
+    wall seconds, and CPU seconds of this process as ``<name>_cpu``, which a shared machine's load
+    does not inflate)."""
+    started, cpu = time.perf_counter(), time.process_time()
     if name in fcfg.STATS_MODELS:
         out = local_forecast(name, demand, fit, h, config)
     elif name == fcfg.GLOBAL_NOEMB:
@@ -189,6 +208,7 @@ def forecast(
             f"model: unknown forecast candidate {name!r}; expected one of {list(fcfg.CANDIDATES)}"
         )
     fit.seconds[name] = round(time.perf_counter() - started, 3)
+    fit.seconds[f"{name}_cpu"] = round(time.process_time() - cpu, 3)
     return out
 
 

@@ -1,7 +1,7 @@
 """The forecast report a planner reads: ``{root}/reports/forecast/ds=D/index.html`` and its PNGs.
 
-- the top items (most units in the test window): history, the published forecast, 80 % and 95 %
-  intervals;
+- the top items (most units in the test window): history, the expected demand (``mean``, what the
+  inventory plan sums), the median day (``p50``), 80 % and 95 % intervals;
 - backtest error by horizon (WAPE per day ahead on the test window, every candidate);
 - the inventory plan's items with the highest order-up-to levels;
 - elasticities per category with their 90 % intervals;
@@ -69,7 +69,8 @@ def _top_items(local: str, demand: Demand, bt: Backtest, forecast: pd.DataFrame,
         x = pd.to_datetime(f[DAY])
         ax.fill_between(x, f["p2_5"], f["p97_5"], color="#1f77b4", alpha=0.15, label="95 % interval")
         ax.fill_between(x, f["p10"], f["p90"], color="#1f77b4", alpha=0.3, label="80 % interval")
-        ax.plot(x, f["p50"], color="#1f77b4", lw=2, label="forecast")
+        ax.plot(x, f["mean"], color="#d62728", lw=2, label="expected demand (mean; the plan uses it)")
+        ax.plot(x, f["p50"], color="#1f77b4", lw=1.5, ls="--", label="median day (p50)")
         ax.set_title(f"item {item}", fontsize=10)
         ax.set_ylabel("units per day")
     axes[0, 0].legend(fontsize=8, loc="upper left")
@@ -150,6 +151,7 @@ def write(
     elasticities: pd.DataFrame,
     metrics: dict,
     config: ForecastConfig,
+    stock_note: str = inventory.NO_STOCK,
 ) -> str:
     """Write the report (module docstring); returns the URI of its ``index.html``."""
     h = config.horizon_days
@@ -179,7 +181,7 @@ def write(
             f"units returned, last {h} days": f"{demand.returns[:, recent].sum():,.0f}",
             "days without data": demand.days_without_data,
             "inventory plan": f"lead time {config.lead_time_days} days, review every {config.review_days} "
-            f"days, service level {config.service_level:.0%}; stock: {inventory.NO_STOCK}",
+            f"days, service level {config.service_level:.0%}; stock: {stock_note}",
         }
         body = [
             f"<h1>Demand forecast, ds={html.escape(ds)}</h1>",

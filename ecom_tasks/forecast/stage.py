@@ -25,7 +25,7 @@ import pandas as pd
 
 from ecom_tasks import catalog, storage
 from ecom_tasks.contract import CATEGORY, ITEM_ID
-from ecom_tasks.forecast import artifact, backtest, elasticity, embeddings, inventory, report
+from ecom_tasks.forecast import artifact, backtest, elasticity, embeddings, inventory, report, stock
 from ecom_tasks.forecast import config as fcfg
 from ecom_tasks.forecast import metrics as fm
 from ecom_tasks.forecast.config import ForecastConfig
@@ -174,6 +174,24 @@ def _evaluation(demand: Demand, bt: backtest.Backtest, h: int, champion_f: np.nd
     return frame
 
 
+def _stock_note(meta: dict) -> str:
+    if meta["stock"] == inventory.NO_STOCK:
+        return f"{inventory.NO_STOCK} ({meta['stock_note']})"
+    return (
+        f"{meta['stock']}: {meta['stock_items']} items with stock, {meta['stock_items_missing']} without "
+        "(no order quantity for them)"
+    )
+
+
+def _no_stock_reason(config: ForecastConfig, ds: str) -> str:
+    if not config.stock_folder:
+        return "the run's source is not a landing folder, so no stock file is read: no order quantities"
+    return (
+        f"no {catalog.STOCK} file for ds={ds} in the landing folder {config.stock_folder}: "
+        "no order quantities or days of cover"
+    )
+
+
 def train_forecast(
     root: str,
     ds: str,
@@ -192,11 +210,12 @@ def train_forecast(
         ForecastDataError: too little sales history for the backtest (the task is skipped).
     """
     config = config or ForecastConfig()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     root, day = storage.data_root(root), storage.as_date(ds)
     ds_text = day.isoformat()
     demand = load(root, day)
     backtest.windows(len(demand.days), config)  # too short: skipped before anything heavy
+    on_hand = stock.read(config.stock_folder, ds_text)  # a bad stock file fails before anything is written
     steps: dict[str, float] = {"data": round(time.perf_counter() - started, 3)}
     bb = backbone_uri or embeddings.champion_backbone(root, day)
     t = time.perf_counter()
@@ -250,22 +269,28 @@ def train_forecast(
         config.service_level,
     )
     plan[CATEGORY] = pd.array(demand.category, dtype="string")
+    plan_meta = {"stock": inventory.NO_STOCK, "stock_note": _no_stock_reason(config, ds_text)}
+    if on_hand is not None:
+        plan, plan_meta = stock.apply(plan, q["mean"], on_hand)
     plan[tables.MODEL_VERSION] = pd.array([version] * len(plan), dtype="string")
     elasticities[tables.MODEL_VERSION] = pd.array([version] * len(elasticities), dtype="string")
     source = f"forecast.{bt.selected}"
     uris = {
         fcfg.DEMAND_FORECAST: write_output(root, fcfg.DEMAND_FORECAST, ds_text, frame, source=source),
         fcfg.INVENTORY_PLAN: write_output(
-            root, fcfg.INVENTORY_PLAN, ds_text, plan, source=source, extra={"stock": inventory.NO_STOCK}
+            root, fcfg.INVENTORY_PLAN, ds_text, plan, source=source, extra=plan_meta
         ),
         fcfg.PRICE_ELASTICITY: write_output(
             root, fcfg.PRICE_ELASTICITY, ds_text, elasticities, source=source
         ),
     }
     t = time.perf_counter()
-    report_uri = report.write(root, ds_text, demand, bt, frame, plan, elasticities, metrics, config)
+    report_uri = report.write(
+        root, ds_text, demand, bt, frame, plan, elasticities, metrics, config, _stock_note(plan_meta)
+    )
     steps["report"] = round(time.perf_counter() - t, 3)
     steps["total"] = round(time.perf_counter() - started, 3)
+    steps["total_cpu"] = round(time.process_time() - cpu, 3)
     history = {
         "ds": ds_text,
         "config": config.to_dict(),
@@ -283,6 +308,7 @@ def train_forecast(
             "test": [str(demand.days[bt.test_start].date()), ds_text],
         },
         "days_without_data": demand.days_without_data,
+        "stock": _stock_note(plan_meta),
         "units_returned_last_window": float(demand.returns[:, bt.test_start :].sum()),
         "seconds": {**steps, **bt.seconds},
         "model_version": version,

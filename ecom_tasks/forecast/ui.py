@@ -1,9 +1,11 @@
 """The forecast stage's section on the UI page: a product explorer (``?item=<id>``).
 
 For the published forecast (the champion's ``demand_forecast``, ``inventory_plan`` and
-``price_elasticity`` tables): the item's recent daily sales and its forecast with the 80 % interval
-(an inline SVG chart: the page allows no scripts), its inventory plan row and its category's
-elasticity; without ``item``, the items with the most expected demand to pick from.
+``price_elasticity`` tables): the item's recent daily sales, its expected daily demand (``mean``, what
+the plan sums), the median day (``p50``) and the 80 % interval (an inline SVG chart: the page allows
+no scripts), its inventory plan row (with its stock, order quantity and days of cover when the
+landing folder supplied stock) and its category's elasticity; without ``item``, the items with the
+most expected demand to pick from.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ecom_tasks import catalog, storage
-from ecom_tasks.contract import CATEGORY, ITEM_ID
-from ecom_tasks.forecast import artifact, elasticity
+from ecom_tasks.contract import CATEGORY, ITEM_ID, ON_HAND, ON_ORDER
+from ecom_tasks.forecast import artifact, elasticity, stock
 from ecom_tasks.forecast.config import DEMAND_FORECAST, INVENTORY_PLAN, PRICE_ELASTICITY
 from ecom_tasks.forecast.data import DAY, UNITS
 from ecom_tasks.publish.outputs import read_current, read_pointer
@@ -31,6 +33,13 @@ PLAN_COLUMNS = {
     "reorder_point": "reorder point (units)",
     "order_up_to": "order-up-to level (units)",
 }
+STOCK_COLUMNS = {
+    ON_HAND: "on hand (units)",
+    ON_ORDER: "on order (units)",
+    stock.ORDER_QUANTITY: "suggested order today (units)",
+    stock.DAYS_OF_COVER: "days the units on hand last at the expected demand",
+}
+MEAN_LABEL = "expected demand (mean)"
 
 
 def _item(request: SectionRequest) -> str | None:
@@ -72,6 +81,8 @@ def section(request: SectionRequest) -> dict[str, Any]:
     history = pd.DataFrame(columns=[DAY, UNITS])
     if recent is not None:
         history = recent[recent[ITEM_ID].astype(str) == item]
+    # a table published before the expected demand existed has only the median
+    expected = rows["mean"] if "mean" in rows.columns else rows["p50"]
     labels = [str(d) for d in history[DAY]] + [str(d) for d in rows[DAY]]
     n_hist = len(history)
     pad: list[float | None] = [None] * n_hist
@@ -84,9 +95,11 @@ def section(request: SectionRequest) -> dict[str, Any]:
         labels,
         {
             "units sold": [float(v) for v in history[UNITS]] + [None] * len(rows),
-            "forecast (p50)": (last + [float(v) for v in rows["p50"]]) if n_hist else series(rows["p50"]),
-            "80 % interval, low (p10)": series(rows["p10"]),
-            "80 % interval, high (p90)": series(rows["p90"]),
+            "80 % low (p10)": series(rows["p10"]),
+            "80 % high (p90)": series(rows["p90"]),
+            "median day (p50)": series(rows["p50"]),
+            # drawn last, on top: the expected demand is the figure the plan and the total use
+            MEAN_LABEL: (last + [float(v) for v in expected]) if n_hist else series(expected),
         },
         f"Item {item}: daily units sold and forecast",
         width=900,
@@ -100,9 +113,22 @@ def section(request: SectionRequest) -> dict[str, Any]:
         r = plan_row.iloc[0]
         category = str(r[CATEGORY]) if CATEGORY in plan_row.columns else None
         out["plan"] = [[label, float(r[col])] for col, label in PLAN_COLUMNS.items()]
+        with_stock = stock.ORDER_QUANTITY in plan_row.columns
+        if with_stock:
+            out["plan"] += [
+                [label, float(r[col]) if np.isfinite(float(r[col])) else None]
+                for col, label in STOCK_COLUMNS.items()
+            ]
+        note = (
+            "stock from the landing folder's stock file"
+            if with_stock
+            else "no stock supplied, so no order quantity"
+        )
+        if with_stock and not np.isfinite(float(r[ON_HAND])):
+            note = "this item is not in the stock file, so no order quantity"
         out["plan_note"] = (
             f"lead time {int(r['lead_time_days'])} days, review every {int(r['review_days'])} days, "
-            f"service level {float(r['service_level']):.0%}; no stock supplied, so no order quantity"
+            f"service level {float(r['service_level']):.0%}; {note}"
         )
     out["category"] = category
     out["elasticity"] = None
@@ -124,6 +150,6 @@ def section(request: SectionRequest) -> dict[str, Any]:
             "distinguishable": bool(e[elasticity.NOT_ZERO]),
             "own": not own.empty,
         }
-    out["forecast_total"] = float(rows["p50"].sum())
+    out["forecast_total"] = float(expected.sum())  # the expected units: the mean, not the median
     out["horizon"] = len(rows)
     return out

@@ -6,6 +6,8 @@ Layout::
     {path}/ds=YYYY-MM-DD/items.{...}                   optional: items new or changed that day
     {path}/ds=YYYY-MM-DD/users.{...}                   optional: users new or changed that day
     {path}/ds=YYYY-MM-DD/support_log.{...}               optional: the shop's support log (the assistant's)
+    {path}/ds=YYYY-MM-DD/stock.{...}                     optional: units on hand and on order per item
+                                                         at the end of the day (the forecast's plan)
 
 Files hold exactly the canonical columns of their table (any order). CSV cells are text: empty
 means null, timestamps are ISO 8601 (naive ones are taken as UTC). Parquet columns must already
@@ -27,7 +29,7 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
-from ecom_tasks.catalog import SUPPORT_LOG
+from ecom_tasks.catalog import STOCK, SUPPORT_LOG
 from ecom_tasks.contract import (
     EVENT_ID,
     EVENTS,
@@ -102,7 +104,7 @@ def _day_files(folder: str) -> dict[str, str]:
             continue
         file = _full(fs, f"{root}/{name}")
         table, _, _ = name.partition(".")
-        if table == SUPPORT_LOG:  # the shop's support log: the assistant reads it, not ingest
+        if table in (SUPPORT_LOG, STOCK):  # read by the assistant and the forecast, not ingest
             continue
         if table not in TABLES:
             raise SourceError(file, f"unexpected file; expected {', '.join(TABLES)} files")

@@ -137,7 +137,7 @@ def test_the_forecast_was_backtested_gated_on_its_declared_metrics_and_reported(
         assert task in log, task
     folder = env.data_root / "models" / "forecast" / f"ds={RUN_DS}"
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["items_evaluated"] >= 20 and metrics["selected"] in metrics["selection"]
+    assert metrics["items_evaluated"] >= 20 and labels.model_name(metrics["selected"]) in metrics["selection"]
     for baseline in ("snaive_", "ets_", "intermittent_"):
         if metrics["selected"] != baseline.rstrip("_"):
             assert f"{baseline}wape" in metrics and f"{baseline}coverage_80" in metrics, baseline

@@ -18,6 +18,7 @@ from ecom_tasks.forecast import config as fcfg
 from ecom_tasks.forecast.config import ForecastConfig
 from ecom_tasks.forecast.stage import train_forecast
 from ecom_tasks.publish import evaluation
+from ecom_tasks.ui import labels
 from tests.forecast import shop
 from tests.forecast.conftest import CONFIG, DS, N_DAYS, write_shop
 
@@ -26,8 +27,11 @@ def test_the_stage_writes_its_candidate_outputs_and_report(trained: dict, data_r
     folder = Path(trained["model_uri"])
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["selected"] in fcfg.CANDIDATES and metrics["selection"].startswith(
-        "lowest validation WAPE"
+        "lowest daily error per item (WAPE"
     )
+    # plain words, no raw keys: every candidate by its label, its WAPE as a percentage
+    assert labels.model_name(metrics["selected"]) in metrics["selection"]
+    assert "global_noemb" not in metrics["selection"] and "%" in metrics["selection"]
     for key in (
         "wape",
         "weekly_wape",
