@@ -173,8 +173,12 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
         return builder.stage_section(name, _day(ds), dict(request.query_params))
 
     @app.post("/api/assistant")
-    def assistant_json(body: AskBody) -> dict[str, Any]:
+    def assistant_json(request: Request, body: AskBody) -> dict[str, Any]:
         from ecom_tasks.assistant.ui import ASK, CUSTOMER, hand_over
+
+        # JSON only (FastAPI refuses the text/plain and form bodies a cross-site page can send without a
+        # preflight), and never from another origin's page.
+        csrf.check_origin(request)
 
         query = {ASK: body.message, CUSTOMER: body.customer or ""}
         return hand_over(builder.section_request(None, query))

@@ -58,10 +58,15 @@ def _same_origin(request: Request) -> bool:
     return f"{parts.scheme}://{parts.netloc}" == f"{request.url.scheme}://{request.url.netloc}"
 
 
+def check_origin(request: Request) -> None:
+    """Refuse (403) a POST whose ``Origin`` (or ``Referer``) names another site."""
+    if not _same_origin(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "posted from another site")
+
+
 def check(request: Request, form_token: str | None) -> None:
     """Refuse (403) a form POST from another origin or without this session's token."""
-    if not _same_origin(request):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "form posted from another site")
+    check_origin(request)
     session = _session(request)
     if not session or not form_token or not hmac.compare_digest(token_for(session), form_token):
         raise HTTPException(

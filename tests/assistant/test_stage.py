@@ -201,6 +201,24 @@ def test_a_hand_over_post_without_this_sessions_token_or_from_another_site_is_re
         assert stale.status_code == 403 and len(_tickets(root)) == before + 1
 
 
+def test_the_json_api_takes_no_cross_site_simple_request(page, trained):
+    from ecom_ui.app import create_app
+    from fastapi.testclient import TestClient
+
+    root, _ = trained
+    before = len(_tickets(root))
+    body = json.dumps({"message": "what is the capital of chile", "customer": "u2"})
+    with TestClient(create_app(root, auth=False)) as client:
+        # What another site's page can send without a CORS preflight: text/plain or a form.
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            sent = client.post("/api/assistant", content=body, headers={"content-type": content_type})
+            assert sent.status_code == 422, content_type
+        headers = {"origin": "https://evil.example", "content-type": "application/json"}
+        cross = client.post("/api/assistant", content=body, headers=headers)
+        assert cross.status_code == 403
+    assert len(_tickets(root)) == before
+
+
 def _files(root: str) -> dict[str, tuple[int, int]]:
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(root).rglob("*") if p.is_file()}
 
