@@ -83,7 +83,8 @@ def with_support_log(
     if examples is not None:  # only the intents this shop's support data has (the log may add its own)
         examples = examples[examples[data.INTENT].isin(set(frame[data.INTENT]))]
     added = []
-    for extra in (examples, data.read_support_log(config.support_log, ds) if config.support_log else None):
+    logged = data.read_support_log(config.support_log, ds) if config.support_log and ds else None
+    for extra in (examples, logged):
         count = 0
         if extra is not None:
             frame, split, count = data.add_to_training(frame, split, extra, probe)
@@ -134,7 +135,8 @@ def fit(
     """Train on ``support`` (see the module docstring) and save the selected model under ``folder``."""
     frame = support.frame.reset_index(drop=True)
     split = data.split(frame, config.seed, config.valid_share, config.test_share)
-    frame, split, examples, logged = with_support_log(frame, split, config, ds or "9999-12-31")
+    # Without a day (``ecom assistant train``) there is no support log to read up to it.
+    frame, split, examples, logged = with_support_log(frame, split, config, ds or "")
     trained = train.train_models(frame, split, titles, config)
     train_rows, test_rows = frame[split == data.TRAIN], frame[split == data.TEST]
     words = slots.gazetteer(train_rows)
