@@ -135,3 +135,21 @@ def test_the_figures_are_counted_as_the_issue_defines_them():
     assert figures["oos_recall"] == 0.5 and figures["oos_precision"] == 0.5
     # F1: refund tp 1, fp 1 (e), fn 1 (b) -> 0.5; track 1.0
     assert figures["intent_macro_f1"] == pytest.approx(0.75, abs=1e-6) and figures["messages"] == 5
+
+
+def test_readmes_assistant_commands_parse_and_name_the_real_files(monkeypatch):
+    from tests.conftest import SHARED_DATA
+    from tests.readme import commands
+
+    found = [c.argv for c in commands() if c.argv[:2] == ("ecom", "assistant")]
+    assert {argv[2] for argv in found} == {"train", "evaluate"}
+    parsed = []
+    monkeypatch.setattr(cli, "run", lambda args: parsed.append(args) or 0)
+    for argv in found:
+        assert main(list(argv[1:])) == 0, argv
+    assert [a.assistant_command for a in parsed] == [argv[2] for argv in found]
+    train = next(a for a in parsed if a.assistant_command == "train")
+    for path in (train.data, train.out_of_scope):
+        assert path.startswith("../shared/data/customer-service/"), path
+        if SHARED_DATA.is_dir():
+            assert (SHARED_DATA / path.removeprefix("../shared/data/")).is_file(), path
