@@ -124,7 +124,10 @@ def json_safe(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def slot_f1(frame: pd.DataFrame, gazetteer: dict[str, str]) -> float:
-    """Exact-match slot F1 on the in-scope messages of ``frame`` (its Bitext slot columns)."""
+    """Exact-match slot F1 on the in-scope messages of ``frame`` (its Bitext slot columns); NaN when it
+    has no slot columns (nothing to judge: an F1 of "no slots, none found" would read as perfect)."""
+    if data.ENTITY_TYPE not in frame.columns:
+        return float("nan")
     inside = frame[frame[data.INTENT] != OOS]
     return slots.f1(slots.gold(inside), [slots.extract(t, gazetteer) for t in inside[data.TEXT]])
 
