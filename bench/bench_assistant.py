@@ -9,7 +9,12 @@ understand one message, and the accuracy on the probe (tests/assistant/probe.csv
 phrasings written for the project, never trained on nor used to choose a threshold or a model); then the
 selected model's threshold trade-off and the slot F1.
 
+The built-in support examples (config/assistant-support-examples.csv: everyday phrasings written for the
+project, none a probe message) are added to the training messages as the nightly stage adds them;
+``--no-examples`` leaves them out (the figures before they existed).
+
 Usage: python bench/bench_assistant.py [--seed 42] [--epochs 30] [--pretrain-epochs 8] [--no-titles]
+       [--no-examples]
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=AssistantConfig.epochs)
     parser.add_argument("--pretrain-epochs", type=int, default=AssistantConfig.pretrain_epochs)
     parser.add_argument("--no-titles", action="store_true", help="pretrain on the utterances only")
+    parser.add_argument("--no-examples", action="store_true", help="train without the built-in examples")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not (SUPPORT / "bitext_customer_support_train.csv").exists():
@@ -68,17 +74,22 @@ def main() -> int:
     support = data.load(str(SUPPORT))
     frame = support.frame
     split = data.split(frame, config.seed, config.valid_share, config.test_share)
+    probe = data.read_messages(DEFAULT_PROBE)
+    added = 0
+    if not args.no_examples:
+        examples = data.read_messages(str(config.support_examples))
+        frame, split, added = data.add_to_training(frame, split, examples, probe[data.TEXT].tolist())
     shop_text = [] if args.no_titles else titles()
     started = time.perf_counter()
     trained = train.train_models(frame, split, shop_text, config)
     total = time.perf_counter() - started
     test = frame[split == data.TEST]
     texts = test[data.TEXT].tolist()[:300]
-    print(f"\nsplit: {dict(pd.Series(split).value_counts())}; shop titles for pretraining: {len(shop_text)}")
+    print(f"\nsplit: {dict(pd.Series(split).value_counts())} (built-in examples in train: {added}); "
+          f"shop titles for pretraining: {len(shop_text)}")  # fmt: skip
     print(f"training (pretraining + fine-tuning + baselines): {total:.1f} s; selected: {trained.selected}")
     print(f"{trained.selection}\n")
     keys = ("intent_accuracy", "intent_macro_f1", "oos_recall", "oos_precision", "in_scope_rejected")
-    probe = data.read_messages(DEFAULT_PROBE)
     print("| model | " + " | ".join(keys) + " | probe accuracy | threshold | train s | p95 ms |")
     print("|---" * (len(keys) + 5) + "|")
     for name, c in trained.candidates.items():

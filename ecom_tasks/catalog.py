@@ -96,6 +96,7 @@ PRICE_ELASTICITY = "price_elasticity"  # own-price elasticity per category (fore
 # profile features.
 DRIFT = "drift"  # per feature / score: PSI and KS against the champion's training day
 ORDER_ANOMALIES = ANOMALIES  # outputs/anomalies: the day's most unusual orders, with reasons
+ASSISTANT_INTENTS = "assistant_intents"  # outputs/: the assistant's intents, how each is answered, test F1
 METRIC_ANOMALIES = "metric_anomalies"  # outputs/metric_anomalies: the day's metrics against their band
 TICKETS = "tickets"  # handover/tickets: one JSON record per hand-over to a person
 ANSWERS = "answers"  # handover/answers/<YYYY-MM-DD>.jsonl: one JSON line per message the assistant answered

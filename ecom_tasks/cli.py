@@ -7,6 +7,7 @@ Usage::
     ecom models rollback --model churn --version 3     # move champion (and the outputs) back
     ecom verify [--stage raw] [--ds 2024-03-31] [--repair]  # recompute content hashes
     ecom ask "where is my order" [--customer 123] [--json]  # the published assistant's answer
+    ecom assistant train --data CSV --out-of-scope JSON --out DIR   # also: evaluate, ask
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from ecom_tasks import catalog, fsio, storage
+from ecom_tasks.assistant import cli as assistant_cli
 from ecom_tasks.publish.cli import add_models_parser, run_models
 
 
@@ -167,14 +169,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     uri.add_argument("--root", default=None, help="data root (default: $ECOM_DATA_ROOT)")
     add_models_parser(sub)
+    assistant_cli.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "models":
         return run_models(args)
     if args.command == "verify":
         return run_verify(args)
-    if args.command == "ask":
+    if args.command == "ask" or (args.command == "assistant" and args.assistant_command == "ask"):
         return run_ask(args)
+    if args.command == "assistant":
+        return assistant_cli.run(args)
     if args.command == "tracking-uri":
         from ecom_tasks.publish import tracking
 

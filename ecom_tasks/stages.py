@@ -285,6 +285,7 @@ STAGES: tuple[ModelStage, ...] = (
             artifacts=(catalog.ASSISTANT_DIR,),
             flavor="callable",
             loader="ecom_tasks.assistant.model:load",
+            output_tables=(catalog.ASSISTANT_INTENTS,),
         ),
     ),
     ModelStage(

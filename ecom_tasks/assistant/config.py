@@ -20,6 +20,10 @@ ENV_PROBE = "ECOM_ASSISTANT_PROBE"
 # Common customer phrasings written for the project, with their intents: measured every night
 # (probe_accuracy), never trained on and never used to choose a threshold or a model.
 DEFAULT_PROBE = str(Path(__file__).resolve().parents[2] / "tests" / "assistant" / "probe.csv")
+# Everyday phrasings written for the project (not the probe's, checked by tests/assistant): the built-in
+# support log every shop starts from, added to the training messages like the shop's own log. Public
+# data (Bitext) has no short "where is my order"; without these the network sent it out of scope.
+DEFAULT_EXAMPLES = str(Path(__file__).resolve().parents[2] / "config" / "assistant-support-examples.csv")
 # The shop's facts the answers quote (name, delivery times, refund policy, contact hours).
 DEFAULT_SHOP_CONFIG = str(Path(__file__).resolve().parents[2] / "config" / "assistant-shop.yaml")
 OOS = "oos"  # the label of an out-of-scope message (CLINC150's)
@@ -37,6 +41,7 @@ class AssistantConfig:
     # The shop's own support log: a landing folder's ds=D/support_log.* files (instruction, intent) of the
     # days up to the run's day, added to the training messages. Set when the run's source is a landing.
     support_log: str | None = None
+    support_examples: str | None = DEFAULT_EXAMPLES  # built-in support log (instruction, intent); None: none
     probe: str | None = DEFAULT_PROBE  # probe CSV (instruction, intent); None or absent: no probe figures
     seed: int = 42
     valid_share: float = 0.2
@@ -69,7 +74,7 @@ class AssistantConfig:
         landing = getattr(run, "source", None) == catalog.LANDING
         return cls(
             support_data=support,
-            support_stamp=stamp(support) if support else "",
+            support_stamp=";".join((stamp(support), stamp(DEFAULT_EXAMPLES))) if support else "",
             support_log=getattr(run, "source_path", None) if landing else None,
             probe=os.environ.get(ENV_PROBE) or DEFAULT_PROBE,
             seed=run.seed,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ ENTITY_TYPE, ENTITY_VALUE, START, END = "entity_type", "entity_value", "start_of
 RESPONSE = "response"
 SPLIT = "split"
 TRAIN, VALID, TEST = "train", "valid", "test"
+WORDS = re.compile(r"[a-z0-9]+")
 MIN_PER_INTENT = 10  # fewer examples of an intent than this cannot be split and judged
 # Licence notices that travel with anything derived from the data (models, templates).
 NOTICES = ("LICENSE-CDLA-Sharing-1.0.txt", "LICENSE-CLINC150-CC-BY-3.0.txt", "PROVENANCE.md")
@@ -91,15 +94,21 @@ def load(path: str) -> SupportData:
     frames = [messages] + ([read_oos(oos)] if oos else [])
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.drop_duplicates(TEXT, keep="first").reset_index(drop=True)
+    counts = check_counts(frame, csv)
+    log.info("support data: %d messages in %d intents, %d out of scope (%s)", int(counts.sum()),
+             len(counts), int((frame[INTENT] == OOS).sum()), path)  # fmt: skip
+    return SupportData(frame=frame, csv=csv, oos=oos, folder=str(Path(csv).parent))
+
+
+def check_counts(frame: pd.DataFrame, csv: str) -> pd.Series:
+    """Messages per in-scope intent; :class:`NotEnoughDataError` when too few to split and judge."""
     counts = frame[frame[INTENT] != OOS][INTENT].value_counts()
     if len(counts) < 2 or counts.min() < MIN_PER_INTENT:
         raise NotEnoughDataError(
             f"the assistant needs at least 2 intents with {MIN_PER_INTENT} messages each; {csv} has "
             f"{len(counts)} intent(s), the smallest with {int(counts.min()) if len(counts) else 0}"
         )
-    log.info("support data: %d messages in %d intents, %d out of scope (%s)", int(counts.sum()),
-             len(counts), int((frame[INTENT] == OOS).sum()), path)  # fmt: skip
-    return SupportData(frame=frame, csv=csv, oos=oos, folder=str(Path(csv).parent))
+    return counts
 
 
 def read_support_log(folder: str, ds: str) -> pd.DataFrame:
@@ -140,6 +149,27 @@ def _log_frame(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     frame = raw[raw[TEXT].notna() & raw[INTENT].notna()][[TEXT, INTENT]].astype(str)
     frame[INTENT] = frame[INTENT].str.strip()
     return frame[frame[TEXT].str.strip() != ""].reset_index(drop=True)
+
+
+def normalized(text: str) -> str:
+    """Lower case, words only, "'s" read as "is": two phrasings that differ only so are one message."""
+    return " ".join(WORDS.findall(re.sub(r"'s\b", " is", str(text).lower())))
+
+
+def add_to_training(
+    frame: pd.DataFrame, split_of: np.ndarray, extra: pd.DataFrame, held_out: Iterable[str] = ()
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """``extra`` messages (``instruction``, ``intent``) appended as training rows only, so validation and
+    test stay the public split's. A message that is (once normalized) in validation, test or ``held_out``
+    (the probe) is left out: nothing held out is ever trained on. Returns frame, split and rows added."""
+    kept = frame[split_of != TRAIN][TEXT].tolist() + list(held_out)
+    barred = {normalized(t) for t in kept} | {normalized(t) for t in frame[TEXT]}
+    extra = extra[[TEXT, INTENT]].drop_duplicates(TEXT)
+    extra = extra[~extra[TEXT].map(normalized).isin(barred)]
+    if extra.empty:
+        return frame, split_of, 0
+    frame = pd.concat([frame, extra], ignore_index=True)
+    return frame, np.concatenate([split_of, np.full(len(extra), TRAIN, dtype=object)]), len(extra)
 
 
 def split(frame: pd.DataFrame, seed: int, valid_share: float, test_share: float) -> np.ndarray:

@@ -5,44 +5,31 @@ it, pretrains and fine-tunes the intent network against its baselines (:mod:`.tr
 into ``{root}/models/assistant/ds=D/``: the selected model with its threshold, slot gazetteer,
 answer templates and the data's licence notices (``assistant/``), ``metrics.json``,
 ``evaluation.parquet`` (one row per test message: the gate's paired bootstrap), the champion's
-figures on the same test messages, and ``history.json`` (the threshold trade-off, timings).
+figures on the same test messages, and ``history.json`` (the threshold trade-off, timings); and the
+output table ``outputs/assistant_intents`` (:mod:`.intents`), published with the model.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ecom_tasks import catalog, contract, remote, storage
-from ecom_tasks.assistant import data, metrics, slots, templates, train
+from ecom_tasks.assistant import build, data, intents, metrics
 from ecom_tasks.assistant.config import ENV_SUPPORT_DATA, OOS, AssistantConfig
-from ecom_tasks.assistant.model import Assistant, load, save
+from ecom_tasks.assistant.model import load
 from ecom_tasks.errors import NotEnoughDataError
 from ecom_tasks.publish import champion as champions
 from ecom_tasks.publish import evaluation
+from ecom_tasks.publish.outputs import write_output
 
 log = logging.getLogger(__name__)
 
 PER_MESSAGE = ("intent_accuracy", "oos_recall")  # the mean metrics the gate can resample
-NOTICE = """# Notice
-
-This assistant was trained on, and its answer templates are derived from, two public data sets:
-
-- Bitext, "Customer Service Tagged Training Dataset for LLM-based Chatbots" (a subset), under the
-  Community Data License Agreement - Sharing, Version 1.0 (LICENSE-CDLA-Sharing-1.0.txt). The answer
-  templates in assistant.json are derived from its model answers and stay under that licence.
-- CLINC150 out-of-scope questions (Larson et al., "An Evaluation Dataset for Intent Classification and
-  Out-of-Scope Prediction", EMNLP 2019), under Creative Commons Attribution 3.0
-  (LICENSE-CLINC150-CC-BY-3.0.txt).
-
-See PROVENANCE.md for the sources and the changes made to them.
-"""
 
 
 def _titles(root: str, ds: str) -> list[str]:
@@ -53,25 +40,6 @@ def _titles(root: str, ds: str) -> list[str]:
     frame = storage.read_partition(uri, columns=[contract.TITLE, contract.CATEGORY])
     text = frame[contract.TITLE].astype(str) + " " + frame[contract.CATEGORY].fillna("").astype(str)
     return sorted(set(text.str.strip()))
-
-
-def _notices(folder: str) -> dict[str, bytes]:
-    out = {catalog.NOTICE_FILE: NOTICE.encode()}
-    for name in data.NOTICES:
-        content = remote.read_uri(str(Path(folder) / name))
-        if content is not None:
-            out[name] = content
-    return out
-
-
-def _p95_ms(assistant: Assistant, texts: list[str]) -> float:
-    """95th percentile of the time to understand one message, one at a time (ms)."""
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        assistant.understand(text)
-        times.append((time.perf_counter() - started) * 1000)
-    return float(np.percentile(times, 95)) if times else float("nan")
 
 
 def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: str | None) -> dict[str, Any]:
@@ -88,47 +56,12 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
             "out-of-scope JSON"
         )
     support = data.load(config.support_data)
-    frame = support.frame.reset_index(drop=True)
-    split = data.split(frame, config.seed, config.valid_share, config.test_share)
-    frame, split, logged = _with_support_log(frame, split, config, ds)
     titles = _titles(root, ds)
-    trained = train.train_models(frame, split, titles, config)
-    train_rows, test_rows = frame[split == data.TRAIN], frame[split == data.TEST]
-    words = slots.gazetteer(train_rows)
-    chosen = trained.candidates[trained.selected]
-    spec = {
-        "selected": trained.selected,
-        "labels": trained.labels,
-        "threshold": chosen.threshold,
-        "buckets": config.buckets,
-        "max_ids": config.max_ids,
-        "gazetteer": words,
-        "templates": templates.derive(train_rows),
-        "ds": ds,
-    }
     out = storage.partition_uri(root, catalog.MODELS, catalog.ASSISTANT, ds)
-    artifact = save(f"{out}/{catalog.ASSISTANT_DIR}", spec, chosen.artifact, _notices(support.folder))
-    assistant = load(artifact)
-
-    inside = test_rows[test_rows[data.INTENT] != OOS]
-    slot_f1 = slots.f1(slots.gold(inside), [slots.extract(t, words) for t in inside[data.TEXT]])
-    result: dict[str, Any] = dict(chosen.test)
-    result |= {"slot_f1": slot_f1, "p95_ms": _p95_ms(assistant, test_rows[data.TEXT].tolist()[:200])}
-    result |= {"threshold": chosen.threshold, "selected": trained.selected, "selection": trained.selection}
-    result |= {f"valid_{k}": v for k, v in chosen.valid.items()}
-    for name, candidate in trained.candidates.items():
-        result |= {f"{name}_{k}": v for k, v in candidate.test.items()}
-        result |= {f"{name}_valid_{k}": v for k, v in candidate.valid.items()}
-        result[f"{name}_threshold"] = candidate.threshold
-        result[f"{name}_train_seconds"] = round(candidate.seconds, 3)
-    result["test_messages"] = len(test_rows)
-    result["support_log_messages"] = logged
-    result |= _probe(trained, config)
-    # No rejection at all leaves oos_precision undefined: null in JSON, not NaN.
-    metric_values = {
-        k: (None if not math.isfinite(v) else round(v, 6)) if isinstance(v, float) else v
-        for k, v in result.items()
-    }
+    built = build.fit(support, config, ds, titles, out)
+    trained, split, metric_values = built.trained, built.split, built.metrics
+    test_rows = built.frame[split == data.TEST]
+    chosen = trained.candidates[trained.selected]
 
     truth = test_rows[data.INTENT].to_numpy()
     columns = {"": chosen.test_predicted} | {f"{n}_": c.test_predicted for n, c in trained.candidates.items()}
@@ -144,15 +77,19 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
         columns[evaluation.CHAMPION_PREFIX] = champion_predicted[0]
     evaluation.write(out, per_message(truth, columns))
     # The notice also beside the candidate, where the model card names it.
-    remote.write_uri(f"{out}/{catalog.NOTICE_FILE}", NOTICE.encode())
+    remote.write_uri(f"{out}/{catalog.NOTICE_FILE}", build.NOTICE.encode())
+    table = intents.catalogue(built.frame, split, chosen.test_predicted, built.spec, trained.selected)
+    output = write_output(root, catalog.ASSISTANT_INTENTS, ds, table, source="assistant.intents")
     storage.write_json(metric_values, f"{out}/{catalog.METRICS_FILE}")
-    storage.write_json(assistant.smoke_input(), f"{out}/{catalog.SMOKE_INPUT_FILE}")
+    storage.write_json(built.assistant.smoke_input(), f"{out}/{catalog.SMOKE_INPUT_FILE}")
     history = {
         "ds": ds,
         "support_data": config.support_data,
         "messages": {part: int((split == part).sum()) for part in (data.TRAIN, data.VALID, data.TEST)},
         "support_log": config.support_log,
-        "support_log_messages": logged,
+        "support_log_messages": built.logged,
+        "support_examples": config.support_examples,
+        "support_example_messages": built.examples,
         "item_titles": len(titles),
         "pretrain_losses": trained.pretrain_losses,
         "tradeoff": {name: c.tradeoff for name, c in trained.candidates.items()},
@@ -169,41 +106,10 @@ def train_assistant(root: str, ds: str, config: AssistantConfig, champion_uri: s
             if not k.startswith(("tfidf_valid", "nopretrain_valid", "pretrained_valid"))
         },
     )
-    return {"ds": ds, "model_uri": out, "artifact_uri": artifact, "selected": trained.selected,
-            "intent_accuracy": result["intent_accuracy"], "intent_macro_f1": result["intent_macro_f1"],
-            "oos_recall": result["oos_recall"], "seconds": history["seconds"]}  # fmt: skip
-
-
-def _with_support_log(
-    frame: pd.DataFrame, split: np.ndarray, config: AssistantConfig, ds: str
-) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """The shop's own support log (days up to ``ds``) added to the training messages only, so the
-    validation and test figures stay those of the public split; messages also in them are left out."""
-    if not config.support_log:
-        return frame, split, 0
-    extra = data.read_support_log(config.support_log, ds)
-    held_out = set(frame[split != data.TRAIN][data.TEXT])
-    extra = extra[~extra[data.TEXT].isin(held_out)].drop_duplicates(data.TEXT)
-    if extra.empty:
-        return frame, split, 0
-    frame = pd.concat([frame, extra], ignore_index=True)
-    return frame, np.concatenate([split, np.full(len(extra), data.TRAIN, dtype=object)]), len(extra)
-
-
-def _probe(trained: train.Trained, config: AssistantConfig) -> dict[str, float]:
-    """``probe_accuracy`` of the selected model and of each candidate on the probe file: common
-    customer phrasings held out from training, threshold and model choice (measured, never tuned on)."""
-    if not config.probe or remote.read_uri(config.probe) is None:
-        return {}
-    probe = data.read_messages(config.probe)
-    texts, truth = probe[data.TEXT].tolist(), probe[data.INTENT].to_numpy()
-    out = {
-        f"{name}_probe_accuracy": metrics.probe_accuracy(
-            c.predict(texts), trained.labels, c.threshold, truth, OOS
-        )
-        for name, c in trained.candidates.items()
-    }
-    return {"probe_accuracy": out[f"{trained.selected}_probe_accuracy"], "probe_messages": len(probe)} | out
+    keep = ("intent_accuracy", "intent_macro_f1", "oos_recall")
+    return {"ds": ds, "model_uri": out, "artifact_uri": built.artifact, "selected": trained.selected,
+            "output_uri": output,
+            "seconds": history["seconds"]} | {k: metric_values[k] for k in keep}  # fmt: skip
 
 
 def per_message(truth: np.ndarray, predicted: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -10,8 +10,9 @@ Routes (under ``/ecom`` in the api-server):
 - ``POST /api/assistant`` (JSON ``{"message", "customer"}``): the customer-service assistant's answer,
   filing a hand-over ticket under the data root when it needs a person; the page's form asks it by GET
   (which files nothing) and its "Hand over to a person" button posts to ``POST /assistant/handover``
-  (form fields ``ask``, ``ask_customer``, ``ds``), which files the ticket and redirects (303) back to
-  the page with ``&ticket=<id>``;
+  (form fields ``ask``, ``ask_customer``, ``ds`` and the page's ``csrf_token``, :mod:`ecom_ui.csrf`:
+  refused with 403 without it), which files the ticket and redirects (303) back to the page with
+  ``&ticket=<id>``;
 - ``/reports/{ds}``: the behaviour report of a day; ``/models/{model}/{ds}/card``: a model card,
   ``/models/{model}/{ds}/{name}.png``: its plots;
 - ``/data-docs/{path}``: the Great Expectations Data Docs site, its CDN scripts and styles
@@ -41,6 +42,7 @@ from starlette.exceptions import HTTPException
 
 from ecom_tasks.ui import inputs
 from ecom_tasks.ui.config import DEFAULT_UI, UIConfig
+from ecom_ui import csrf
 from ecom_ui.auth import require_user
 from ecom_ui.page import PageBuilder
 
@@ -161,16 +163,23 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
     def page(request: Request, customer: str | None = None, ds: str | None = None) -> Response:
         query = dict(request.query_params)
         context, status = builder.page(customer, ds, query, template_names)
-        return _html(templates.get_template("page.html").render(**context), status)
+        token, cookie = csrf.page_token(request)
+        response = _html(templates.get_template("page.html").render(**context, csrf_token=token), status)
+        csrf.set_cookie(response, cookie, request.scope.get("root_path", "") + "/")
+        return response
 
     @app.get("/api/stages/{name}")
     def stage_json(request: Request, name: str, ds: str | None = None) -> dict[str, Any]:
         return builder.stage_section(name, _day(ds), dict(request.query_params))
 
     @app.post("/api/assistant")
-    def assistant_json(body: AskBody) -> dict[str, Any]:
+    def assistant_json(request: Request, body: AskBody) -> dict[str, Any]:
         from ecom_tasks.assistant.answer_log import record
         from ecom_tasks.assistant.ui import ASK, CUSTOMER, hand_over
+
+        # JSON only (FastAPI refuses the text/plain and form bodies a cross-site page can send without a
+        # preflight), and never from another origin's page.
+        csrf.check_origin(request)
 
         query = {ASK: body.message, CUSTOMER: body.customer or ""}
         reply = hand_over(builder.section_request(None, query))
@@ -184,6 +193,7 @@ def create_app(root: str | None = None, config: UIConfig = DEFAULT_UI, *, auth: 
         from ecom_tasks.assistant.ui import ASK, CUSTOMER, TICKET, hand_over
 
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        csrf.check(request, form.get(csrf.FIELD))  # the button posts with the user's cookies
         ds = form.get("ds") or None
         query = {ASK: form.get(ASK, ""), CUSTOMER: form.get(CUSTOMER, "")}
         reply = await run_in_threadpool(hand_over, builder.section_request(_day(ds), query))

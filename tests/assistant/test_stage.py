@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,13 @@ def test_train_writes_the_candidate_its_metrics_and_per_message_results(trained)
     history = json.loads(Path(f"{folder}/history.json").read_text())
     assert history["item_titles"] == 3 and len(history["tradeoff"][metrics["selected"]]) > 5
     assert Path(f"{folder}/NOTICE.md").read_text() == Path(f"{folder}/assistant/NOTICE.md").read_text()
+    table = pd.read_parquet(f"{root}/outputs/assistant_intents/ds={DS}")
+    assert len(table) == 28 and set(table["intent"]) >= {"track_order", "get_refund", "oos"}
+    assert table.loc[table["intent"] == "complaint", "answered_by"].item() == "handed over to a person"
+    assert (
+        table["test_messages"].sum() == metrics["test_messages"]
+        and (table["threshold"] == metrics["threshold"]).all()
+    )
     notice = Path(f"{folder}/assistant/NOTICE.md").read_text()
     assert "CDLA-Sharing" in notice and "Creative Commons Attribution 3.0" in notice
 
@@ -97,6 +105,8 @@ def test_the_trained_assistant_answers_and_the_cli_prints_it(trained, monkeypatc
     assert "intent: track_order" in printed
     assert main(["ask", "track my order", "--customer", "u1", "--root", root, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["intent"] == "track_order"
+    assert main(["assistant", "ask", "track my order", "--customer", "u1", "--root", root, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["facts"]["order_id"] == "o20240102-000001"
 
 
 def test_the_cli_says_when_no_assistant_is_published(tmp_path, capsys):
@@ -147,6 +157,69 @@ def test_the_page_section_asks_and_shows_the_answer(page):
     assert answered["reply"]["facts"]["order_id"] == "o20240102-000001" and answered["selected"]
 
 
+def _csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
+    assert found, "the hand-over form carries no token"
+    return found.group(1)
+
+
+def test_a_hand_over_post_without_this_sessions_token_or_from_another_site_is_refused(page, trained):
+    from ecom_ui.app import create_app
+    from fastapi.testclient import TestClient
+
+    root, _ = trained
+    asks = {"ask": "what is the capital of chile", "ask_customer": "u2"}
+    before = len(_tickets(root))
+    with TestClient(create_app(root, auth=False)) as other:
+        stolen = _csrf_token(other.get("/", params=asks).text)  # another browser's token
+    with TestClient(create_app(root, auth=False)) as client:
+        shown = client.get("/", params=asks)
+        assert "ecom_csrf" in shown.cookies and "httponly" in shown.headers["set-cookie"].lower()
+        token = _csrf_token(shown.text)
+        assert token != stolen
+        for data, headers in (
+            (asks, {}),  # no token
+            (asks | {"csrf_token": stolen}, {}),  # a token of another session
+            (asks | {"csrf_token": "0" * 64}, {}),  # a made-up token
+            (asks | {"csrf_token": token}, {"origin": "https://evil.example"}),  # the right one, cross-site
+            (asks | {"csrf_token": token}, {"origin": "null"}),
+            (asks | {"csrf_token": token}, {"referer": "https://evil.example/page"}),
+        ):
+            refused = client.post("/assistant/handover", data=data, headers=headers, follow_redirects=False)
+            assert refused.status_code == 403, (data, headers)
+        assert len(_tickets(root)) == before
+        same_site = {"origin": str(client.base_url)}
+        data = asks | {"csrf_token": token}
+        posted = client.post("/assistant/handover", data=data, headers=same_site, follow_redirects=False)
+        assert posted.status_code == 303 and len(_tickets(root)) == before + 1
+    with TestClient(create_app(root, auth=False)) as airflow_session:
+        # Signed in to Airflow: the token is bound to the Airflow session cookie.
+        airflow_session.cookies.set("_token", "jwt-of-this-session")
+        token = _csrf_token(airflow_session.get("/", params=asks).text)
+        assert "ecom_csrf" not in airflow_session.cookies
+        airflow_session.cookies.set("_token", "jwt-of-another-session")
+        stale = airflow_session.post("/assistant/handover", data=asks | {"csrf_token": token})
+        assert stale.status_code == 403 and len(_tickets(root)) == before + 1
+
+
+def test_the_json_api_takes_no_cross_site_simple_request(page, trained):
+    from ecom_ui.app import create_app
+    from fastapi.testclient import TestClient
+
+    root, _ = trained
+    before = len(_tickets(root))
+    body = json.dumps({"message": "what is the capital of chile", "customer": "u2"})
+    with TestClient(create_app(root, auth=False)) as client:
+        # What another site's page can send without a CORS preflight: text/plain or a form.
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            sent = client.post("/api/assistant", content=body, headers={"content-type": content_type})
+            assert sent.status_code == 422, content_type
+        headers = {"origin": "https://evil.example", "content-type": "application/json"}
+        cross = client.post("/api/assistant", content=body, headers=headers)
+        assert cross.status_code == 403
+    assert len(_tickets(root)) == before
+
+
 def _files(root: str) -> dict[str, tuple[int, int]]:
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(root).rglob("*") if p.is_file()}
 
@@ -171,6 +244,11 @@ def test_asking_by_get_writes_nothing_and_the_post_button_files_one_ticket(page,
     filed_before = len(_tickets(root))
 
     with TestClient(create_app(root, auth=False)) as client:
+        token = _csrf_token(client.get("/", params=asks).text)
+        refused = client.post("/assistant/handover", data={**asks, "ds": DS}, follow_redirects=False)
+        assert refused.status_code == 403 and "security token is missing" in refused.text
+        assert len(_tickets(root)) == filed_before  # no token: nothing filed
+        asks |= {"csrf_token": token}
         posted = client.post("/assistant/handover", data={**asks, "ds": DS}, follow_redirects=False)
         assert posted.status_code == 303 and posted.headers["location"].startswith("../?ds=")
         new = [t for t in _tickets(root) if str(t) not in before]

@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 
 from ecom_tasks.assistant import data, metrics
+from ecom_tasks.assistant.build import with_support_log as _with_support_log
 from ecom_tasks.assistant.config import DEFAULT_PROBE, AssistantConfig
-from ecom_tasks.assistant.stage import _with_support_log
 from ecom_tasks.errors import SourceError
 from ecom_tasks.params import RunParams
 from ecom_tasks.sources.landing import _day_files
 
 
 def _landing(tmp_path: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     for day, rows in (("2024-01-01", "where is my order,track_order\n"),
                       ("2024-01-02", "where's my parcel,track_order\nI want my money back,get_refund\n"),
                       ("2024-01-03", "a later day,track_order\n")):  # fmt: skip
@@ -47,11 +48,43 @@ def test_a_support_log_without_its_columns_is_refused_naming_the_file(tmp_path):
 def test_the_log_only_adds_training_messages_never_held_out_ones(tmp_path):
     frame = pd.DataFrame({data.TEXT: ["a", "where is my order", "c"], data.INTENT: ["x", "track_order", "y"]})
     split = np.array([data.TRAIN, data.TEST, data.VALID], dtype=object)
-    config = AssistantConfig(support_log=str(_landing(tmp_path)))
-    out, out_split, added = _with_support_log(frame, split, config, "2024-01-02")
-    assert added == 2 and out[data.TEXT].tolist()[3:] == ["where's my parcel", "I want my money back"]
+    config = AssistantConfig(support_log=str(_landing(tmp_path)), support_examples=None, probe=None)
+    out, out_split, examples, added = _with_support_log(frame, split, config, "2024-01-02")
+    assert (examples, added) == (0, 2) and out[data.TEXT].tolist()[3:] == [
+        "where's my parcel",
+        "I want my money back",
+    ]
     assert out_split.tolist() == [data.TRAIN, data.TEST, data.VALID, data.TRAIN, data.TRAIN]
-    assert _with_support_log(frame, split, AssistantConfig(), "2024-01-02")[2] == 0
+    none = AssistantConfig(support_examples=None, probe=None)
+    assert _with_support_log(frame, split, none, "2024-01-02")[2:] == (0, 0)
+
+
+def test_a_probe_message_in_the_log_is_never_trained_on(tmp_path):
+    probe = tmp_path / "probe.csv"
+    probe.write_text("instruction,intent\nWhere's my parcel?,track_order\n")
+    frame = pd.DataFrame({data.TEXT: ["a"], data.INTENT: ["x"]})
+    split = np.array([data.TRAIN], dtype=object)
+    config = AssistantConfig(
+        support_log=str(_landing(tmp_path / "l")), support_examples=None, probe=str(probe)
+    )
+    out, _, _, added = _with_support_log(frame, split, config, "2024-01-02")
+    assert added == 2 and out[data.TEXT].tolist() == ["a", "where is my order", "I want my money back"]
+
+
+def test_the_built_in_examples_are_added_to_training_and_share_no_message_with_the_probe():
+    examples = data.read_messages(AssistantConfig().support_examples)
+    probe = data.read_messages(DEFAULT_PROBE)
+    assert len(examples) >= 100 and not set(examples[data.TEXT].map(data.normalized)) & set(
+        probe[data.TEXT].map(data.normalized)
+    )
+    frame = pd.DataFrame({data.TEXT: ["a", "b", "c"], data.INTENT: ["track_order", "oos", "x"]})
+    split = np.array([data.TRAIN, data.VALID, data.TEST], dtype=object)
+    out, out_split, added, logged = _with_support_log(frame, split, AssistantConfig(), "2024-01-02")
+    # Only the examples of the intents this support data has: no intent the shop does not know.
+    wanted = examples[examples[data.INTENT].isin(["track_order", "oos"])]
+    assert (added, logged) == (len(wanted), 0) and set(out_split[3:]) == {data.TRAIN}
+    assert set(out[data.INTENT]) == {"track_order", "oos", "x"} and 10 <= added < len(examples)
+    assert data.normalized("Where's my ORDER?") == "where is my order"
 
 
 def test_a_landing_run_names_its_folder_as_the_support_log(tmp_path):

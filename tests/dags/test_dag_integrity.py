@@ -143,6 +143,7 @@ def test_publication_emits_assets_and_exports_run_on_them(dagbag):
         "ecom_output_demand_forecast",
         "ecom_output_inventory_plan",
         "ecom_output_price_elasticity",
+        "ecom_output_assistant_intents",
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,9 @@ def test_the_assistant_trained_and_was_published_or_stepped_aside(nightly_run):
     assert (folder / catalog.ASSISTANT_DIR / catalog.NOTICE_FILE).exists()
     card = (folder / catalog.CARD_MARKDOWN).read_text()
     assert "## Licences and notices" in card and "CDLA-Sharing" in card  # the card names the licences
+    pointer = json.loads((env.data_root / "outputs" / catalog.POINTER_FILE).read_text())
+    assert pointer["tables"][catalog.ASSISTANT_INTENTS]["ds"] == RUN_DS  # the intent catalogue is published
+    assert metrics["support_example_messages"] > 50  # the built-in examples were trained on
     history = json.loads((folder / catalog.HISTORY_FILE).read_text())
     assert history["item_titles"] > 0  # pretrained on the shop's own titles too
     assert history["seconds"] < 90, history[
@@ -65,6 +69,25 @@ def test_ecom_ask_answers_from_the_published_assistant_and_the_shop(nightly_run)
     assert reply["handover"] and reply["ticket"]["reason"] == "out of scope"
     ticket = env.data_root / catalog.HANDOVER / catalog.TICKETS / f"{reply['ticket']['ticket_id']}.json"
     assert json.loads(ticket.read_text())["message"] == "how much has the dow changed today"
+
+
+def test_ecom_assistant_evaluate_judges_the_published_champion(nightly_run, tmp_path):
+    env, _ = nightly_run
+    if "support_data" not in NIGHTLY_CONF:
+        pytest.skip("the support data is absent: no assistant is published")
+    import pandas as pd
+
+    sample = tmp_path / "sample.csv"
+    messages = pd.read_csv(next(Path(NIGHTLY_CONF["support_data"]).glob("*.csv")))
+    messages.iloc[::90].head(40).to_csv(sample, index=False)  # a few messages in the Bitext format
+    out = tmp_path / "figures.json"
+    command = [sys.executable, "-m", "ecom_tasks.cli", "assistant", "evaluate", "--root", str(env.data_root),
+               "--data", str(sample), "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(command, env=env.env, capture_output=True, text=True, timeout=180, cwd=PROJECT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "the published champion on 40 messages" in proc.stdout
+    figures = json.loads(out.read_text())
+    assert figures["messages"] == 40 and figures["intent_accuracy"] > 0.5 and figures["p95_ms"] > 0
 
 
 def test_the_page_shows_the_assistant_and_its_answer(nightly_run, monkeypatch):
