@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,10 @@ RUN_DS = "2024-01-21"
 # shared run configures it, the other DAG runs do not, so there it steps aside with its reason.
 SUPPORT_DATA = SHARED_DATA / "customer-service"
 NIGHTLY_CONF = {**SMALL_SHOP, "support_data": str(SUPPORT_DATA)} if SUPPORT_DATA.is_dir() else SMALL_SHOP
+
+
+AIRFLOW_DB = "airflow.db"
+_TEMPLATE_DB: Path | None = None  # see _migrated_db
 
 
 @dataclass
@@ -55,7 +62,7 @@ def make_airflow_env(tmp: Path) -> AirflowEnv:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / AIRFLOW_DB}",
             "ECOM_DATA_ROOT": str(data_root),
             "MLFLOW_TRACKING_URI": f"sqlite:///{data_root}/mlflow/mlflow.db",
             "ECOM_GATE_CONFIG": str(SMALL_SHOP_GATES),
@@ -69,11 +76,37 @@ def make_airflow_env(tmp: Path) -> AirflowEnv:
         }
     )
     airflow_env = AirflowEnv(home=home, data_root=data_root, env=env)
-    proc = airflow_env.airflow("db", "migrate", timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = airflow_env.airflow("pools", "set", "tensorflow", "1", "one TensorFlow training task at a time")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shutil.copyfile(_migrated_db(airflow_env), home / AIRFLOW_DB)
     return airflow_env
+
+
+def _migrated_db(airflow_env: AirflowEnv) -> Path:
+    """A metadata database after ``airflow db migrate`` and the TensorFlow pool, made once per test
+    process and copied into each Airflow home (each migration took 12-35 s; eight homes use it).
+
+    Only the SQLite file is copied: ``airflow.cfg``, which Airflow writes into a new home, names that home.
+    """
+    global _TEMPLATE_DB
+    if _TEMPLATE_DB is None:
+        folder = Path(tempfile.mkdtemp(prefix="ecom-test-airflow-db-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        home = folder / "airflow_home"
+        home.mkdir()
+        template = replace(
+            airflow_env,
+            home=home,
+            env={
+                **airflow_env.env,
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / AIRFLOW_DB}",
+            },
+        )
+        proc = template.airflow("db", "migrate", timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        proc = template.airflow("pools", "set", "tensorflow", "1", "one TensorFlow training task at a time")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        _TEMPLATE_DB = home / AIRFLOW_DB
+    return _TEMPLATE_DB
 
 
 @pytest.fixture(scope="session")
