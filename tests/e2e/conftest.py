@@ -6,6 +6,7 @@ import atexit
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -15,15 +16,36 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED_DATA
+from tests.readme import Command, dags_tests
 from tests.small_shop import SMALL_SHOP, SMALL_SHOP_GATES
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOY_ENTRY = "tests.toy_stage.entry:STAGE"
 RUN_DS = "2024-01-21"
-# The customer-service assistant trains on the public support data where it is (CI has it): the
-# shared run configures it, the other DAG runs do not, so there it steps aside with its reason.
-SUPPORT_DATA = SHARED_DATA / "customer-service"
-NIGHTLY_CONF = {**SMALL_SHOP, "support_data": str(SUPPORT_DATA)} if SUPPORT_DATA.is_dir() else SMALL_SHOP
+SHARED_PREFIX = "../shared/data/"
+
+
+def readme_assistant_command() -> Command | None:
+    """README's ``airflow dags test`` of the assistant (the one with ``support_data``); None when README has
+    no such command (tests/e2e/test_assistant_e2e.py fails then)."""
+    found = [c for c in dags_tests() if "support_data" in json.loads(c.option("-c"))]
+    return found[0] if len(found) == 1 else None
+
+
+# The customer-service assistant trains on the public support data where it is (CI has it): the shared
+# run is README's assistant command, its parameters on the small shop and its day (README's 2000-user
+# shop would add minutes), its support_data where the shared data is. The other DAG runs do not configure
+# it, so there it steps aside with its reason.
+ASSISTANT_COMMAND = readme_assistant_command()
+ASSISTANT_CONF = json.loads(ASSISTANT_COMMAND.option("-c")) if ASSISTANT_COMMAND else {}
+SUPPORT_DATA = SHARED_DATA / ASSISTANT_CONF.get("support_data", "customer-service").removeprefix(
+    SHARED_PREFIX
+)
+NIGHTLY_CONF = (
+    {**SMALL_SHOP, **ASSISTANT_CONF, "support_data": str(SUPPORT_DATA)}
+    if SUPPORT_DATA.is_dir()
+    else SMALL_SHOP
+)
 
 
 AIRFLOW_DB = "airflow.db"
@@ -42,8 +64,17 @@ class AirflowEnv:
             [airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT
         )
 
-    def dags_test(self, ds: str, conf: dict) -> subprocess.CompletedProcess[str]:
-        proc = self.airflow("dags", "test", "ecom_nightly", ds, "-c", json.dumps(conf))
+    def dags_test(
+        self, ds: str, conf: dict, readme: Command | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``airflow dags test ecom_nightly ds -c conf``: README's command ``readme`` as written but for
+        its day and conf, when given."""
+        argv = ["dags", "test", "ecom_nightly", ds, "-c", json.dumps(conf)]
+        if readme is not None:
+            argv = list(readme.argv[1:])
+            assert argv[:3] == ["dags", "test", "ecom_nightly"], readme
+            argv[3], argv[argv.index("-c") + 1] = ds, json.dumps(conf)
+        proc = self.airflow(*argv)
         log = self.home / f"dags-test-{ds}.log"
         log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
         return proc
@@ -76,7 +107,13 @@ def make_airflow_env(tmp: Path) -> AirflowEnv:
         }
     )
     airflow_env = AirflowEnv(home=home, data_root=data_root, env=env)
-    shutil.copyfile(_migrated_db(airflow_env), home / AIRFLOW_DB)
+    # SQLite's backup copies a consistent database, whatever its write-ahead log still holds.
+    template, db = sqlite3.connect(_migrated_db(airflow_env)), sqlite3.connect(home / AIRFLOW_DB)
+    try:
+        template.backup(db)
+    finally:
+        template.close()
+        db.close()
     return airflow_env
 
 
@@ -113,6 +150,6 @@ def _migrated_db(airflow_env: AirflowEnv) -> Path:
 def nightly_run(tmp_path_factory: pytest.TempPathFactory):
     """A fresh Airflow home and data root, and one successful ``airflow dags test`` of ecom_nightly."""
     airflow_env = make_airflow_env(tmp_path_factory.mktemp("e2e"))
-    proc = airflow_env.dags_test(RUN_DS, NIGHTLY_CONF)
+    proc = airflow_env.dags_test(RUN_DS, NIGHTLY_CONF, readme=ASSISTANT_COMMAND)
     assert proc.returncode == 0, (proc.stdout[-6000:], proc.stderr[-6000:])
     return airflow_env, proc
