@@ -4,6 +4,7 @@ gated, published, and answering through ``ecom ask`` and the UI page on the run'
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,15 @@ import pytest
 
 from ecom_tasks import catalog, contract, nightly, storage
 
-from .conftest import NIGHTLY_CONF, PROJECT, RUN_DS
+from .conftest import (
+    AIRFLOW_DB,
+    ASSISTANT_COMMAND,
+    NIGHTLY_CONF,
+    PROJECT,
+    RUN_DS,
+    SHARED_PREFIX,
+    SUPPORT_DATA,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +57,28 @@ def test_the_assistant_trained_and_was_published_or_stepped_aside(nightly_run):
     assert history["seconds"] < 90, history[
         "seconds"
     ]  # about 15 s on a quiet 2-core machine, 49 s at load 11
+
+
+def test_readme_assistant_command_is_the_shared_run(nightly_run):
+    # README's `airflow dags test ecom_nightly 2024-03-31 -c '{"source": "synthetic", "support_data": ...}'`
+    # is the shared run's command: its parameters on the small shop and the run's day (the test above
+    # shows the assistant trained on them), its support_data the public data's folder.
+    env, _ = nightly_run
+    assert ASSISTANT_COMMAND is not None, "README has no `airflow dags test` with support_data"
+    assert ASSISTANT_COMMAND.section == "The customer-service assistant", ASSISTANT_COMMAND
+    argv = ASSISTANT_COMMAND.argv
+    assert argv[:4] == ("airflow", "dags", "test", "ecom_nightly") and argv[5:] == ("-c", argv[6]), argv
+    conf = json.loads(ASSISTANT_COMMAND.option("-c"))
+    assert conf["support_data"] == f"{SHARED_PREFIX}{SUPPORT_DATA.name}", conf  # relative to the project
+    if not SUPPORT_DATA.is_dir():
+        pytest.skip(f"{SUPPORT_DATA} (README: {conf['support_data']}) is absent")
+    with sqlite3.connect(env.home / AIRFLOW_DB) as db:
+        runs = db.execute(
+            "SELECT conf FROM dag_run WHERE dag_id = 'ecom_nightly' AND logical_date LIKE ?", (f"{RUN_DS}%",)
+        ).fetchall()
+    assert runs, "no run of the day in the Airflow database"
+    for (recorded,) in runs:  # the run had README's parameters, support_data where the data is
+        assert json.loads(recorded) == json.loads(recorded) | conf | {"support_data": str(SUPPORT_DATA)}
 
 
 def test_ecom_ask_answers_from_the_published_assistant_and_the_shop(nightly_run):

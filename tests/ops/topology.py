@@ -308,38 +308,16 @@ def task_seconds(ti: dict[str, Any]) -> float:
     return (end - start).total_seconds()
 
 
-def run_backfill(
-    stack: AirflowStack,
-    start: str,
-    end: str,
-    conf: dict[str, Any],
-    *,
-    reprocess: str | None = None,
-    timeout: float = 600,
-) -> list[dict[str, Any]]:
-    """``airflow backfill create`` over ``[start, end]``; wait until it completes; return its days' runs.
+def run_backfill(stack: AirflowStack, args: list[str], *, timeout: float = 600) -> list[dict[str, Any]]:
+    """``airflow <args>``, an ``airflow backfill create`` command (README's, with its dates and conf set);
+    wait until the backfill completes; return its days' runs.
 
     Each day's run is the latest run with that logical date (a reprocessed day reruns it).
     """
     api, procs = stack.api, stack.procs
+    assert args[:2] == ["backfill", "create"] and args[args.index("--dag-id") + 1] == DAG_ID, args
+    start, end = args[args.index("--from-date") + 1], args[args.index("--to-date") + 1]
     known = {b["id"] for b in api.backfills(DAG_ID)}
-    # One run at a time, in date order, as the nightly schedule would (a backfill's own default is 10
-    # concurrent runs, whatever the DAG's max_active_runs): each day's features build on the day before.
-    args = [
-        "backfill",
-        "create",
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        start,
-        "--to-date",
-        end,
-        "--max-active-runs",
-        "1",
-    ]
-    args += ["--dag-run-conf", json.dumps(conf)]
-    if reprocess:
-        args += ["--reprocess-behavior", reprocess]
     proc = stack.airflow(*args)
     if proc.returncode != 0:
         raise TopologyError(f"airflow {' '.join(args)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")

@@ -107,5 +107,28 @@ def serve(root: str, model: str, port: int, log: Path) -> subprocess.Popen:
     raise RuntimeError(f"mlflow models serve did not answer within 180 s: {log.read_text()[-3000:]}")
 
 
+def readme_curl(root: str, model_folder: str, port: int) -> dict:
+    """README's ``curl ... -d @data/models/retrieval/ds=D/serving_request.json`` as written, on ``port`` and
+    with ``data`` (the default data root, README's commands run in the project) standing for ``root``;
+    returns the JSON answer."""
+    from tests import readme
+
+    (argv,) = [list(c.argv) for c in readme.commands() if c.argv[:1] == ("curl",)]
+    url = argv.index(f"http://{LOOPBACK}:5001/invocations")  # the README server's address
+    argv[url] = argv[url].replace(":5001/", f":{port}/")
+    body = argv.index("-d") + 1
+    assert argv[body].startswith("@data/"), argv
+    readme_file = Path(root) / argv[body].removeprefix("@data/")
+    # README's path is a published model folder's request: the same place under this root (another day).
+    assert (
+        readme_file.parent.parent == Path(model_folder).parent
+        and readme_file.name == catalog.SERVING_REQUEST_FILE
+    )
+    argv[body] = f"@{Path(model_folder) / catalog.SERVING_REQUEST_FILE}"
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def invoke(port: int, body: dict) -> httpx.Response:
     return httpx.post(f"http://{LOOPBACK}:{port}/invocations", json=body, timeout=60)

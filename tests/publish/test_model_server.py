@@ -13,7 +13,7 @@ from ecom_tasks import catalog
 from ecom_tasks.publish import tracking
 from tests.ops.services import free_port
 from tests.publish.conftest import _new_root
-from tests.publish.served import build_served_registry, invoke, request, serve
+from tests.publish.served import build_served_registry, invoke, readme_curl, request, serve
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,11 @@ def server(served, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[i
 def test_retrieval_a_users_history_in_top_10_items_out(served, server) -> None:
     body = request(served[catalog.RETRIEVAL])
     assert set(body["inputs"]) == {"user_id", "history", "user_features", "k"}
-    assert invoke(server, body).status_code == 200  # the published body as it is
+    published = invoke(server, body)
+    assert published.status_code == 200  # the published body as it is
+    # README's curl line, as written but for the port and the data root, gets the same answer.
+    assert readme_curl(served["root"], served[catalog.RETRIEVAL], server) == published.json()
+    assert published.json()["predictions"]["item_ids"][0]
     # A user's history (oldest first) in, ten items out: the walks step +1, so after i3, i4 comes i5.
     width = len(body["inputs"]["user_features"][0])
     query = {
