@@ -78,6 +78,10 @@ class RetrievalConfig:
             (an item of the user's next day with interactions; validation holds out each user's
             last day). ``next_day`` suits baskets and windows of several days (retail invoices:
             the next line of an invoice says little about the next order, which repeats items).
+        every_prefix: one training window per predicted position (its newest ``max_history``
+            positions, the loss at its last only) instead of each sequence cut once into windows
+            whose every position is a target: each target is read with its full context and its
+            own dropout, at ~``max_history``/2 times the query tower's work (see ``pipeline``).
         temperature: softmax temperature over cosine scores (embeddings are L2-normalised).
         remove_accidental_hits: mask negatives that are the row's own positive (sampled mode).
         tokens_per_batch: predicted positions per batch (batch size = this / window length); on
@@ -138,6 +142,7 @@ class RetrievalConfig:
     num_sampled: int = 512
     logq_correction: bool = True
     target: str = "next_item"
+    every_prefix: bool = False
     temperature: float = 0.05
     remove_accidental_hits: bool = True
     tokens_per_batch: int = 1024

@@ -130,6 +130,25 @@ def test_sampled_softmax_loss_and_gradients_are_finite(toy) -> None:
     assert all(np.isfinite(tf.convert_to_tensor(g).numpy()).all() for g in grads if g is not None)
 
 
+def test_full_softmax_is_the_cross_entropy_over_every_item(toy) -> None:
+    interactions, items = toy
+    config = tiny_config(negatives="full")
+    vocabs, feats, windows, _ = prepare(interactions, items, config)
+    model = train.build_model(vocabs, config, items, feats, windows)
+    batch = next(iter(pipeline.make_dataset(windows, feats, config, shuffle=False)))
+    loss = float(model.compute_loss(batch))
+    # By hand: each predicted position's softmax over all 12 items at temperature 0.1, weighted.
+    seq = model.query_tower.encode_sequence(batch["tokens"], batch["user"], batch["user_features"]).numpy()
+    targets, weights = batch["targets"].numpy(), batch["weights"].numpy()
+    valid = targets > 0
+    q = seq[valid] / np.linalg.norm(seq[valid], axis=1, keepdims=True) / config.temperature
+    logits = q @ train.item_embeddings(model, vocabs).T
+    shifted = logits - logits.max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    nll = -log_p[np.arange(len(q)), targets[valid] - vocabs.first_item_row]
+    assert loss == pytest.approx(float((nll * weights[valid]).sum() / weights[valid].sum()), rel=1e-4)
+
+
 def test_warm_start_reuses_rows_and_reaches_the_cold_recall_sooner(toy, cold) -> None:
     interactions, _ = toy
     config = tiny_config(max_epochs=3, patience=10)
