@@ -56,7 +56,11 @@ NUM_RESERVED = 2
 METRIC_KS: tuple[int, ...] = (10, 20, 50)
 # The repeat bonuses tried on validation after training (``RetrievalConfig.learn_repeat_bonus``).
 REPEAT_BONUS_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 2.0)
-NEGATIVES = ("full", "sampled")
+NEGATIVES = ("auto", "full", "sampled")
+# ``negatives="auto"``: the full softmax up to this many items. A sampled batch scores its
+# positions against tokens_per_batch + num_sampled candidates (1024 + 512 by default), so up to
+# there the exact loss costs no more than the sampled one.
+FULL_SOFTMAX_MAX_ITEMS = 1536
 TARGETS = ("next_item", "next_day")
 
 
@@ -72,8 +76,9 @@ class RetrievalConfig:
         use_user_id: add a user-id embedding (with an out-of-vocabulary row) to the query.
         title_length / title_max_tokens: title tokens kept per item / size of the token vocabulary.
         negatives: ``sampled`` (in-batch plus ``num_sampled`` uniformly drawn items, with logQ
-            correction when ``logq_correction``) or ``full`` softmax over every item (on Amazon
-            Beauty's 12k items full trained ~10x slower per example on this 2-core machine).
+            correction when ``logq_correction``), ``full`` softmax over every item (on Amazon
+            Beauty's 12k items ~4x slower per example than sampled on this 2-core machine), or
+            ``auto``: full up to ``FULL_SOFTMAX_MAX_ITEMS`` items, sampled above.
         target: what each history position learns to predict: ``next_item``, or ``next_day``
             (an item of the user's next day with interactions; validation holds out each user's
             last day). ``next_day`` suits baskets and windows of several days (retail invoices:
@@ -233,6 +238,10 @@ class RetrievalConfig:
                 )
             changes["embedding_dim"] = run.embedding_size
         return replace(base, **changes)
+
+    def uses_full_softmax(self, num_items: int) -> bool:
+        """Whether training over ``num_items`` items uses the full softmax (see ``negatives``)."""
+        return self.negatives == "full" or (self.negatives == "auto" and num_items <= FULL_SOFTMAX_MAX_ITEMS)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-able dict (recorded beside the model)."""

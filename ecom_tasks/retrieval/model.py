@@ -1,7 +1,8 @@
 """The retrieval model: a ``tfrs.Model`` that only computes the loss.
 
 Each batch holds windows of (input token, next item) positions; every non-padding position is a
-query whose positive candidate is its next item. Negatives, by ``config.negatives``:
+query whose positive candidate is its next item. Negatives, by ``config.negatives`` (``auto``:
+full for a small catalogue, see ``RetrievalConfig.uses_full_softmax``):
 
 - ``full``: every item in the catalogue: the exact softmax cross-entropy over all items
   (affordable up to some 10^5 items).
@@ -61,7 +62,7 @@ class RetrievalModel(tfrs.Model):
         super().__init__()
         self.query_tower = query_tower
         self.item_tower = item_tower
-        self.negatives = config.negatives
+        self.negatives = "full" if config.uses_full_softmax(num_rows - first_item_row) else "sampled"
         self.num_sampled = config.num_sampled
         self.logq = config.logq_correction
         self.first_item_row = first_item_row
@@ -75,7 +76,7 @@ class RetrievalModel(tfrs.Model):
         self.exclusions: ServingExclusions | None = None
         freq = np.zeros(num_rows, np.float32) if target_frequencies is None else target_frequencies
         self.target_frequencies = tf.constant(freq, tf.float32)
-        sampled = config.negatives == "sampled"
+        sampled = self.negatives == "sampled"
         # The temperature divides the queries rather than the [queries, candidates] score matrix
         # (the task's `temperature`): the same logits, one elementwise pass fewer each way.
         self.inverse_temperature = 1.0 / config.temperature
