@@ -175,7 +175,8 @@ def train_and_evaluate(
             test.exclusions, exclusions.returned_columns(before, vocabs, test_users)
         )
     model = train.build_model(vocabs, config, cat, feats, windows)
-    model.exclusions = exclusions.serving_exclusions(vocabs, returns, catalogue_items)
+    upto_end = None if returns is None else returns[(returns[TS] < end).to_numpy()]  # point in time
+    model.exclusions = exclusions.serving_exclusions(vocabs, upto_end, catalogue_items)
     warm_stats = warmstart.warm_start(model, warm[0], warm[1], vocabs) if warm else None
     patience = config.warm_patience if warm_stats else config.patience
     fit = train.fit(model, windows, feats, config, vocabs, validation, patience=patience)
