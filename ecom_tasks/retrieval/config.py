@@ -90,7 +90,9 @@ class RetrievalConfig:
         every_prefix: one training window per predicted position (its newest ``max_history``
             positions, the loss at its last only) instead of each sequence cut once into windows
             whose every position is a target: each target is read with its full context and its
-            own dropout, at ~``max_history``/2 times the query tower's work (see ``pipeline``).
+            own dropout, for more of the query tower's work: on Amazon Beauty ~3-4x slower per
+            example with sampled negatives, ~1.5x with full, and no better on validation with
+            full softmax (bench/RESULTS.md, 2026-12-07), hence off.
         temperature: softmax temperature over cosine scores (embeddings are L2-normalised).
         remove_accidental_hits: mask negatives that are the row's own positive (sampled mode).
         tokens_per_batch: predicted positions per batch (batch size = this / window length); on
