@@ -20,7 +20,8 @@ Targets (PROVENANCE.md, S3-Rec): HR@10 >= 0.0647, NDCG@10 >= 0.0327; stretch 0.0
 
 With ``--json PATH`` the run's headline figures are also written to PATH as one JSON object
 (:func:`headline`): ``hr_at_10``, ``ndcg_at_10``, ``hr_at_20``, ``ndcg_at_20``, ``train_seconds``,
-``best_epoch`` and the same metrics prefixed ``itemknn_``.
+``best_epoch``, the same metrics prefixed ``itemknn_`` and the model's on every validation user
+prefixed ``val_`` (the split an ablation is judged on; ``--config`` sets the variant).
 
 Usage: python bench/bench_retrieval_beauty.py [--epochs 15] [--tutorial-epochs 5] [--speed-rounds 3]
        [--skip-serving | --serving-only] [--skip-tutorial] [--config '{"num_sampled": 1024}']
@@ -177,6 +178,7 @@ def headline(out: dict[str, object]) -> dict[str, float | int]:
     figures["train_seconds"] = float(training["train_seconds"])
     figures["best_epoch"] = int(training["best_epoch"])
     figures.update({f"itemknn_{k}": float(out[f"itemknn_{k}"]) for k in HEADLINE_METRICS})
+    figures.update({f"val_{k}": float(out["validation"][k]) for k in HEADLINE_METRICS})
     return figures
 
 
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     no_test, test_hist, test_t = data.leave_last_out(seqs)
     train_seqs, val_hist, val_t = data.leave_last_out(no_test)
     feats = data.user_feature_matrix(None, vocabs)
-    windows = pipeline.training_windows(train_seqs, config.max_history, vocabs.bos_row)
+    windows = pipeline.config_windows(train_seqs, vocabs.bos_row, config)
     out["data"] = {"users": len(seqs), "items": vocabs.num_items, "training_examples": windows.num_examples}
     log.info("data: %s", out["data"])
 
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         return out
     t0 = time.perf_counter()
     fit = train.fit(model, windows, feats, config, vocabs, val)
+    # Every validation user (early stopping saw a sample): the figures an ablation compares.
+    out["validation"] = rounded(train.evaluate_model(model, val, vocabs, ks=(10, 20)))
     out["model"] = rounded(train.evaluate_model(model, test, vocabs, ks=KS))
     out["model_training"] = {
         "best_epoch": fit.best_epoch,

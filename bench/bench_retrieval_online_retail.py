@@ -170,9 +170,7 @@ def main() -> None:
         "examples_per_second": round(run.median_examples_per_second, 1),
     }
     if args.speed_rounds:
-        windows = pipeline.training_windows(
-            trained.train_seqs, config.max_history, vocabs.bos_row, next_day=config.target == "next_day"
-        )
+        windows = pipeline.config_windows(trained.train_seqs, vocabs.bos_row, config)
         feats = user_feature_matrix(profiles, vocabs)
         out["speed"] = tutorial.interleaved_throughput(
             trained.model,

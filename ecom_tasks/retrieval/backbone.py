@@ -37,6 +37,7 @@ from ecom_tasks.retrieval.config import (
     WEIGHTS_FILE,
     RetrievalConfig,
 )
+from ecom_tasks.retrieval.exclusions import ServingExclusions
 from ecom_tasks.retrieval.model import RetrievalModel
 from ecom_tasks.retrieval.towers import ItemTower, QueryTower
 from ecom_tasks.retrieval.warmstart import load_weights, weight_arrays
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 # Keys of tower_state.npz.
 _ITEM_CATEGORY, _ITEM_TITLE = "item_category", "item_title"
 _FEATURE_MEAN, _FEATURE_STD, _TARGET_FREQ = "feature_mean", "feature_std", "target_frequencies"
+_BLOCKED, _RETURNED_VALUES, _RETURNED_SPLITS = "blocked", "returned_values", "returned_splits"
 
 
 def tower_state(model: RetrievalModel) -> dict[str, np.ndarray]:
@@ -58,7 +60,14 @@ def tower_state(model: RetrievalModel) -> dict[str, np.ndarray]:
         _FEATURE_MEAN: query.feature_mean.numpy() if n else np.zeros(0, np.float32),
         _FEATURE_STD: query.feature_std.numpy() if n else np.zeros(0, np.float32),
         _TARGET_FREQ: model.target_frequencies.numpy(),
-    }
+    } | _exclusion_state(model)
+
+
+def _exclusion_state(model: RetrievalModel) -> dict[str, np.ndarray]:
+    ex = model.exclusions
+    if ex is None:
+        return {}
+    return {_BLOCKED: ex.blocked, _RETURNED_VALUES: ex.returned_values, _RETURNED_SPLITS: ex.returned_splits}
 
 
 def save_tower_state(model: RetrievalModel, uri: str) -> str:
@@ -205,15 +214,31 @@ class Backbone:
         return self.item_tower.candidate_embeddings(tf.constant(rows, tf.int32)).numpy()
 
     def top_columns(
-        self, inputs: dict[str, np.ndarray], k: int, exclude: Sequence[Sequence[str]] | None = None
+        self,
+        inputs: dict[str, np.ndarray],
+        k: int,
+        exclude: Sequence[Sequence[str]] | None = None,
+        *,
+        own_returns: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`top_k` but returns catalogue columns (indexes into :attr:`item_ids`)."""
+        """Like :meth:`top_k` but returns catalogue columns (indexes into :attr:`item_ids`, -1 for
+        an empty slot). ``own_returns=False``: the caller's ``exclude`` holds the returns to leave
+        out (the gate scores an older model at another point in time than its own ds)."""
         queries = tf.constant(self.query_vectors(inputs))
         items = tf.constant(self.item_vectors())
         k = min(k, len(self.item_ids))
         bonus = self.config.repeat_bonus
         history = self._columns(inputs[SERVING_HISTORY]) if bonus else None
         excluded = None if exclude is None else self._columns(exclude)
+        # The model's own exclusions (exclusions.py) join the caller's: what each user returned up
+        # to its ds, and items out of its catalogue.
+        own, blocked = self.model.exclusions, None
+        if own is not None:
+            returned = own.returned_of(self.vocabs.user_rows(list(inputs[SERVING_USER_ID])))
+            if own_returns and any(len(r) for r in returned):
+                more = scoring.pad_columns(returned)
+                excluded = more if excluded is None else np.concatenate([excluded, more], axis=1)
+            blocked = tf.constant(own.blocked) if own.blocked.any() else None
         cols_out, scores_out = [], []
         for s in range(0, int(queries.shape[0]), 4096):
             part = slice(s, s + 4096)
@@ -223,9 +248,10 @@ class Backbone:
                 history=None if history is None else tf.constant(history[part]),
                 bonus=bonus,
                 exclude=None if excluded is None else tf.constant(excluded[part]),
+                blocked=blocked,
             )
             best = tf.math.top_k(scores, k=k)
-            cols_out.append(best.indices.numpy())
+            cols_out.append(scoring.served_columns(best.values, best.indices))
             scores_out.append(best.values.numpy())
         if not cols_out:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
@@ -245,6 +271,9 @@ class Backbone:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best catalogue items per query: (item ids [b, k] str, scores [b, k]).
 
+        Never an item the user returned up to the model's ds nor one out of its catalogue
+        (``exclusions``); a slot only such an item could fill is "" with score ``-inf``.
+
         Scores are cosine similarities plus ``config.repeat_bonus`` for the items of the query's
         history input (``scoring``), as in evaluation and the exported model.
 
@@ -253,7 +282,7 @@ class Backbone:
             exclude: per query, item ids never to return (e.g. already bought); unknown ids ignored.
         """
         cols, scores = self.top_columns(inputs, k, exclude)
-        catalogue = np.asarray(self.item_ids, dtype=object)
+        catalogue = np.asarray([*self.item_ids, PAD], dtype=object)  # column -1: an empty slot
         return catalogue[cols].astype(str), scores
 
 
@@ -289,6 +318,10 @@ def load_backbone(folder: str) -> Backbone:
         num_rows=len(vocabs.items),
         target_frequencies=state[_TARGET_FREQ],
     )
+    if _BLOCKED in state:  # a model saved before its exclusions were kept has none
+        model.exclusions = ServingExclusions(
+            state[_BLOCKED], state[_RETURNED_VALUES], state[_RETURNED_SPLITS]
+        )
     n_features = len(vocabs.user_feature_names)
     # Create the variables, then fill them by name.
     query_tower.encode_sequence(

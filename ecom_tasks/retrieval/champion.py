@@ -46,6 +46,7 @@ def champion_metrics(
     as_of: pd.Timestamp,
     *,
     exclude_history: bool = False,
+    returned: Sequence[Sequence[str]] | None = None,
     ks: Sequence[int] = METRIC_KS,
 ) -> dict[str, float]:
     """Full-ranking metrics of ``champion`` for ``user_ids`` against ``target_ids``.
@@ -56,11 +57,19 @@ def champion_metrics(
         user_ids / target_ids: the held-out users and the distinct items of each one's window.
         as_of: the start of the held-out window.
         exclude_history: drop each user's earlier items from the ranking (as the candidate did).
+        returned: per user, the items they returned before ``as_of`` (left out, as the candidate
+            did); the champion's own returns table, of its own ds, is not used.
     """
     inputs = champion.query_inputs(history, user_features, user_ids, as_of)
     exclude = None
     if exclude_history:
         items = history.groupby(USER_ID, sort=False)[ITEM_ID].unique().to_dict()
         exclude = [list(items.get(u, [])) for u in user_ids]
-    top, _ = champion.top_columns(inputs, max(ks), exclude)
+    if returned is not None:
+        exclude = (
+            [list(r) for r in returned]
+            if exclude is None
+            else [[*e, *r] for e, r in zip(exclude, returned, strict=True)]
+        )
+    top, _ = champion.top_columns(inputs, max(ks), exclude, own_returns=False)
     return ranking_metrics(top, target_columns(champion, target_ids), ks)

@@ -62,7 +62,8 @@ def ranking_metrics(
     width = max(int(top.max(initial=0)), max(int(t.max()) for t in tsets)) + 2
     # A hit is a (user, column) pair present in both; encode pairs as integers to test them at once.
     pair_keys = np.concatenate([u * width + (t + 1) for u, t in enumerate(tsets)])
-    hits = np.isin(np.arange(len(keep))[:, None] * width + (top + 1), pair_keys)
+    # A negative column in a ranking is an empty slot (nothing servable left), never a hit.
+    hits = np.isin(np.arange(len(keep))[:, None] * width + (top + 1), pair_keys) & (top >= 0)
     sizes = np.array([len(t) for t in tsets], dtype=np.float64)
     discount = 1.0 / np.log2(np.arange(top.shape[1]) + 2.0)
     ideal = np.concatenate([[0.0], np.cumsum(discount)])

@@ -10,6 +10,10 @@ signatures:
 - ``recommend_excluding(user_id, history, user_features, exclude, k)``: never returns an item of
   ``exclude`` (for example the items the user already bought).
 
+Neither ever returns an item the user returned up to the model's ds or an item out of the
+catalogue as of it (``exclusions``, baked into the model); a slot that only such an item could
+fill comes back as "" with score ``-inf``.
+
 Inputs: ``user_id`` [b] strings (unknown or empty ids use the out-of-vocabulary row);
 ``history`` [b, n] item ids, oldest first, padded with "" at the end (unknown items are fine);
 ``user_features`` [b, f] float32 in ``vocabularies.json``'s ``user_feature_names`` order, NaN
@@ -49,6 +53,7 @@ from ecom_tasks.retrieval.config import (
     SIGNATURE_EXCLUDING,
 )
 from ecom_tasks.retrieval.data import Vocabularies
+from ecom_tasks.retrieval.exclusions import ServingExclusions
 from ecom_tasks.retrieval.model import RetrievalModel
 
 # Users per step of a large call. Beauty's 22,363 users (12,101 items, k=10) took 3.2-3.4 CPU-s
@@ -65,12 +70,27 @@ class RepeatAwareBruteForce(tfrs.layers.factorized_top_k.BruteForce):
     """
 
     def __init__(
-        self, query_model: tf.keras.Model, item_lookup, first_item_row: int, repeat_bonus: float, k: int
+        self,
+        query_model: tf.keras.Model,
+        item_lookup,
+        first_item_row: int,
+        repeat_bonus: float,
+        k: int,
+        exclusions: ServingExclusions | None = None,
     ):
         super().__init__(query_model, k=k)
         self.item_lookup = item_lookup
         self.first_item_row = first_item_row
         self.repeat_bonus = float(repeat_bonus)
+        # The model's own exclusions (exclusions.py): items out of the catalogue for everyone, and
+        # per user row (the query tower's user lookup) the items they returned.
+        self.has_blocked = exclusions is not None and bool(exclusions.blocked.any())
+        self.has_returned = exclusions is not None and len(exclusions.returned_values) > 0
+        if self.has_blocked:
+            self.blocked = tf.constant(exclusions.blocked, tf.bool)
+        if self.has_returned:
+            self.returned_values = tf.constant(exclusions.returned_values, tf.int64)
+            self.returned_splits = tf.constant(exclusions.returned_splits, tf.int64)
 
     def _columns(self, ids: tf.Tensor) -> tf.Tensor:
         rows = tf.cast(self.item_lookup(ids), tf.int64) - self.first_item_row
@@ -85,14 +105,27 @@ class RepeatAwareBruteForce(tfrs.layers.factorized_top_k.BruteForce):
         k = k if k is not None else self._k
         if self._candidates is None:
             raise ValueError("The `index` method must be called first to create the retrieval index.")
+        excluded = None if exclude is None else self._columns(exclude)
+        if self.has_returned:
+            returned = self._returned(queries[SERVING_USER_ID])
+            excluded = returned if excluded is None else tf.concat([excluded, returned], axis=1)
         scores = scoring.score_items(
             self.query_model(queries),
             self._candidates,
-            exclude=None if exclude is None else self._columns(exclude),
+            exclude=excluded,
+            blocked=self.blocked if self.has_blocked else None,
         )
         history = self._columns(queries[SERVING_HISTORY]) if self.repeat_bonus else None
         values, columns = scoring.top_k(scores, k, history=history, bonus=self.repeat_bonus)
-        return values, tf.gather(self._identifiers, columns)
+        # A slot only an excluded item could fill (fewer than k left) is returned empty.
+        ids = tf.where(tf.math.is_inf(values), tf.constant(PAD), tf.gather(self._identifiers, columns))
+        return values, ids
+
+    def _returned(self, user_ids: tf.Tensor) -> tf.Tensor:
+        # [b, m] columns each user returned (-1 padded); unknown users (OOV row) returned nothing.
+        rows = tf.cast(self.query_model.user_lookup(user_ids), tf.int64)
+        table = tf.RaggedTensor.from_row_splits(self.returned_values, self.returned_splits)
+        return tf.gather(table, rows).to_tensor(default_value=-1)
 
 
 class Recommender(tf.Module):
@@ -183,7 +216,12 @@ class Recommender(tf.Module):
 def build_recommender(model: RetrievalModel, vocabs: Vocabularies, k: int, chunk: int = CHUNK) -> Recommender:
     """Index every catalogue item and call the index once (needed before saving)."""
     index = RepeatAwareBruteForce(
-        model.query_tower, model.item_tower.item_lookup, vocabs.first_item_row, model.repeat_bonus, k
+        model.query_tower,
+        model.item_tower.item_lookup,
+        vocabs.first_item_row,
+        model.repeat_bonus,
+        k,
+        model.exclusions,
     )
     rows = tf.range(vocabs.first_item_row, len(vocabs.items))
     index.index(

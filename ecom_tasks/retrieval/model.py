@@ -1,11 +1,11 @@
 """The retrieval model: a ``tfrs.Model`` that only computes the loss.
 
 Each batch holds windows of (input token, next item) positions; every non-padding position is a
-query whose positive candidate is its next item. Negatives, by ``config.negatives``:
+query whose positive candidate is its next item. Negatives, by ``config.negatives`` (``auto``:
+full for a small catalogue, see ``RetrievalConfig.uses_full_softmax``):
 
-- ``full``: every item in the catalogue. The candidate matrix is [positives; all items] and a
-  score mask keeps, for each query, its own positive plus every *other* item once, so the loss is
-  the exact softmax over the catalogue (affordable up to some 10^5 items).
+- ``full``: every item in the catalogue: the exact softmax cross-entropy over all items
+  (affordable up to some 10^5 items).
 - ``sampled``: the batch's positives plus ``num_sampled`` uniformly drawn items. The logits are
   corrected by the log of each candidate's probability under that mixed sampler (logQ), and
   negatives that are the query's own positive are masked (accidental hits).
@@ -21,6 +21,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from ecom_tasks.retrieval.config import RetrievalConfig
+from ecom_tasks.retrieval.exclusions import ServingExclusions
 from ecom_tasks.retrieval.pipeline import FEATURES, TARGETS, TOKENS, USER, WEIGHTS
 from ecom_tasks.retrieval.towers import ItemTower, QueryTower
 
@@ -61,7 +62,7 @@ class RetrievalModel(tfrs.Model):
         super().__init__()
         self.query_tower = query_tower
         self.item_tower = item_tower
-        self.negatives = config.negatives
+        self.negatives = "full" if config.uses_full_softmax(num_rows - first_item_row) else "sampled"
         self.num_sampled = config.num_sampled
         self.logq = config.logq_correction
         self.first_item_row = first_item_row
@@ -70,9 +71,12 @@ class RetrievalModel(tfrs.Model):
         # Added to the score of history items when ranking for a user (scoring.py); not in the loss.
         self.repeat_bonus = float(config.repeat_bonus)
         self.max_history = config.max_history  # history items a query reads (and the bonus covers)
+        # What the model never serves (returns, items out of the catalogue), set for its ds by the
+        # stage (exclusions.py); None: nothing.
+        self.exclusions: ServingExclusions | None = None
         freq = np.zeros(num_rows, np.float32) if target_frequencies is None else target_frequencies
         self.target_frequencies = tf.constant(freq, tf.float32)
-        sampled = config.negatives == "sampled"
+        sampled = self.negatives == "sampled"
         # The temperature divides the queries rather than the [queries, candidates] score matrix
         # (the task's `temperature`): the same logits, one elementwise pass fewer each way.
         self.inverse_temperature = 1.0 / config.temperature
@@ -97,14 +101,14 @@ class RetrievalModel(tfrs.Model):
         return loss / tf.maximum(tf.reduce_sum(weights), 1e-6)
 
     def _full_softmax(self, queries: tf.Tensor, positives: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        # The exact softmax over the catalogue as one [queries, items] matmul and the fused sparse
+        # kernel: no [positives; items] candidate block, dense identity labels or score mask (the
+        # TFRS task's layout), each of which is one more pass over a [queries, 12k] matrix on Beauty.
         all_rows = tf.range(self.first_item_row, self.num_rows, dtype=tf.int32)
-        rows = tf.concat([positives, all_rows], axis=0)
-        candidates = self.item_tower.candidate_embeddings(rows)
-        n = tf.shape(positives)[0]
-        own = tf.cast(tf.eye(n, n), tf.bool)  # of the positives block keep only the query's own
-        others = tf.not_equal(all_rows[None, :], positives[:, None])  # each other item once
-        mask = tf.concat([own, others], axis=1)
-        return self.task(queries, candidates, sample_weight=weights, score_mask=mask, compute_metrics=False)
+        logits = tf.matmul(queries, self.item_tower.candidate_embeddings(all_rows), transpose_b=True)
+        labels = positives - self.first_item_row
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        return tf.reduce_sum(losses * weights)
 
     def _sampled_softmax(self, queries: tf.Tensor, positives: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         sampled = tf.random.uniform(

@@ -69,16 +69,25 @@ def next_day_targets(days: np.ndarray) -> np.ndarray:
     return target
 
 
-def training_windows(seqs: Sequences, window: int, bos_row: int, *, next_day: bool = False) -> Windows:
+def training_windows(
+    seqs: Sequences, window: int, bos_row: int, *, next_day: bool = False, every_prefix: bool = False
+) -> Windows:
     """Cut every sequence into windows of at most ``window`` positions, newest window last.
 
     Position ``p`` reads BOS or item ``p-1`` and is trained to predict item ``p`` (every item is
     a target once), or with ``next_day`` an item of the next day's basket (see
     :func:`next_day_targets`). The first window of a sequence starts with BOS, later ones with
     the item before their first position. Windows without any target are left out.
+
+    With ``every_prefix`` each position is a window of its own (the newest ``window`` positions
+    up to it) with a target at its last position only: every target is read with its full
+    context, as evaluation reads a user, and gets its own dropout (``RetrievalConfig.every_prefix``).
     """
     spans: list[tuple[int, int, int]] = []  # (sequence, start, end) over query positions
     for s, items in enumerate(seqs.items):
+        if every_prefix:
+            spans += [(s, max(0, end - window), end) for end in range(len(items), 0, -1)]
+            continue
         end = len(items)
         while end > 0:
             start = max(0, end - window)
@@ -102,15 +111,31 @@ def training_windows(seqs: Sequences, window: int, bos_row: int, *, next_day: bo
         tokens[i, 1:m] = items[start : end - 1]
         targets[i, :m] = np.where(pos >= 0, items[np.maximum(pos, 0)], 0)
         weights[i, :m] = np.where(pos >= 0, w[np.maximum(pos, 0)], 0.0)
+        if every_prefix:  # only the prefix's own (last) position is its example
+            targets[i, : m - 1] = 0
+            weights[i, : m - 1] = 0.0
         users[i] = seqs.users[s]
         lengths[i] = m
     keep = (targets > 0).any(axis=1)
     return Windows(tokens[keep], targets[keep], weights[keep], users[keep], lengths[keep])
 
 
-def _buckets(window: int, tokens_per_batch: int) -> tuple[list[int], list[int]]:
+def config_windows(seqs: Sequences, bos_row: int, config: RetrievalConfig) -> Windows:
+    """:func:`training_windows` as ``config`` asks (window length, target, every prefix)."""
+    return training_windows(
+        seqs,
+        config.max_history,
+        bos_row,
+        next_day=config.target == "next_day",
+        every_prefix=config.every_prefix,
+    )
+
+
+def _buckets(window: int, tokens_per_batch: int, every_prefix: bool = False) -> tuple[list[int], list[int]]:
     boundaries = [b for b in (2, 3, 5, 9, 17, 33, 65, 129, 257, 513) if b <= window]
     upper = [b - 1 for b in boundaries] + [window]
+    if every_prefix:  # one predicted position per window, whatever its length
+        return boundaries, [tokens_per_batch] * len(upper)
     return boundaries, [max(1, tokens_per_batch // u) for u in upper]
 
 
@@ -155,7 +180,7 @@ def make_dataset(
             FEATURES: e[FEATURES],
         }
 
-    boundaries, sizes = _buckets(config.max_history, config.tokens_per_batch)
+    boundaries, sizes = _buckets(config.max_history, config.tokens_per_batch, config.every_prefix)
     ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.bucket_by_sequence_length(lambda e: tf.shape(e[TOKENS])[0], boundaries, sizes)
     return ds.prefetch(tf.data.AUTOTUNE)

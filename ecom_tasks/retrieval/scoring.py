@@ -64,6 +64,7 @@ def score_items(
     history: tf.Tensor | None = None,
     bonus: float = 0.0,
     exclude: tf.Tensor | None = None,
+    blocked: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """``[b, n]`` scores of ``queries`` [b, d] against ``candidates`` [n, d] (see the module doc).
 
@@ -71,13 +72,23 @@ def score_items(
         history: [b, h] catalogue columns of each user's history (-1 padded), for the bonus.
         bonus: added to the cosine score of history items (0: none).
         exclude: [b, m] columns never to return (-1 padded): their score is ``-inf``.
+        blocked: [n] bool, columns never to return to anyone (out of the catalogue): ``-inf``.
     """
     scores = tf.matmul(queries, candidates, transpose_b=True)
     if history is not None:
         scores = add_repeat_bonus(scores, history, bonus)
     if exclude is not None:
         scores = exclude_columns(scores, exclude)
+    if blocked is not None:
+        scores = tf.where(tf.cast(blocked, tf.bool)[None, :], tf.constant(-np.inf, scores.dtype), scores)
     return scores
+
+
+def served_columns(values: tf.Tensor | np.ndarray, columns: tf.Tensor | np.ndarray) -> np.ndarray:
+    """Top-k ``columns`` with ``-1`` where the score is ``-inf`` (an excluded item that only filled
+    the list because fewer than k items were left): never a served item."""
+    values, columns = np.asarray(values), np.asarray(columns, np.int64)
+    return np.where(np.isneginf(values), -1, columns)
 
 
 # Columns per group in top_k's first stage. With Amazon Beauty's 12,101 items and k=10 the two

@@ -31,7 +31,17 @@ from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.errors import ConfigError
 from ecom_tasks.publish import champion as champions
 from ecom_tasks.publish import evaluation
-from ecom_tasks.retrieval import backbone, data, evaluate, export, inputs, pipeline, train, warmstart
+from ecom_tasks.retrieval import (
+    backbone,
+    data,
+    evaluate,
+    exclusions,
+    export,
+    inputs,
+    pipeline,
+    train,
+    warmstart,
+)
 from ecom_tasks.retrieval.backbone import Backbone, load_backbone
 from ecom_tasks.retrieval.baselines import evaluate_baselines
 from ecom_tasks.retrieval.champion import champion_metrics
@@ -92,11 +102,18 @@ def train_and_evaluate(
     end: pd.Timestamp,
     warm: tuple[dict[str, np.ndarray], data.Vocabularies] | None = None,
     champion: Backbone | None = None,
+    returns: pd.DataFrame | None = None,
+    catalogue_items: pd.DataFrame | None = None,
 ) -> Trained:
     """The pure core: train on ``ts < cutoff``, evaluate on ``cutoff <= ts < end``.
 
     With ``champion`` (an earlier model, see ``backbone``) it is scored on the same held-out
     users and targets as the new model.
+
+    ``returns`` (``user_id, item_id, ts`` return lines up to ``end``) and ``catalogue_items`` (the
+    items snapshot of the day) set what the model never serves (``exclusions``): the evaluation
+    lists, served at ``cutoff``, leave out the items returned before it and those out of the
+    catalogue; the exported model leaves out every return up to ``end``.
 
     Raises:
         TrainingDataError: nothing to train on before ``cutoff``.
@@ -122,7 +139,7 @@ def train_and_evaluate(
     else:
         train_seqs, val_hist, last = data.leave_last_out(seqs, min_length=2)
         val_targets = [np.array([t]) for t in last]
-    windows = pipeline.training_windows(train_seqs, config.max_history, vocabs.bos_row, next_day=next_day)
+    windows = pipeline.config_windows(train_seqs, vocabs.bos_row, config)
     validation = evaluate.make_eval_set(
         val_hist,
         val_targets,
@@ -149,7 +166,17 @@ def train_and_evaluate(
         feats,
         exclude_history=config.eval_exclude_history,
     )
+    returned_ids = None
+    if returns is not None and len(returns):  # the evaluation lists are served at the cutoff
+        before = returns[(returns[TS] < cutoff).to_numpy()]
+        test_users = [str(targets.index[i]) for i in keep]
+        returned_ids = exclusions.returned_ids(before, test_users)
+        test.exclusions = exclusions.merged(
+            test.exclusions, exclusions.returned_columns(before, vocabs, test_users)
+        )
     model = train.build_model(vocabs, config, cat, feats, windows)
+    upto_end = None if returns is None else returns[(returns[TS] < end).to_numpy()]  # point in time
+    model.exclusions = exclusions.serving_exclusions(vocabs, upto_end, catalogue_items)
     warm_stats = warmstart.warm_start(model, warm[0], warm[1], vocabs) if warm else None
     patience = config.warm_patience if warm_stats else config.patience
     fit = train.fit(model, windows, feats, config, vocabs, validation, patience=patience)
@@ -186,6 +213,7 @@ def train_and_evaluate(
                 [list(targets.iloc[i]) for i in keep],
                 cutoff,
                 exclude_history=config.eval_exclude_history,
+                returned=returned_ids,
             )
     summary = {
         "train_interactions": len(history),
@@ -253,9 +281,19 @@ def pretrain_retrieval(
                 f"warm_start_uri: {warm_start_uri} holds no {WEIGHTS_FILE}/{VOCABULARIES_FILE}"
             ) from exc
     champion = _load_champion(champion_uri) if champion_uri else None
+    returns, catalogue_items = exclusions.read_returns(root, day), exclusions.read_catalogue(root, day)
     try:
         trained = train_and_evaluate(
-            interactions, items, users, config, cutoff=cutoff, end=end, warm=warm, champion=champion
+            interactions,
+            items,
+            users,
+            config,
+            cutoff=cutoff,
+            end=end,
+            warm=warm,
+            champion=champion,
+            returns=returns,
+            catalogue_items=catalogue_items,
         )
     except data.TrainingDataError as exc:
         raise data.TrainingDataError(f"{inter_uri}: {exc}") from None

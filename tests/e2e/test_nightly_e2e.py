@@ -152,3 +152,26 @@ def test_the_forecast_was_backtested_gated_on_its_declared_metrics_and_reported(
     assert history["seconds"]["total"] < 60, history["seconds"]  # well under a minute on this shop
     report = env.data_root / "reports" / "forecast" / f"ds={RUN_DS}"
     assert (report / "index.html").exists() and (report / "top_items.png").exists()
+
+
+def test_retrieval_never_serves_what_a_customer_returned(nightly_run):
+    from ecom_tasks.retrieval import exclusions, export
+    from ecom_tasks.retrieval.backbone import load_backbone
+
+    env, _ = nightly_run
+    root, day = str(env.data_root), dt.date.fromisoformat(RUN_DS)
+    folder = env.data_root / "models" / catalog.RETRIEVAL / f"ds={RUN_DS}"
+    backbone = load_backbone(str(folder))
+    returns = exclusions.read_returns(root, day)
+    known = set(backbone.vocabs.users) & set(returns[c.USER_ID].astype(str))
+    assert known, "the small shop's customers return items: some of them are in the model"
+    users = sorted(known)[:20]
+    returned = exclusions.returned_ids(returns, users)
+    loaded = export.load_recommender(str(folder / catalog.SAVED_MODEL_DIR))
+    k = len(backbone.item_ids)  # the whole catalogue: every servable item is listed
+    served, _ = export.recommend(
+        loaded, users, [[] for _ in users], k, num_features=len(backbone.feature_columns)
+    )
+    for user, items, listed in zip(users, returned, served, strict=True):
+        kept = set(backbone.item_ids) & set(items)
+        assert kept and not kept & set(listed), user

@@ -41,7 +41,9 @@ def test_json_holds_the_headline_figures(tmp_path: Path, monkeypatch: pytest.Mon
         ["--data", str(seqs), "--json", str(out_path), "--epochs", "2", "--skip-tutorial", "--skip-serving"]
     )
     figures = json.loads(out_path.read_text())
-    assert set(figures) == KEYS | {f"itemknn_{k}" for k in KEYS - {"train_seconds", "best_epoch"}}
+    metrics = KEYS - {"train_seconds", "best_epoch"}
+    assert set(figures) == KEYS | {f"{p}{k}" for k in metrics for p in ("itemknn_", "val_")}
+    assert figures["val_ndcg_at_10"] == out["validation"]["ndcg_at_10"]
     assert figures["hr_at_10"] == out["model"]["hr_at_10"]
     assert figures["itemknn_ndcg_at_20"] == out["itemknn_ndcg_at_20"]
     assert figures["best_epoch"] == out["model_training"]["best_epoch"] in (0, 1, 2)

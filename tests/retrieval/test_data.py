@@ -84,6 +84,28 @@ def test_training_windows_every_item_is_a_target_once() -> None:
     assert hist.tolist() == [[13, 14, 15, 16], [2, 5, 0, 0]]  # newest items, left-aligned
 
 
+def test_every_prefix_is_a_window_of_its_own_with_one_target() -> None:
+    seqs = data.Sequences(
+        users=np.array([2, 3], np.int32),
+        items=[np.arange(10, 17, dtype=np.int32), np.array([11], np.int32)],
+        weights=[np.ones(7, np.float32), np.full(1, 2.0, np.float32)],
+    )
+    win = pipeline.training_windows(seqs, window=4, bos_row=2, every_prefix=True)
+    assert len(win) == win.num_examples == 8  # one window per item
+    rows = {
+        int(win.targets[i, win.lengths[i] - 1]): (
+            win.tokens[i, : win.lengths[i]].tolist(),
+            win.targets[i, : win.lengths[i]].tolist(),
+        )
+        for i in range(len(win))
+        if win.users[i] == 2
+    }
+    assert rows[10] == ([2], [10])  # the first item: read after BOS
+    assert rows[12] == ([2, 10, 11], [0, 0, 12])  # the loss at the last position only
+    assert rows[16] == ([12, 13, 14, 15], [0, 0, 0, 16])  # the newest 4 positions: full context
+    assert pipeline._buckets(4, 64, every_prefix=True)[1] == [64, 64, 64]  # one target a window
+
+
 def test_dataset_batches_are_padded_per_bucket() -> None:
     seqs = data.Sequences(
         users=np.arange(3, dtype=np.int32) + 2,

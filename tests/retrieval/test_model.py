@@ -12,6 +12,7 @@ import tensorflow as tf
 from ecom_tasks.contract import CATEGORY, ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.retrieval import data, evaluate, pipeline, stage, train, warmstart
 from ecom_tasks.retrieval.config import (
+    FULL_SOFTMAX_MAX_ITEMS,
     NUM_RESERVED,
     REPEAT_BONUS_GRID,
     SERVING_FEATURES,
@@ -128,6 +129,37 @@ def test_sampled_softmax_loss_and_gradients_are_finite(toy) -> None:
     grads = tape.gradient(loss, model.trainable_variables)
     assert np.isfinite(float(loss)) and float(loss) > 0
     assert all(np.isfinite(tf.convert_to_tensor(g).numpy()).all() for g in grads if g is not None)
+
+
+def test_full_softmax_is_the_cross_entropy_over_every_item(toy) -> None:
+    interactions, items = toy
+    config = tiny_config(negatives="full")
+    vocabs, feats, windows, _ = prepare(interactions, items, config)
+    model = train.build_model(vocabs, config, items, feats, windows)
+    batch = next(iter(pipeline.make_dataset(windows, feats, config, shuffle=False)))
+    loss = float(model.compute_loss(batch))
+    # By hand: each predicted position's softmax over all 12 items at temperature 0.1, weighted.
+    seq = model.query_tower.encode_sequence(batch["tokens"], batch["user"], batch["user_features"]).numpy()
+    targets, weights = batch["targets"].numpy(), batch["weights"].numpy()
+    valid = targets > 0
+    q = seq[valid] / np.linalg.norm(seq[valid], axis=1, keepdims=True) / config.temperature
+    logits = q @ train.item_embeddings(model, vocabs).T
+    shifted = logits - logits.max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    nll = -log_p[np.arange(len(q)), targets[valid] - vocabs.first_item_row]
+    assert loss == pytest.approx(float((nll * weights[valid]).sum() / weights[valid].sum()), rel=1e-4)
+
+
+def test_auto_negatives_use_the_full_softmax_on_a_small_catalogue(toy) -> None:
+    auto = tiny_config(negatives="auto")
+    assert auto.uses_full_softmax(FULL_SOFTMAX_MAX_ITEMS) and not auto.uses_full_softmax(
+        FULL_SOFTMAX_MAX_ITEMS + 1
+    )
+    assert tiny_config(negatives="full").uses_full_softmax(10**6)
+    assert not tiny_config(negatives="sampled").uses_full_softmax(12)
+    interactions, items = toy
+    vocabs, feats, windows, _ = prepare(interactions, items, auto)
+    assert train.build_model(vocabs, auto, items, feats, windows).negatives == "full"  # 12 items
 
 
 def test_warm_start_reuses_rows_and_reaches_the_cold_recall_sooner(toy, cold) -> None:
