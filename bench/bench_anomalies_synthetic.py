@@ -22,7 +22,6 @@ Usage: nice -n 10 python bench/bench_anomalies_synthetic.py --root /tmp/shop10m_
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import resource
 import sys
@@ -38,16 +37,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_synthetic import bench_config  # noqa: E402
-from ecom_tasks import catalog, contract, storage  # noqa: E402
+from bench import validated_days  # noqa: E402
+from ecom_tasks import contract  # noqa: E402
 from ecom_tasks.anomalies import daily, data  # noqa: E402
 from ecom_tasks.anomalies import features as f  # noqa: E402
 from ecom_tasks.anomalies import reference as ref  # noqa: E402
 from ecom_tasks.anomalies.config import AnomalyConfig  # noqa: E402
 from ecom_tasks.anomalies.model import AnomalyModel  # noqa: E402
 from ecom_tasks.anomalies.outputs import top_orders  # noqa: E402
-from ecom_tasks.features import store  # noqa: E402
-from ecom_tasks.sources.synthetic import generate  # noqa: E402
 
 log = logging.getLogger("bench_anomalies_synthetic")
 
@@ -76,32 +73,6 @@ class Timer:
         return self.sum_wall, self.sum_cpu
 
 
-def write_shop(root: str, n_events: int, days: int, seed: int) -> list[dt.date]:
-    """The shop's days as validated partitions until ``n_events`` events (reused when present)."""
-    have = store.event_days(root, None, dt.date(2100, 1, 1))
-    if have:
-        return have
-    cfg = bench_config(n_events, days, seed)
-    total, written = 0, []
-    for day, tables in generate(cfg, cfg.opening, cfg.opening + dt.timedelta(days=10 * days)):
-        items = tables.items
-        events = tables.events.drop_duplicates(contract.EVENT_ID)
-        events = events[events[contract.ITEM_ID].isin(items[contract.ITEM_ID])].reset_index(drop=True)
-        for table, frame in (
-            (contract.EVENTS, events),
-            (contract.ITEMS, items),
-            (contract.USERS, tables.users),
-        ):
-            uri = storage.partition_uri(root, catalog.VALIDATED, table, day)
-            storage.write_partition(frame.reset_index(drop=True), uri, source="bench")
-        total += len(events)
-        written.append(day)
-        if total >= n_events:
-            break
-    print(f"wrote {total:,} events over {len(written)} days")
-    return written
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=None)
@@ -113,7 +84,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     root = args.root or tempfile.mkdtemp(prefix="anomaly_synthetic_")
     t = time.perf_counter()
-    days = write_shop(root, args.events, args.days, args.seed)
+    days = validated_days.write_synthetic(root, args.events, args.days, args.seed)
     print(f"data root {root}: {len(days)} validated days ready in {time.perf_counter() - t:.1f} s")
 
     config = AnomalyConfig()

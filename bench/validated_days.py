@@ -1,6 +1,7 @@
 """A source's canonical tables written as validated daily partitions, as the nightly's validate
-step leaves them: what the stage benchmarks on Online Retail II start from (shared by
-bench_heads_, bench_forecast_ and bench_anomalies_online_retail.py)."""
+step leaves them: what the stage benchmarks start from (Online Retail II for bench_heads_,
+bench_forecast_ and bench_anomalies_online_retail.py; the large synthetic shop for
+bench_anomalies_ and bench_forecast_synthetic.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecom_tasks import contract, storage
+from ecom_tasks import catalog, contract, storage
 from ecom_tasks.contract import EVENTS, ITEMS, USERS
+from ecom_tasks.features import store
 from ecom_tasks.sources.online_retail import read_online_retail
+from ecom_tasks.sources.synthetic import generate
 
 
 def write_validated(root: str, source: Path) -> dt.date:
@@ -34,3 +37,31 @@ def write_validated(root: str, source: Path) -> dt.date:
             snap = frame[frame[contract.FIRST_SEEN] < end].reset_index(drop=True)
             storage.write_partition(snap, storage.partition_uri(root, "validated", table, d), source="bench")
     return last
+
+
+def write_synthetic(root: str, n_events: int, days: int, seed: int) -> list[dt.date]:
+    """bench_synthetic's shop of ``n_events`` over about ``days`` days as validated partitions.
+
+    What validation keeps is written (duplicate event ids and unknown items dropped); returns the days.
+    A root that already holds validated days is reused as it is (a rerun of a benchmark).
+    """
+    from bench.bench_synthetic import bench_config
+
+    have = store.event_days(root, None, dt.date(2100, 1, 1))
+    if have:
+        return have
+    cfg = bench_config(n_events, days, seed)
+    total, written = 0, []
+    for day, tables in generate(cfg, cfg.opening, cfg.opening + dt.timedelta(days=10 * days)):
+        items = tables.items
+        events = tables.events.drop_duplicates(contract.EVENT_ID)
+        events = events[events[contract.ITEM_ID].isin(items[contract.ITEM_ID])].reset_index(drop=True)
+        for table, frame in ((EVENTS, events), (ITEMS, items), (USERS, tables.users)):
+            uri = storage.partition_uri(root, catalog.VALIDATED, table, day)
+            storage.write_partition(frame.reset_index(drop=True), uri, source="bench")
+        total += len(events)
+        written.append(day)
+        if total >= n_events:
+            break
+    print(f"wrote {total:,} events over {len(written)} days")
+    return written
