@@ -27,6 +27,7 @@ from ecom_tasks.monitoring import drift
 from ecom_tasks.monitoring.config import MonitorConfig
 from ecom_tasks.monitoring.monitors import SCORES, active
 from ecom_tasks.publish import evaluation, outputs
+from ecom_tasks.ui import labels
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ def measure(root: str, day: dt.date, config: MonitorConfig) -> dict[str, Any]:
         "worst": worst,
     }
     if len(drifted) and changed:
-        listed = ", ".join(f"{r.name} (PSI {r.psi:.2f})" for r in drifted.head(5).itertuples())
+        worst_five = drifted.head(5).itertuples()
+        listed = ", ".join(f"{labels.field(r.name)[0]} (PSI {r.psi:.2f})" for r in worst_five)
         rule = f"PSI above {config.psi_bound:g}, KS p below {config.ks_alpha:g}"
         text = (f"monitoring ds={day}: drift ({rule}) in {len(drifted)} of {len(table)} scores and "
                 f"features against {ref_day}: {listed}")  # fmt: skip

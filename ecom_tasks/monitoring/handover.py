@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 from ecom_tasks.assistant import answer_log
+from ecom_tasks.ui import labels
 
 MESSAGES, HANDED_OVER, HANDOVER_RATE = "messages", "handed_over", "handover_rate"
 # The assistant's reason texts (ecom_tasks/assistant/answers.py) by the category monitored.
@@ -82,5 +83,7 @@ def breach(row: dict[str, Any], bound: float) -> list[str]:
     if rate is None or math.isnan(rate) or rate <= bound:
         return []
     worst = max(CATEGORIES, key=lambda c: row.get(rate_column(c)) or 0.0)
-    return [f"{HANDOVER_RATE} {rate:.4f} above the configured bound {bound:g} (most: {LABELS[worst]}, "
+    said = f"{labels.metric_label(HANDOVER_RATE)}: {labels.metric_value(HANDOVER_RATE, rate)}"
+    bound_said = labels.metric_value(HANDOVER_RATE, bound)
+    return [f"{said} above the configured bound {bound_said} (most: {LABELS[worst]}, "
             f"{row[rate_column(worst)]:.1%} of messages)"]  # fmt: skip

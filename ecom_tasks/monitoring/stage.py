@@ -38,6 +38,7 @@ from ecom_tasks.monitoring.monitors import FORECASTS, HANDOVERS, LISTS, SCORES, 
 from ecom_tasks.publish import outputs
 from ecom_tasks.publish.gate import GateConfig
 from ecom_tasks.publish.tables import RANK
+from ecom_tasks.ui import labels
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +158,14 @@ def breaches(row: dict[str, Any], monitor: Monitor, gates: GateConfig, config: M
             value = row.get(t.metric)
             if value is None or not np.isfinite(value):
                 continue
+            # In the page's words and units: the alert is read on the page and in a chat channel.
+            said = f"{labels.metric_label(t.metric)}: {labels.metric_value(t.metric, value)}"
             if t.minimum is not None and value < t.minimum:
-                found.append(f"{t.metric} {value:.4f} below the {model} gate's minimum {t.minimum:g}")
+                limit = labels.metric_value(t.metric, t.minimum)
+                found.append(f"{said} below the {model} gate's minimum {limit}")
             if t.maximum is not None and value > t.maximum:
-                found.append(f"{t.metric} {value:.4f} above the {model} gate's maximum {t.maximum:g}")
+                limit = labels.metric_value(t.metric, t.maximum)
+                found.append(f"{said} above the {model} gate's maximum {limit}")
     return found
 
 

@@ -40,6 +40,7 @@ _METRICS: dict[str, tuple[str, str]] = {
     "coverage_80": ("item-days inside the 80% interval (target 80%)", SHARE),
     "coverage_95": ("item-days inside the 95% interval (target 95%)", SHARE),
     "coverage_80_gap": ("distance of the 80% interval's coverage from 80% (lower is better)", SHARE),
+    "handover_rate": ("messages handed over to a person", SHARE),
     "pinball_90": ("pinball loss at the 90th percentile (units; lower is better)", NUMBER),
     "items_evaluated": ("items in the test window", COUNT),
     "inventory_coverage": ("items whose lead-time demand stayed within the plan", SHARE),

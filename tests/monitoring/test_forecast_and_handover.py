@@ -69,7 +69,7 @@ def test_hand_over_rate_by_reason() -> None:
     assert handover.figures([_answer("a reason nobody knows")])["handover_other_rate"] == 1.0
     assert handover.breach(out, 0.6) == []
     (text,) = handover.breach(out, 0.5)
-    assert "handover_rate 0.6000 above the configured bound 0.5" in text
+    assert "messages handed over to a person: 60.0% above the configured bound 50.0%" in text
     assert "most: customer asked for a person, 40.0% of messages" in text
     assert math.isnan(handover.figures([])["handover_rate"])
 

@@ -50,7 +50,7 @@ def test_drift_per_feature_worst_first_and_the_planted_drop_alerted(page) -> Non
     assert psi and psi == sorted(psi, reverse=True)
     assert "days since last purchase" in html  # plain labels, not raw keys
     alerts = html[html.index('id="monitoring-alerts"') :]
-    assert f"monitoring ds={C}: ranking" in alerts and "recall_at_20 0.0000 below" in alerts
+    assert f"monitoring ds={C}: ranking" in alerts and "recall in the top 20: 0.0% below" in alerts
 
 
 def test_the_forecast_and_assistant_monitors_with_their_charts(page) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from ecom_tasks import catalog, storage
 from ecom_tasks.monitoring.stage import monitor
+from ecom_tasks.ui import labels
 from tests.monitoring.shop import CONFIG, A, B, C, read_row
 
 
@@ -61,8 +62,8 @@ def test_the_planted_drop_is_alerted_once(nights) -> None:
     assert row["recall_at_20"] == 0.0 and row["popularity_recall_at_20"] > 0
     texts = [a["text"] for a in _alerts(root) if a["kind"] == "monitoring" and a.get("model") == "ranking"]
     assert len(texts) == 1 and f"ds={C}" in texts[0]
-    assert "recall_at_20 0.0000 below the retrieval gate's minimum 0.02" in texts[0]
-    assert "ranking_ndcg_at_10 0.0000 below the ranking gate's minimum 0.01" in texts[0]
+    assert "recall in the top 20: 0.0% below the retrieval gate's minimum 2.0%" in texts[0]
+    assert "NDCG in the top 10 (0-1): 0.000 below the ranking gate's minimum 0.010" in texts[0]
     # Night B judged good lists and calibrated scores: only drift (the tiny shop moves a lot in a day).
     assert runs["b"]["alerts"] and all(
         "drift (PSI above 0.25, KS p below 0.05)" in t for t in runs["b"]["alerts"]
@@ -76,7 +77,8 @@ def test_drift_beyond_the_bound_is_alerted_naming_the_worst(nights) -> None:
     drift = [a for a in _alerts(root) if a.get("model") == catalog.DRIFT]
     assert {a["ds"] for a in drift} == {B, C} and all(a["kind"] == "monitoring" for a in drift)
     worst = runs["c"]["drift"]["worst"]
-    assert f"{worst['name']} (PSI {worst['psi']:.2f})" in runs["c"]["drift"]["alert"]
+    said = labels.field(worst["name"])[0]  # in plain words: "churn risk", not churn_risk
+    assert f"{said} (PSI {worst['psi']:.2f})" in runs["c"]["drift"]["alert"] and "_" not in said
 
 
 def test_nothing_published_before_skips_with_the_reason(nights) -> None:
@@ -111,8 +113,8 @@ def test_a_forecast_worse_than_its_gate_is_alerted(nights) -> None:
     root, _ = nights
     texts = [a["text"] for a in _alerts(root) if a.get("model") == catalog.FORECAST]
     assert len(texts) == 1 and f"ds={C}" in texts[0]
-    assert "wape 4.0000 above the forecast gate's maximum 2" in texts[0]
-    assert "coverage_80_gap 0.5500 above the forecast gate's maximum 0.1" in texts[0]
+    assert "lower is better): 400.0% above the forecast gate's maximum 200.0%" in texts[0]
+    assert "from 80% (lower is better): 55.0% above the forecast gate's maximum 10.0%" in texts[0]
 
 
 def test_the_hand_over_rate_by_reason_and_its_alert(nights) -> None:
@@ -127,4 +129,4 @@ def test_the_hand_over_rate_by_reason_and_its_alert(nights) -> None:
     assert row["handover_low_confidence_rate"] == 0 and row["handover_other_rate"] == 0
     texts = [a["text"] for a in _alerts(root) if a.get("model") == catalog.ASSISTANT]
     assert len(texts) == 1 and f"ds={C}" in texts[0]
-    assert "handover_rate 0.6000 above the configured bound 0.4" in texts[0]
+    assert "messages handed over to a person: 60.0% above the configured bound 40.0%" in texts[0]
