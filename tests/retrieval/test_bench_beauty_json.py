@@ -42,10 +42,11 @@ def test_json_holds_the_headline_figures(tmp_path: Path, monkeypatch: pytest.Mon
     )
     figures = json.loads(out_path.read_text())
     metrics = KEYS - {"train_seconds", "best_epoch"}
-    assert set(figures) == KEYS | {f"{p}{k}" for k in metrics for p in ("itemknn_", "val_")}
+    assert set(figures) == KEYS | {f"{p}{k}" for k in metrics for p in ("itemknn_", "val_", "val_itemknn_")}
     assert figures["val_ndcg_at_10"] == out["validation"]["ndcg_at_10"]
     assert figures["hr_at_10"] == out["model"]["hr_at_10"]
     assert figures["itemknn_ndcg_at_20"] == out["itemknn_ndcg_at_20"]
+    assert figures["val_itemknn_hr_at_10"] == out["validation"]["itemknn_hr_at_10"]
     assert figures["best_epoch"] == out["model_training"]["best_epoch"] in (0, 1, 2)
     assert figures["train_seconds"] > 0
     for key in KEYS - {"train_seconds", "best_epoch"}:
@@ -54,3 +55,4 @@ def test_json_holds_the_headline_figures(tmp_path: Path, monkeypatch: pytest.Mon
     # and every item left fits in the top 20, so any ranking's HR@20 is 1.
     assert figures["hr_at_20"] == 1.0
     assert figures["itemknn_hr_at_20"] == 1.0
+    assert figures["val_hr_at_20"] == figures["val_itemknn_hr_at_20"] == 1.0
