@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ecom_tasks.contract import ITEM_ID, RETURN, TITLE, TS, USER_ID
-from ecom_tasks.features import store
+from ecom_tasks.contract import ITEM_ID, TITLE, TS, USER_ID
 from ecom_tasks.publish.config import RECOMMENDATIONS
 from ecom_tasks.publish.outputs import with_item_titles, write_output
 from ecom_tasks.publish.tables import MODEL_VERSION, RANK, RETRIEVAL_RANK, SCORE
 from ecom_tasks.ranking import data
 from ecom_tasks.ranking.config import SERVING_RETRIEVAL_RANK, RankingConfig
+from ecom_tasks.retrieval import exclusions as exclusions_of_retrieval
 from ecom_tasks.retrieval.backbone import Backbone
 
 COLUMNS = [USER_ID, RANK, ITEM_ID, SCORE, RETRIEVAL_RANK, TITLE, MODEL_VERSION]
@@ -38,14 +38,16 @@ def _bought_before(interactions: pd.DataFrame, users: np.ndarray, end: pd.Timest
 
 
 def returned_before(root: str, day: dt.date) -> dict[str, set[str]]:
-    """Per user, the items with a ``return`` line in the validated events of the days up to ``day``."""
-    days = store.event_days(root, None, day)
-    lines = store.read_events(root, days, [USER_ID, ITEM_ID], event_types=[RETURN])
-    lines = lines[lines[USER_ID].notna().to_numpy()]
-    out: dict[str, set[str]] = {}
-    for user, item in zip(lines[USER_ID].astype(str), lines[ITEM_ID].astype(str), strict=True):
-        out.setdefault(user, set()).add(item)
-    return out
+    """Per user, the items with a ``return`` line in the validated events of the days up to ``day``.
+
+    The same reading retrieval's served exclusions use (:func:`ecom_tasks.retrieval.exclusions.read_returns`).
+    """
+    returns = exclusions_of_retrieval.read_returns(root, day)
+    users = returns[USER_ID].astype(str).unique().tolist()
+    return {
+        u: set(items)
+        for u, items in zip(users, exclusions_of_retrieval.returned_ids(returns, users), strict=True)
+    }
 
 
 def exclusions(

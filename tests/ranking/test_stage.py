@@ -186,6 +186,7 @@ def test_returned_before_reads_return_lines_up_to_the_day(data_root: str) -> Non
     day1, day2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
     for day, rows in ((day1, [("u1", "i1", RETURN), ("u1", "i2", PURCHASE)]), (day2, [("u2", "i3", RETURN)])):
         frame = pd.DataFrame(rows, columns=[USER_ID, ITEM_ID, EVENT_TYPE])
+        frame[TS] = pd.Timestamp(day, tz="UTC")  # a validated line has its time (the contract)
         storage.write_partition(frame, storage.partition_uri(data_root, "validated", EVENTS, day), source="t")
     assert outputs.returned_before(data_root, day1) == {"u1": {"i1"}}  # not the day after
     assert outputs.returned_before(data_root, day2) == {"u1": {"i1"}, "u2": {"i3"}}
