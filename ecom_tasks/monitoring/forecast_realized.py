@@ -76,8 +76,10 @@ def published(root: str, day: dt.date, max_horizon: int) -> list[tuple[dict[str,
     """Every demand forecast current after one of the ``max_horizon`` nights before ``day`` (newest
     first, once each) with its rows for ``day`` (``item_id, p50, p10, p90``)."""
     found: dict[str, dict[str, Any]] = {}
+    history = outputs.read_history(root)  # once for the max_horizon nights asked about
     for back in range(1, max_horizon + 1):
-        entry = outputs.current_as_of(root, day - dt.timedelta(days=back), table=catalog.DEMAND_FORECAST)
+        night = day - dt.timedelta(days=back)
+        entry = outputs.current_as_of(root, night, table=catalog.DEMAND_FORECAST, history=history)
         if entry is None:  # nothing published by that night, nor by any earlier one
             break
         if (day - dt.date.fromisoformat(entry["ds"])).days <= max_horizon:

@@ -167,7 +167,12 @@ def read_history(root: str) -> list[dict[str, Any]]:
 
 
 def current_as_of(
-    root: str, day: str | dt.date, *, table: str | None = None, model: str | None = None
+    root: str,
+    day: str | dt.date,
+    *,
+    table: str | None = None,
+    model: str | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> dict[str, str] | None:
     """What the pointer designated for ``table`` (or ``model``) once the night of ``day`` was over.
 
@@ -175,13 +180,14 @@ def current_as_of(
     (a later night's publication is never "current" for ``day``; a rollback counts from when it
     was made). Returns ``{"ds", "version", "model"}`` or None when nothing was published by then.
     A table the history does not know (published before the history existed) falls back to
-    ``current.json`` when its entry is not newer than ``day``.
+    ``current.json`` when its entry is not newer than ``day``. ``history``: :func:`read_history`'s
+    list when the caller asks about many days (read once, not once per day).
     """
     if (table is None) == (model is None):
         raise ConfigError("current_as_of: give exactly one of table and model")
     last = storage.as_date(day).isoformat()
     moves = [
-        r for r in read_history(root)
+        r for r in (read_history(root) if history is None else history)
         if r["ds"] <= last and (r["model"] == model if model else table in r.get("tables", ()))
     ]  # fmt: skip
     if moves:
