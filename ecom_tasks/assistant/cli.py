@@ -76,13 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
 def read(csv: str, oos: str | None) -> Any:
     """The messages of ``csv`` and ``oos`` as one :class:`~ecom_tasks.assistant.data.SupportData`."""
-    import pandas as pd
-
     from ecom_tasks.assistant import data
 
-    frames = [data.read_messages(csv)] + ([data.read_oos(oos)] if oos else [])
-    frame = pd.concat(frames, ignore_index=True).drop_duplicates(data.TEXT).reset_index(drop=True)
-    return data.SupportData(frame=frame, csv=csv, oos=oos, folder=str(Path(csv).parent))
+    return data.from_files(csv, oos)
 
 
 def _train(args: argparse.Namespace) -> int:

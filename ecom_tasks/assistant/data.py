@@ -87,17 +87,22 @@ def read_messages(path: str) -> pd.DataFrame:
     return frame
 
 
-def load(path: str) -> SupportData:
-    """The support data at ``path`` (folder or CSV), in-scope and out-of-scope messages together."""
-    csv, oos = _files(path)
-    messages = read_messages(csv)
-    frames = [messages] + ([read_oos(oos)] if oos else [])
+def from_files(csv: str, oos: str | None) -> SupportData:
+    """The messages of ``csv`` and of the out-of-scope JSON ``oos`` together (a text once: the first)."""
+    frames = [read_messages(csv)] + ([read_oos(oos)] if oos else [])
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.drop_duplicates(TEXT, keep="first").reset_index(drop=True)
-    counts = check_counts(frame, csv)
+    return SupportData(frame=frame, csv=csv, oos=oos, folder=str(Path(csv).parent))
+
+
+def load(path: str) -> SupportData:
+    """The support data at ``path`` (folder or CSV), in-scope and out-of-scope messages together."""
+    support = from_files(*_files(path))
+    frame = support.frame
+    counts = check_counts(frame, support.csv)
     log.info("support data: %d messages in %d intents, %d out of scope (%s)", int(counts.sum()),
              len(counts), int((frame[INTENT] == OOS).sum()), path)  # fmt: skip
-    return SupportData(frame=frame, csv=csv, oos=oos, folder=str(Path(csv).parent))
+    return support
 
 
 def check_counts(frame: pd.DataFrame, csv: str) -> pd.Series:
