@@ -120,7 +120,8 @@ def read_support_log(folder: str, ds: str) -> pd.DataFrame:
     """The shop's own support log: ``{folder}/ds=D/support_log.{csv,csv.gz,parquet}`` (columns ``instruction``
     and ``intent``) of every landing day D up to ``ds`` (point in time: never a later day), concatenated;
     empty when no day has one."""
-    from ecom_tasks.sources.landing import DAY_PREFIX, landing_days
+    from ecom_tasks.sources import _io
+    from ecom_tasks.sources.landing import DAY_PREFIX, LANDING_FORMATS, landing_days
 
     frames = []
     for day in landing_days(folder):
@@ -129,14 +130,9 @@ def read_support_log(folder: str, ds: str) -> pd.DataFrame:
         day_folder = f"{folder.rstrip('/')}/{DAY_PREFIX}{day}"
         for name in remote.glob_names(day_folder, f"{catalog.SUPPORT_LOG}.*"):
             file = f"{day_folder}/{name}"
-            content = remote.read_uri(file) or b""
-            if name.endswith(".parquet"):
-                raw = pd.read_parquet(io.BytesIO(content))
-            elif name.endswith((".csv", ".csv.gz")):
-                compression = "gzip" if name.endswith(".gz") else None
-                raw = pd.read_csv(io.BytesIO(content), dtype=str, compression=compression)
-            else:
-                raise SourceError(file, "the support log is a .csv, .csv.gz or .parquet file")
+            # The landing folder's own decoders: its formats, Latin-1 fallback, errors naming the file.
+            parquet = _io.file_format(file, LANDING_FORMATS) == _io.PARQUET
+            raw = _io.read_parquet(file) if parquet else _io.read_csv(file, dtype="str")
             frames.append(_log_frame(raw, file))
     if not frames:
         return pd.DataFrame({TEXT: pd.Series(dtype=str), INTENT: pd.Series(dtype=str)})
