@@ -245,33 +245,22 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     log.info("model: %s %s", out["model"], out["model_training"])
 
     first = vocabs.first_item_row
-    out.update(
-        rounded(
-            evaluate_baselines(
-                [s - first for s in train_seqs.items],
-                test.histories,
-                test.targets,
-                vocabs.num_items,
-                exclusions=test.exclusions,
-                ks=KS,
-            )
-        )
-    )
-    # The same baselines on the validation split: item-kNN, fitted and tuned on nothing, drops from
+    # The same baselines on the validation split too: item-kNN, fitted and tuned on nothing, drops from
     # validation to test as the model does (HR@10 0.0706 -> 0.0567): the split's test targets are
     # rarer in training than its validation targets (bench/RESULTS.md, 2026-12-07).
-    out["validation"].update(
-        rounded(
-            evaluate_baselines(
-                [s - first for s in train_seqs.items],
-                val.histories,
-                val.targets,
-                vocabs.num_items,
-                exclusions=val.exclusions,
-                ks=(10, 20),
+    for into, split, ks in ((out, test, KS), (out["validation"], val, (10, 20))):
+        into.update(
+            rounded(
+                evaluate_baselines(
+                    [s - first for s in train_seqs.items],
+                    split.histories,
+                    split.targets,
+                    vocabs.num_items,
+                    exclusions=split.exclusions,
+                    ks=ks,
+                )
             )
         )
-    )
     log.info("baselines done")
     if args.json:
         args.json.write_text(json.dumps(headline(out), indent=2) + "\n")
