@@ -227,8 +227,8 @@ class Backbone:
         queries = tf.constant(self.query_vectors(inputs))
         items = tf.constant(self.item_vectors())
         k = min(k, len(self.item_ids))
-        bonus = self.config.repeat_bonus
-        history = self._columns(inputs[SERVING_HISTORY]) if bonus else None
+        bonus, per_count = self.model.repeat_lift()
+        history = self._columns(inputs[SERVING_HISTORY]) if bonus or per_count else None
         excluded = None if exclude is None else self._columns(exclude)
         # The model's own exclusions (exclusions.py) join the caller's: what each user returned up
         # to its ds, and items out of its catalogue.
@@ -247,6 +247,7 @@ class Backbone:
                 items,
                 history=None if history is None else tf.constant(history[part]),
                 bonus=bonus,
+                per_count=per_count,
                 exclude=None if excluded is None else tf.constant(excluded[part]),
                 blocked=blocked,
             )
@@ -274,8 +275,9 @@ class Backbone:
         Never an item the user returned up to the model's ds nor one out of its catalogue
         (``exclusions``); a slot only such an item could fill is "" with score ``-inf``.
 
-        Scores are cosine similarities plus ``config.repeat_bonus`` for the items of the query's
-        history input (``scoring``), as in evaluation and the exported model.
+        Scores are cosine similarities plus the repeat lift (``config.repeat_bonus`` and the
+        learned part, ``RetrievalModel.repeat_lift``) for the items of the query's history input
+        (``scoring``), as in evaluation and the exported model.
 
         Args:
             inputs: from :meth:`query_inputs`.

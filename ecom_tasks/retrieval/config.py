@@ -62,6 +62,7 @@ NEGATIVES = ("auto", "full", "sampled")
 # there the exact loss costs no more than the sampled one.
 FULL_SOFTMAX_MAX_ITEMS = 1536
 TARGETS = ("next_item", "next_day")
+SIMILARITIES = ("cosine", "dot")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ class RetrievalConfig:
             own dropout, for more of the query tower's work: on Amazon Beauty ~3-4x slower per
             example with sampled negatives, ~1.5x with full, and no better on validation with
             full softmax (bench/RESULTS.md, 2026-12-07), hence off.
-        temperature: softmax temperature over cosine scores (embeddings are L2-normalised).
+        similarity: ``cosine`` (both towers' vectors L2-normalised, scores in [-1, 1], divided by
+            ``temperature`` in the loss) or ``dot`` (raw dot products, SASRec's scores: an item's
+            norm can carry how often it is the answer; ``temperature`` unused, and a
+            ``repeat_bonus`` is on the scale of the learned scores).
+        temperature: softmax temperature over cosine scores (``similarity="cosine"``).
         remove_accidental_hits: mask negatives that are the row's own positive (sampled mode).
         tokens_per_batch: predicted positions per batch (batch size = this / window length); on
             this 2-core machine 1024 positions with 1024 negatives ran ~3x faster per example
@@ -127,6 +132,13 @@ class RetrievalConfig:
             [-1, 1], so 2 (the default, the best measured) ranks a user's earlier items first,
             ordered by the model, then the rest; 0 turns it off (sequence data without repeats).
             Early stopping measures with it too, see ``val_repeat_bonus``.
+        repeat_features: learn the repeat signal with the towers: in the loss, each query's logit
+            of an item it has read gets ``w_read + w_count * log(1 + times read)``, two weights
+            trained with the rest (``RetrievalModel.repeat_lift``); evaluation, the champion's
+            scoring, ``Backbone`` and the exported model add the same lift (in score units) on
+            top of ``repeat_bonus``. On a shop whose customers buy again it learns how much their
+            own items are worth and how that grows with how often they had them; on one without
+            repeats it learns a negative lift. False: only the post-hoc ``repeat_bonus``.
         learn_repeat_bonus: after training, set ``repeat_bonus`` to the value of
             ``REPEAT_BONUS_GRID`` (or the configured one, which wins ties) with the best validation
             recall: how much a shop's customers buy again, fitted per shop and night. On the built-in
@@ -154,6 +166,7 @@ class RetrievalConfig:
     logq_correction: bool = True
     target: str = "next_item"
     every_prefix: bool = False
+    similarity: str = "cosine"
     temperature: float = 0.05
     remove_accidental_hits: bool = True
     tokens_per_batch: int = 1024
@@ -167,6 +180,7 @@ class RetrievalConfig:
     holdout_days: int = feature_stage.DEFAULT_TRAINING.retrieval_holdout_days
     eval_exclude_history: bool = False
     repeat_bonus: float = 2.0
+    repeat_features: bool = False
     learn_repeat_bonus: bool = True
     collapse_repeats: bool = True
     max_embedding_bytes: int = 4 * 2**30
@@ -205,6 +219,10 @@ class RetrievalConfig:
         if self.negatives not in NEGATIVES:
             raise ConfigError(
                 f"RetrievalConfig.negatives: {self.negatives!r} is not one of {list(NEGATIVES)}"
+            )
+        if self.similarity not in SIMILARITIES:
+            raise ConfigError(
+                f"RetrievalConfig.similarity: {self.similarity!r} is not one of {list(SIMILARITIES)}"
             )
         if self.target not in TARGETS:
             raise ConfigError(f"RetrievalConfig.target: {self.target!r} is not one of {list(TARGETS)}")

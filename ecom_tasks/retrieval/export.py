@@ -1,7 +1,7 @@
 """Export: a SavedModel mapping a user (id, features, history) to the top-K item ids and scores.
 
 The artifact is a ``tfrs`` BruteForce index over every catalogue item, wrapping the query tower;
-it scores as ``scoring`` does everywhere else: cosine plus ``repeat_bonus`` on the items of the
+it scores as ``scoring`` does everywhere else: cosine plus the repeat lift on the items of the
 ``history`` input, excluded items never returned.
 It is called once before saving (TFRS requires it: the first call builds the query model). Two
 signatures:
@@ -64,7 +64,8 @@ CHUNK = 512
 class RepeatAwareBruteForce(tfrs.layers.factorized_top_k.BruteForce):
     """A BruteForce index that scores like the rest of the stage (``scoring``).
 
-    Called with the serving inputs, it adds ``repeat_bonus`` to the items of the ``history``
+    Called with the serving inputs, it adds the repeat lift (``repeat_bonus`` + ``per_count`` *
+    log(1 + times in the history)) to the items of the ``history``
     input and never returns the items of ``exclude`` (exclusion wins over the bonus). Columns
     come from the item tower's lookup: padding and unknown ids get no column.
     """
@@ -77,11 +78,13 @@ class RepeatAwareBruteForce(tfrs.layers.factorized_top_k.BruteForce):
         repeat_bonus: float,
         k: int,
         exclusions: ServingExclusions | None = None,
+        per_count: float = 0.0,
     ):
         super().__init__(query_model, k=k)
         self.item_lookup = item_lookup
         self.first_item_row = first_item_row
         self.repeat_bonus = float(repeat_bonus)
+        self.per_count = float(per_count)
         # The model's own exclusions (exclusions.py): items out of the catalogue for everyone, and
         # per user row (the query tower's user lookup) the items they returned.
         self.has_blocked = exclusions is not None and bool(exclusions.blocked.any())
@@ -115,8 +118,11 @@ class RepeatAwareBruteForce(tfrs.layers.factorized_top_k.BruteForce):
             exclude=excluded,
             blocked=self.blocked if self.has_blocked else None,
         )
-        history = self._columns(queries[SERVING_HISTORY]) if self.repeat_bonus else None
-        values, columns = scoring.top_k(scores, k, history=history, bonus=self.repeat_bonus)
+        lifted = bool(self.repeat_bonus or self.per_count)
+        history = self._columns(queries[SERVING_HISTORY]) if lifted else None
+        values, columns = scoring.top_k(
+            scores, k, history=history, bonus=self.repeat_bonus, per_count=self.per_count
+        )
         # A slot only an excluded item could fill (fewer than k left) is returned empty.
         ids = tf.where(tf.math.is_inf(values), tf.constant(PAD), tf.gather(self._identifiers, columns))
         return values, ids
@@ -215,13 +221,15 @@ class Recommender(tf.Module):
 
 def build_recommender(model: RetrievalModel, vocabs: Vocabularies, k: int, chunk: int = CHUNK) -> Recommender:
     """Index every catalogue item and call the index once (needed before saving)."""
+    bonus, per_count = model.repeat_lift()
     index = RepeatAwareBruteForce(
         model.query_tower,
         model.item_tower.item_lookup,
         vocabs.first_item_row,
-        model.repeat_bonus,
+        bonus,
         k,
         model.exclusions,
+        per_count,
     )
     rows = tf.range(vocabs.first_item_row, len(vocabs.items))
     index.index(

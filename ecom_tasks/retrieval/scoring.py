@@ -2,9 +2,11 @@
 
 One implementation for every place that ranks items for a user (evaluation, the champion's
 scoring, :class:`~ecom_tasks.retrieval.backbone.Backbone` and the exported SavedModel), so they
-agree: the score of an item is the cosine similarity of the query and item vectors, plus
-``RetrievalConfig.repeat_bonus`` when the item is in the user's history (the items of the query
-tower's history input), and ``-inf`` when it is excluded (exclusion wins over the bonus).
+agree: the score of an item is the cosine similarity (or dot product) of the query and item
+vectors, plus a repeat lift when the item is in the user's history (the items of the query
+tower's history input): ``RetrievalConfig.repeat_bonus`` and, with ``repeat_features``, the
+learned ``per_count * log(1 + times in the history)`` (``RetrievalModel.repeat_lift``); ``-inf``
+when it is excluded (exclusion wins over the lift).
 
 Item positions are catalogue columns (vocabulary row minus ``first_item_row``); negative columns
 (padding, unknown items) are ignored. :func:`top_k` is ``tf.math.top_k`` computed in two exact
@@ -37,16 +39,32 @@ def _pairs(columns: tf.Tensor) -> tf.Tensor:
     return tf.stack([where[:, 0], tf.gather_nd(columns, where)], axis=1)
 
 
-def add_repeat_bonus(scores: tf.Tensor, history: tf.Tensor, bonus: float) -> tf.Tensor:
-    """``scores`` [b, n] plus ``bonus`` once on each row's history columns ``history`` [b, h].
+def _lifted(scores: tf.Tensor, pairs: tf.Tensor, bonus: float, per_count: float) -> tf.Tensor:
+    # [p] score + bonus + per_count * log(1 + times the pair's item is in its row's history).
+    lifted = tf.gather_nd(scores, pairs) + tf.cast(bonus, scores.dtype)
+    if per_count:
+        keys = pairs[:, 0] * tf.cast(tf.shape(scores)[1], tf.int64) + pairs[:, 1]
+        _, slot, counts = tf.unique_with_counts(keys)
+        times = tf.cast(tf.gather(counts, slot), scores.dtype)
+        lifted += tf.cast(per_count, scores.dtype) * tf.math.log1p(times)
+    return lifted
 
-    An item repeated in a history gets the bonus once (a scatter-max of score + bonus).
+
+def add_repeat_bonus(
+    scores: tf.Tensor, history: tf.Tensor, bonus: float, per_count: float = 0.0
+) -> tf.Tensor:
+    """``scores`` [b, n] plus the repeat lift once on each row's history columns ``history`` [b, h].
+
+    The lift of an item is ``bonus + per_count * log(1 + c)``, ``c`` the times it is in that
+    history (the learned part, ``RetrievalModel.repeat_lift``); given once per item (a
+    scatter of score + lift).
     """
-    if not bonus:
+    if not bonus and not per_count:
         return scores
     pairs = _pairs(history)
-    lifted = tf.gather_nd(scores, pairs) + tf.cast(bonus, scores.dtype)
-    return tf.tensor_scatter_nd_max(scores, pairs, lifted)
+    # An item twice in a history has the same lifted value at both pairs: the update is exact
+    # (a learned lift can be negative, so a scatter-max would drop it).
+    return tf.tensor_scatter_nd_update(scores, pairs, _lifted(scores, pairs, bonus, per_count))
 
 
 def exclude_columns(scores: tf.Tensor, exclude: tf.Tensor) -> tf.Tensor:
@@ -63,6 +81,7 @@ def score_items(
     *,
     history: tf.Tensor | None = None,
     bonus: float = 0.0,
+    per_count: float = 0.0,
     exclude: tf.Tensor | None = None,
     blocked: tf.Tensor | None = None,
 ) -> tf.Tensor:
@@ -70,13 +89,13 @@ def score_items(
 
     Args:
         history: [b, h] catalogue columns of each user's history (-1 padded), for the bonus.
-        bonus: added to the cosine score of history items (0: none).
+        bonus / per_count: the repeat lift of history items (see :func:`add_repeat_bonus`).
         exclude: [b, m] columns never to return (-1 padded): their score is ``-inf``.
         blocked: [n] bool, columns never to return to anyone (out of the catalogue): ``-inf``.
     """
     scores = tf.matmul(queries, candidates, transpose_b=True)
     if history is not None:
-        scores = add_repeat_bonus(scores, history, bonus)
+        scores = add_repeat_bonus(scores, history, bonus, per_count)
     if exclude is not None:
         scores = exclude_columns(scores, exclude)
     if blocked is not None:
@@ -103,9 +122,11 @@ def top_k(
     *,
     history: tf.Tensor | None = None,
     bonus: float = 0.0,
+    per_count: float = 0.0,
     group_width: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """``tf.math.top_k(add_repeat_bonus(scores, history, bonus), k)``: the same values and columns.
+    """``tf.math.top_k(add_repeat_bonus(scores, history, bonus, per_count), k)``: the same values
+    and columns.
 
     Returns ``(values, columns)``, both ``[b, k]`` (columns int32), best first, equal scores lower
     column first. TensorFlow's CPU top-k walks every column with a heap; for ``k`` much smaller
@@ -114,16 +135,16 @@ def top_k(
     groups with the largest maxima (with the bonus) are kept, since an item of the top k has at
     most ``k - 1`` better items and so at most ``k - 1`` other groups can beat its group; the top
     ``k`` of their columns, gathered in column order and given the bonus, is the answer.
-    Otherwise (``k`` not small against ``n``, or fewer than ``MIN_ROWS`` rows) it is one
+    Otherwise (``k`` not small against ``n``, fewer than ``MIN_ROWS`` rows, or a negative lift) it is one
     ``tf.math.top_k`` over each row.
     """
     n = tf.shape(scores)[1]
     width = group_width or GROUP_WIDTH
     groups = (n + width - 1) // width
-    lift = history is not None and bool(bonus)
+    lift = history is not None and bool(bonus or per_count)
     if lift:
         pairs = _pairs(history)  # [p, 2] (row, column): values exactly as add_repeat_bonus computes
-        lifted = tf.gather_nd(scores, pairs) + tf.cast(bonus, scores.dtype)
+        lifted = _lifted(scores, pairs, bonus, per_count)
 
     def two_stage() -> tuple[tf.Tensor, tf.Tensor]:
         rows = tf.shape(scores)[0]
@@ -147,9 +168,12 @@ def top_k(
         return values, tf.gather(best, pos // width, batch_dims=1) * width + pos % width
 
     def one_stage() -> tuple[tf.Tensor, tf.Tensor]:
-        best = tf.math.top_k(add_repeat_bonus(scores, history, bonus) if lift else scores, k=k)
+        best = tf.math.top_k(add_repeat_bonus(scores, history, bonus, per_count) if lift else scores, k=k)
         return best.values, best.indices
 
     # A few rows are cheaper in one pass: the two stages' extra ops cost ~0.3 ms a call here.
     many = tf.shape(scores)[0] >= MIN_ROWS
+    if bonus < 0 or per_count < 0:
+        # A negative lift can lower a group's best score below its key: one exact pass.
+        return one_stage()
     return tf.cond(tf.logical_and(many, 4 * k * width <= n), two_stage, one_stage)

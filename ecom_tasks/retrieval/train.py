@@ -150,14 +150,15 @@ def top_items(
     *,
     histories: list[np.ndarray] | None = None,
     repeat_bonus: float = 0.0,
+    per_count: float = 0.0,
     blocked: np.ndarray | None = None,
 ) -> np.ndarray:
     """``[u, k]`` best item columns per query by dot product, excluded columns never returned.
 
-    The same ranking as ``evaluate.top_k`` on ``queries @ candidates.T`` (plus ``repeat_bonus``
-    on each query's ``histories`` columns, see ``scoring``), with TensorFlow's matmul and top-k
-    (several times faster than NumPy's argpartition over 10^4 items). ``blocked``: [n] columns
-    never returned to anyone. A slot left without a servable item is ``-1``.
+    The same ranking as ``evaluate.top_k`` on ``queries @ candidates.T`` (plus the repeat lift
+    ``repeat_bonus`` / ``per_count`` on each query's ``histories`` columns, see ``scoring``), with
+    TensorFlow's matmul and top-k (several times faster than NumPy's argpartition over 10^4
+    items). ``blocked``: [n] columns never returned to anyone. A slot left without a servable item is ``-1``.
     """
     cand = tf.constant(candidates, tf.float32)
     block = None if blocked is None or not np.any(blocked) else tf.constant(np.asarray(blocked, bool))
@@ -166,7 +167,7 @@ def top_items(
     for s in range(0, len(queries), batch_size):
         part = slice(s, s + batch_size)
         history = None
-        if histories is not None and repeat_bonus:
+        if histories is not None and (repeat_bonus or per_count):
             history = tf.constant(scoring.pad_columns(histories[part]))
         exclude = None if exclusions is None else tf.constant(scoring.pad_columns(exclusions[part]))
         scores = scoring.score_items(
@@ -174,6 +175,7 @@ def top_items(
             cand,
             history=history,
             bonus=repeat_bonus,
+            per_count=per_count,
             exclude=exclude,
             blocked=block,
         )
@@ -194,11 +196,12 @@ def evaluate_model(
 
     Args:
         repeat_bonus: added to the scores of each user's last ``max_history`` history items (the
-            items the query tower and the exported model read); None: the model's configured one.
+            items the query tower and the exported model read), with the learned per-count lift
+            (``RetrievalModel.repeat_lift``); None: the model's own bonus.
     """
-    bonus = model.repeat_bonus if repeat_bonus is None else float(repeat_bonus)
+    bonus, per_count = repeat_lift(model, repeat_bonus)
     window = model.max_history
-    histories = [np.asarray(h)[-window:] for h in eval_set.histories] if bonus else None
+    histories = [np.asarray(h)[-window:] for h in eval_set.histories] if bonus or per_count else None
     top = top_items(
         query_embeddings(model, eval_set),
         item_embeddings(model, vocabs),
@@ -206,21 +209,41 @@ def evaluate_model(
         eval_set.exclusions,
         histories=histories,
         repeat_bonus=bonus,
+        per_count=per_count,
         blocked=model.exclusions.blocked if model.exclusions is not None else None,
     )
     return ranking_metrics(top, eval_set.targets, ks)
 
 
+def repeat_lift(model: RetrievalModel, bonus: float | None = None) -> tuple[float, float]:
+    """``(bonus, per_count)`` the model serves with, with ``bonus`` in place of its own if given."""
+    own, per_count = model.repeat_lift()
+    if bonus is None:
+        return own, per_count
+    return float(bonus) + own - model.repeat_bonus, per_count
+
+
 def validation_recalls(
-    model: RetrievalModel, eval_set: EvalSet, vocabs: Vocabularies, k: int, bonuses: list[float]
+    model: RetrievalModel, eval_set: EvalSet, vocabs: Vocabularies, k: int, bonuses: list[float | None]
 ) -> list[float]:
-    """``recall_at_k`` of the model's ranking under each repeat bonus, one tower pass for all."""
+    """``recall_at_k`` of the model's ranking under each repeat bonus, one tower pass for all.
+
+    A bonus stands in for the model's ``repeat_bonus`` (the learned lift, if any, stays); None:
+    the towers' own ranking, no lift at all.
+    """
     queries, candidates = query_embeddings(model, eval_set), item_embeddings(model, vocabs)
     histories = [np.asarray(h)[-model.max_history :] for h in eval_set.histories]
     out = []
     for bonus in bonuses:
+        lift, per_count = (0.0, 0.0) if bonus is None else repeat_lift(model, bonus)
         top = top_items(
-            queries, candidates, k, eval_set.exclusions, histories=histories, repeat_bonus=float(bonus)
+            queries,
+            candidates,
+            k,
+            eval_set.exclusions,
+            histories=histories,
+            repeat_bonus=lift,
+            per_count=per_count,
         )
         out.append(ranking_metrics(top, eval_set.targets, (k,))[f"recall_at_{k}"])
     return out
@@ -352,7 +375,7 @@ def fit(
     Without a validation set it trains ``epochs`` (default ``config.max_epochs``) epochs.
     ``patience`` (default ``config.patience``): epochs without improvement before stopping.
     """
-    both = config.val_repeat_bonus and model.repeat_bonus > 0
+    both = config.val_repeat_bonus and (model.repeat_bonus > 0 or model.repeat_features)
     metric = f"val_{'served_' if both else ''}recall_at_{config.val_k}"
     result = FitResult(metric=metric, examples_per_epoch=windows.num_examples)
     score = None
@@ -361,8 +384,8 @@ def fit(
 
         def score() -> float:
             if not both:
-                return validation_recalls(model, val, vocabs, config.val_k, [0.0])[0]
-            own, served = validation_recalls(model, val, vocabs, config.val_k, [0.0, model.repeat_bonus])
+                return validation_recalls(model, val, vocabs, config.val_k, [None])[0]
+            own, served = validation_recalls(model, val, vocabs, config.val_k, [None, model.repeat_bonus])
             # The served ranking decides; the towers' own only breaks its ties (see RetrievalConfig).
             return served + own * TIE_BREAK
 
