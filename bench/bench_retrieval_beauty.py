@@ -64,6 +64,7 @@ KS = (5, 10, 20, 50)
 BEAUTY_CONFIG = RetrievalConfig(
     use_user_id=False,
     collapse_repeats=False,
+    target="next_item",  # leave-one-out sequences: the next review, not a next day
     negatives="sampled",
     num_sampled=512,
     tokens_per_batch=1024,

@@ -124,8 +124,8 @@ class Backbone:
             as_of: the time the histories end (exclusive), UTC.
 
         Returns:
-            ``{user_id: [b] str, history: [b, n] str (the last ``max_history`` items, oldest
-            first, "" padded), user_features:
+            ``{user_id: [b] str, history: [b, n] str (the last ``max_history`` or
+            ``repeat_window`` items, whichever is more, oldest first, "" padded), user_features:
             [b, f] float32 (NaN where unknown)}``.
         """
         ids = np.asarray([PAD if u is None else str(u) for u in users], dtype=object)
@@ -137,8 +137,9 @@ class Backbone:
 
     def _histories(self, interactions: pd.DataFrame | None, ids: np.ndarray, as_of) -> np.ndarray:
         # The tower keeps the newest max_history tokens of BOS + history: a long history fills
-        # the window without BOS, as in training's later windows.
-        n = self.config.max_history
+        # the window without BOS, as in training's later windows. The repeat lift counts the
+        # last repeat_window items.
+        n = max(self.config.max_history, self.config.repeat_window)
         rows: dict[str, list[str]] = {}
         if interactions is not None and len(interactions) and len(ids):
             clean = data.clean_interactions(interactions)

@@ -74,6 +74,8 @@ class RetrievalModel(tfrs.Model):
         self.seed = config.seed
         # Added to the score of history items when ranking for a user (scoring.py); not in the loss.
         self.repeat_bonus = float(config.repeat_bonus)
+        self.repeat_per_count = float(config.repeat_per_count)
+        self.repeat_window = config.repeat_window  # history items the lift counts
         self.max_history = config.max_history  # history items a query reads (and the bonus covers)
         # What the model never serves (returns, items out of the catalogue), set for its ds by the
         # stage (exclusions.py); None: nothing.
@@ -102,13 +104,14 @@ class RetrievalModel(tfrs.Model):
     def repeat_lift(self) -> tuple[float, float]:
         """``(bonus, per_count)`` in score units: what ``scoring`` adds to an item of the history.
 
-        An item read ``c`` times in the history input gets ``bonus + per_count * log(1 + c)``:
-        the configured (or validation-chosen) ``repeat_bonus`` plus the learned lift.
+        An item ``c`` times in the history gets ``bonus + per_count * log(1 + c)``: the
+        configured (or validation-chosen) ``repeat_bonus`` and ``repeat_per_count``, plus the
+        lift learned in the loss (``repeat_features``).
         """
         if not self.repeat_features:
-            return self.repeat_bonus, 0.0
+            return self.repeat_bonus, self.repeat_per_count
         w_read, w_count = (float(w) for w in self.repeat_weights.numpy())
-        return self.repeat_bonus + w_read, w_count
+        return self.repeat_bonus + w_read, self.repeat_per_count + w_count
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         tokens = features[TOKENS]

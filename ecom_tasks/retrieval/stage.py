@@ -183,8 +183,9 @@ def train_and_evaluate(
     bonus_recalls = None
     if config.learn_repeat_bonus and len(validation):
         # Evaluation, export and the saved configuration all use the model's bonus from here on.
-        model.repeat_bonus, bonus_recalls = train.learn_repeat_bonus(model, validation, vocabs, config)
-        log.info("repeat bonus %s (validation recall by bonus: %s)", model.repeat_bonus, bonus_recalls)
+        lift, bonus_recalls = train.learn_repeat_bonus(model, validation, vocabs, config)
+        model.repeat_bonus, model.repeat_per_count = lift
+        log.info("repeat lift %s (validation recall by lift: %s)", train.lift_name(*lift), bonus_recalls)
     per_user: dict[str, np.ndarray] = {}
     if len(test):
         with evaluation.recording() as per_user:  # each held-out user's figures, for the gate
@@ -225,6 +226,7 @@ def train_and_evaluate(
         "validation_users": len(validation),
         "warm_start": warm_stats,
         "repeat_bonus": model.repeat_bonus,
+        "repeat_per_count": model.repeat_per_count,
         "validation_recall_by_repeat_bonus": bonus_recalls,
     }
     if champ is not None:
@@ -315,8 +317,10 @@ def pretrain_retrieval(
     history = {
         "ds": day.isoformat(),
         "cutoff": cutoff.isoformat(),
-        # With the repeat bonus the model serves with (learned on validation when configured so).
-        "config": replace(config, repeat_bonus=trained.model.repeat_bonus).to_dict(),
+        # With the repeat lift the model serves with (fitted on validation when configured so).
+        "config": replace(
+            config, repeat_bonus=trained.model.repeat_bonus, repeat_per_count=trained.model.repeat_per_count
+        ).to_dict(),
         "summary": trained.summary,
         "profiles_uri": profiles_uri,
         "user_feature_names": trained.vocabs.user_feature_names,
@@ -336,6 +340,7 @@ def pretrain_retrieval(
         "best_epoch": fit.best_epoch,
         "examples_per_second": round(fit.examples_per_second, 1),
         "repeat_bonus": trained.model.repeat_bonus,
+        "repeat_per_count": trained.model.repeat_per_count,
         "warm_started": warm is not None,
         "user_features": len(trained.vocabs.user_feature_names),
         "profiles_uri": profiles_uri,

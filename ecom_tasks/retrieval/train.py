@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ecom_tasks.errors import EcomError
 from ecom_tasks.retrieval import scoring
-from ecom_tasks.retrieval.config import METRIC_KS, REPEAT_BONUS_GRID, RetrievalConfig
+from ecom_tasks.retrieval.config import METRIC_KS, REPEAT_BONUS_GRID, REPEAT_COUNT_GRID, RetrievalConfig
 from ecom_tasks.retrieval.data import Vocabularies
 from ecom_tasks.retrieval.evaluate import EvalSet, ranking_metrics
 from ecom_tasks.retrieval.model import RetrievalModel
@@ -195,13 +195,12 @@ def evaluate_model(
     """Full-ranking metrics of the model on ``eval_set``.
 
     Args:
-        repeat_bonus: added to the scores of each user's last ``max_history`` history items (the
-            items the query tower and the exported model read), with the learned per-count lift
-            (``RetrievalModel.repeat_lift``); None: the model's own bonus.
+        repeat_bonus: added to the scores of the items of each user's last ``repeat_window``
+            history items, with the per-count lift (``RetrievalModel.repeat_lift``); None: the
+            model's own bonus.
     """
     bonus, per_count = repeat_lift(model, repeat_bonus)
-    window = model.max_history
-    histories = [np.asarray(h)[-window:] for h in eval_set.histories] if bonus or per_count else None
+    histories = lift_histories(model, eval_set.histories) if bonus or per_count else None
     top = top_items(
         query_embeddings(model, eval_set),
         item_embeddings(model, vocabs),
@@ -215,24 +214,41 @@ def evaluate_model(
     return ranking_metrics(top, eval_set.targets, ks)
 
 
-def repeat_lift(model: RetrievalModel, bonus: float | None = None) -> tuple[float, float]:
-    """``(bonus, per_count)`` the model serves with, with ``bonus`` in place of its own if given."""
+def repeat_lift(
+    model: RetrievalModel, bonus: float | tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """``(bonus, per_count)`` the model serves with; ``bonus`` (or ``(bonus, per_count)``) in place
+    of its own post-hoc part if given (the learned part of ``repeat_features`` stays)."""
     own, per_count = model.repeat_lift()
     if bonus is None:
         return own, per_count
-    return float(bonus) + own - model.repeat_bonus, per_count
+    extra, extra_count = bonus if isinstance(bonus, tuple) else (bonus, model.repeat_per_count)
+    return (
+        float(extra) + own - model.repeat_bonus,
+        float(extra_count) + per_count - model.repeat_per_count,
+    )
+
+
+def lift_histories(model: RetrievalModel, histories: list[np.ndarray]) -> list[np.ndarray]:
+    """Each history's items the repeat lift counts: its last ``repeat_window``."""
+    return [np.asarray(h)[-model.repeat_window :] for h in histories]
 
 
 def validation_recalls(
-    model: RetrievalModel, eval_set: EvalSet, vocabs: Vocabularies, k: int, bonuses: list[float | None]
+    model: RetrievalModel,
+    eval_set: EvalSet,
+    vocabs: Vocabularies,
+    k: int,
+    bonuses: list[float | tuple[float, float] | None],
 ) -> list[float]:
-    """``recall_at_k`` of the model's ranking under each repeat bonus, one tower pass for all.
+    """``recall_at_k`` of the model's ranking under each repeat lift, one tower pass for all.
 
-    A bonus stands in for the model's ``repeat_bonus`` (the learned lift, if any, stays); None:
-    the towers' own ranking, no lift at all.
+    An entry stands in for the model's post-hoc ``repeat_bonus`` (a float) or for it and its
+    ``repeat_per_count`` (a pair); the learned lift, if any, stays. None: the towers' own ranking,
+    no lift at all.
     """
     queries, candidates = query_embeddings(model, eval_set), item_embeddings(model, vocabs)
-    histories = [np.asarray(h)[-model.max_history :] for h in eval_set.histories]
+    histories = lift_histories(model, eval_set.histories)
     out = []
     for bonus in bonuses:
         lift, per_count = (0.0, 0.0) if bonus is None else repeat_lift(model, bonus)
@@ -257,23 +273,31 @@ def validation_sample(validation: EvalSet, config: RetrievalConfig) -> EvalSet:
     return validation.subset(np.sort(rng.choice(len(validation), config.val_users, replace=False)))
 
 
+def lift_name(bonus: float, per_count: float) -> str:
+    """How a repeat lift is written in ``history.json``: ``0.05``, or ``0+0.1*log(1+n)``."""
+    return f"{bonus:g}" if not per_count else f"{bonus:g}+{per_count:g}*log(1+n)"
+
+
 def learn_repeat_bonus(
     model: RetrievalModel, validation: EvalSet, vocabs: Vocabularies, config: RetrievalConfig
-) -> tuple[float, dict[str, float]]:
-    """The repeat bonus with the best validation ``recall_at_{val_k}`` and each tried bonus's recall.
+) -> tuple[tuple[float, float], dict[str, float]]:
+    """The repeat lift with the best validation ``recall_at_{val_k}``, and each tried one's recall.
 
-    Tried: ``REPEAT_BONUS_GRID`` and the model's own bonus, which wins a tie (then the smallest).
+    A lift is ``bonus + per_count * log(1 + n)`` on an item the customer had ``n`` times in the
+    last ``repeat_window`` items: a mixture of the towers' score and two repeat features whose
+    weights are fitted here, per shop and night. Tried: ``REPEAT_BONUS_GRID`` x
+    ``REPEAT_COUNT_GRID`` with the model's own pair, which wins a tie (then the smallest bonus,
+    then the smallest per-count weight). Returns ``((bonus, per_count), {name: recall})``.
     """
     val = validation_sample(validation, config)
-    grid = sorted(set(REPEAT_BONUS_GRID) | {model.repeat_bonus})
+    own = (model.repeat_bonus, model.repeat_per_count)
+    bonuses = sorted(set(REPEAT_BONUS_GRID) | {own[0]})
+    counts = sorted(set(REPEAT_COUNT_GRID) | {own[1]})
+    grid = [(b, c) for b in bonuses for c in counts]
     recalls = dict(zip(grid, validation_recalls(model, val, vocabs, config.val_k, grid), strict=True))
     best = max(recalls.values())
-    chosen = (
-        model.repeat_bonus
-        if recalls[model.repeat_bonus] == best
-        else min(b for b, r in recalls.items() if r == best)
-    )
-    return chosen, {f"{b:g}": r for b, r in recalls.items()}
+    chosen = own if recalls[own] == best else min(pair for pair, r in recalls.items() if r == best)
+    return chosen, {lift_name(*pair): r for pair, r in recalls.items()}
 
 
 @dataclass

@@ -58,6 +58,7 @@ def tiny_config(**overrides: object) -> RetrievalConfig:
         val_k=2,
         holdout_days=1,
         export_k=5,
+        target="next_item",  # the walks' pattern is the next step
     )
     base.update(overrides)
     return RetrievalConfig(**base)

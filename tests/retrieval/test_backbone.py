@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,11 @@ def test_unknown_users_and_items_get_answers(trained) -> None:
         }
     )
     long = backbone.query_inputs(extra, None, ["u1"], AS_OF)
-    assert long[SERVING_HISTORY].shape == (1, 6) and np.isfinite(backbone.query_vectors(long)).all()
+    assert np.isfinite(backbone.query_vectors(long)).all()
+    # The tower reads its window (6); the history keeps the last repeat_window items for the lift.
+    assert long[SERVING_HISTORY].shape == (1, 9)
+    short = bb.Backbone(backbone.model, backbone.vocabs, replace(backbone.config, repeat_window=4), [])
+    assert short.query_inputs(extra, None, ["u1"], AS_OF)[SERVING_HISTORY].shape == (1, 6)
 
 
 def test_bad_folders_and_feature_frames_fail_clearly(trained, tmp_path) -> None:

@@ -14,7 +14,6 @@ from ecom_tasks.retrieval import data, evaluate, pipeline, stage, train, warmsta
 from ecom_tasks.retrieval.config import (
     FULL_SOFTMAX_MAX_ITEMS,
     NUM_RESERVED,
-    REPEAT_BONUS_GRID,
     SERVING_FEATURES,
     SERVING_HISTORY,
     SERVING_USER_ID,
@@ -254,20 +253,25 @@ def test_a_warm_started_night_stops_with_warm_patience(toy, cold, monkeypatch) -
 
 def test_the_repeat_bonus_is_learned_on_validation(cold) -> None:
     config = tiny_config()
-    bonus, recalls = train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)
+    (bonus, per_count), recalls = train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)
     # The walks never revisit an item: a bonus of 2 lists the earlier items first and hits nothing.
-    assert recalls["2"] == 0.0 and recalls[f"{bonus:g}"] == max(recalls.values()) >= 0.5
+    assert recalls["2"] == 0.0 and recalls[train.lift_name(bonus, per_count)] == max(recalls.values()) >= 0.5
+    assert recalls["2+0.1*log(1+n)"] == 0.0  # every bonus with every per-count weight was tried
     assert bonus < 0.5 and cold.model.repeat_bonus == 2.0  # choosing does not change the model
 
 
 def test_repeat_bonus_ties_keep_the_configured_one_then_the_smallest(cold, monkeypatch) -> None:
     config = tiny_config()
-    grid = sorted(set(REPEAT_BONUS_GRID) | {2.0})
 
     def fixed(values):
-        monkeypatch.setattr(train, "validation_recalls", lambda *a, **k: [values.get(b, 0.1) for b in grid])
+        monkeypatch.setattr(
+            train,
+            "validation_recalls",
+            lambda model, val, vocabs, k, grid: [values.get(p, 0.1) for p in grid],
+        )
         return train.learn_repeat_bonus(cold.model, cold.val, cold.vocabs, config)[0]
 
-    assert fixed({}) == 2.0  # all alike: the model's own
-    assert fixed({0.05: 0.3, 0.1: 0.3}) == 0.05
-    assert fixed({2.0: 0.3, 0.0: 0.3}) == 2.0
+    assert fixed({}) == (2.0, 0.0)  # all alike: the model's own
+    assert fixed({(0.05, 0.1): 0.3, (0.1, 0.0): 0.3}) == (0.05, 0.1)
+    assert fixed({(2.0, 0.0): 0.3, (0.0, 0.0): 0.3}) == (2.0, 0.0)
+    assert fixed({(0.0, 0.2): 0.3, (0.0, 0.05): 0.3}) == (0.0, 0.05)
