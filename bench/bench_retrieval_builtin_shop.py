@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         "best_epoch": history["best_epoch"],
         "epochs_run": len(history["epochs"]) - 1,
         "repeat_bonus": result["repeat_bonus"],
+        "repeat_per_count": result.get("repeat_per_count"),
         "eval_users": result["eval_users"],
         **{k: round(metrics[k], 4) for k in FIGURES if k in metrics},
     }

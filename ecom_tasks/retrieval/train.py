@@ -278,6 +278,13 @@ def lift_name(bonus: float, per_count: float) -> str:
     return f"{bonus:g}" if not per_count else f"{bonus:g}+{per_count:g}*log(1+n)"
 
 
+def lift_grid(model: RetrievalModel) -> list[tuple[float, float]]:
+    """The (bonus, per-count weight) pairs :func:`learn_repeat_bonus` tries, the model's own too."""
+    bonuses = sorted(set(REPEAT_BONUS_GRID) | {model.repeat_bonus})
+    counts = sorted(set(REPEAT_COUNT_GRID) | {model.repeat_per_count})
+    return [(b, c) for b in bonuses for c in counts]
+
+
 def learn_repeat_bonus(
     model: RetrievalModel, validation: EvalSet, vocabs: Vocabularies, config: RetrievalConfig
 ) -> tuple[tuple[float, float], dict[str, float]]:
@@ -291,9 +298,7 @@ def learn_repeat_bonus(
     """
     val = validation_sample(validation, config)
     own = (model.repeat_bonus, model.repeat_per_count)
-    bonuses = sorted(set(REPEAT_BONUS_GRID) | {own[0]})
-    counts = sorted(set(REPEAT_COUNT_GRID) | {own[1]})
-    grid = [(b, c) for b in bonuses for c in counts]
+    grid = lift_grid(model)
     recalls = dict(zip(grid, validation_recalls(model, val, vocabs, config.val_k, grid), strict=True))
     best = max(recalls.values())
     chosen = own if recalls[own] == best else min(pair for pair, r in recalls.items() if r == best)
@@ -394,12 +399,16 @@ def fit(
     """Train until validation ``recall_at_{val_k}`` stops improving (patience), restoring the best.
 
     With ``config.val_repeat_bonus`` (and a positive bonus) the metric is the recall of the ranking
-    as served (repeat bonus included), ties broken by the towers' own (``TIE_BREAK``).
+    as served (repeat bonus included), ties broken by the towers' own (``TIE_BREAK``); with
+    ``learn_repeat_bonus`` too (and history items servable), as served with the best lift of the
+    grid :func:`learn_repeat_bonus` fits afterwards.
 
     Without a validation set it trains ``epochs`` (default ``config.max_epochs``) epochs.
     ``patience`` (default ``config.patience``): epochs without improvement before stopping.
     """
     both = config.val_repeat_bonus and (model.repeat_bonus > 0 or model.repeat_features)
+    # A lift fitted after training matters only where history items can be served.
+    fitted = both and config.learn_repeat_bonus and not config.eval_exclude_history
     metric = f"val_{'served_' if both else ''}recall_at_{config.val_k}"
     result = FitResult(metric=metric, examples_per_epoch=windows.num_examples)
     score = None
@@ -409,6 +418,11 @@ def fit(
         def score() -> float:
             if not both:
                 return validation_recalls(model, val, vocabs, config.val_k, [None])[0]
+            if fitted:
+                # The lift is fitted after training: each epoch is judged with its best one, the
+                # ranking it would serve (the learned-lift grid over the same sample).
+                own, *served = validation_recalls(model, val, vocabs, config.val_k, [None, *lift_grid(model)])
+                return max(served) + own * TIE_BREAK
             own, served = validation_recalls(model, val, vocabs, config.val_k, [None, model.repeat_bonus])
             # The served ranking decides; the towers' own only breaks its ties (see RetrievalConfig).
             return served + own * TIE_BREAK
