@@ -112,6 +112,9 @@ class RetrievalConfig:
         learning_rate / max_epochs / patience: Adam; early stopping on validation recall after
             ``patience`` + 1 epochs without a gain (Online Retail II: 1 instead of 2 stopped one
             epoch sooner at the same best epoch).
+        learning_rate_decay: lower the learning rate along a cosine from ``learning_rate`` to 5%
+            of it over ``max_epochs`` (steps counted from the training windows) instead of keeping
+            it constant.
         warm_patience: the patience of a warm-started night (from the champion's weights, whose
             validation recall is epoch 0's): on Online Retail II one more day of data left the
             champion best (epoch 0) and the default patience trained 3 epochs for nothing.
@@ -185,6 +188,7 @@ class RetrievalConfig:
     remove_accidental_hits: bool = True
     tokens_per_batch: int = 1024
     learning_rate: float = 2e-3
+    learning_rate_decay: bool = False
     max_epochs: int = 20
     patience: int = 1
     warm_patience: int = 0

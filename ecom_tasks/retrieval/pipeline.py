@@ -186,6 +186,14 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def steps_per_epoch(windows: Windows, config: RetrievalConfig) -> int:
+    """Batches :func:`make_dataset` makes of ``windows`` in one epoch (a partial one per bucket)."""
+    boundaries, sizes = _buckets(config.max_history, config.tokens_per_batch, config.every_prefix)
+    bucket = np.searchsorted(np.asarray(boundaries), np.asarray(windows.lengths), side="right")
+    counts = np.bincount(bucket, minlength=len(sizes))
+    return int(sum(-(-int(n) // size) for n, size in zip(counts, sizes, strict=True)))
+
+
 def target_frequencies(windows: Windows, num_rows: int) -> np.ndarray:
     """Share of training targets per item row (the in-batch sampler's distribution, for logQ)."""
     mask = windows.weights > 0

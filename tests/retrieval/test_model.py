@@ -275,3 +275,18 @@ def test_repeat_bonus_ties_keep_the_configured_one_then_the_smallest(cold, monke
     assert fixed({(0.05, 0.1): 0.3, (0.1, 0.0): 0.3}) == (0.05, 0.1)
     assert fixed({(2.0, 0.0): 0.3, (0.0, 0.0): 0.3}) == (2.0, 0.0)
     assert fixed({(0.0, 0.2): 0.3, (0.0, 0.05): 0.3}) == (0.0, 0.05)
+
+
+def test_learning_rate_decay_follows_a_cosine_over_max_epochs_of_batches(toy, cold) -> None:
+    _, items = toy
+    config = tiny_config(max_epochs=3, learning_rate_decay=True)
+    steps = pipeline.steps_per_epoch(cold.windows, config)
+    assert steps == sum(1 for _ in pipeline.make_dataset(cold.windows, cold.feats, config))
+    model = train.build_model(cold.vocabs, config, items, cold.feats, cold.windows)
+    schedule = model.optimizer.learning_rate
+    assert float(schedule(0)) == pytest.approx(config.learning_rate)
+    half = config.learning_rate * (0.05 + 0.95 * 0.5)  # cosine at mid-way: 0.5
+    assert float(schedule(3 * steps / 2)) == pytest.approx(half, rel=1e-4)
+    assert float(schedule(3 * steps)) == pytest.approx(config.learning_rate * 0.05, rel=1e-4)
+    constant = train.build_model(cold.vocabs, tiny_config(), items, cold.feats, cold.windows)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(tiny_config().learning_rate)
