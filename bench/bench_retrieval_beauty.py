@@ -61,9 +61,9 @@ log = logging.getLogger("bench_retrieval_beauty")
 SHARED = Path(os.environ.get("ECOM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BEAUTY = SHARED / "amazon-beauty-5core" / "Beauty.txt"
 KS = (5, 10, 20, 50)
-# Full softmax over the 12,101 items, 20 items of history and dropout 0.5: the best on Beauty's
-# validation split (bench/RESULTS.md, 2026-12-07: dropout 0.5 plateaus ~10% above 0.2 but needs
-# ~40 epochs to get there, hence 60 and patience 5).
+# Full softmax over the 12,101 items, 20 items of history, dropout 0.5 and 2 attention heads: the
+# best on Beauty's validation split (bench/RESULTS.md, 2026-12-07: dropout 0.5 plateaus ~10% above
+# 0.2 but needs ~40 epochs to get there, hence 60 and patience 5; 2 heads level with 1 there).
 BEAUTY_CONFIG = RetrievalConfig(
     use_user_id=False,
     collapse_repeats=False,
@@ -71,6 +71,7 @@ BEAUTY_CONFIG = RetrievalConfig(
     negatives="full",
     max_history=20,
     dropout=0.5,
+    num_heads=2,
     tokens_per_batch=1024,
     learning_rate=2e-3,
     max_epochs=60,
