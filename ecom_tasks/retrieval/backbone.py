@@ -308,7 +308,11 @@ def load_backbone(folder: str) -> Backbone:
             f"{folder}: not a complete retrieval model folder (needs {HISTORY_FILE}, {VOCABULARIES_FILE}, "
             f"{WEIGHTS_FILE} and {TOWER_STATE_FILE}): {exc}"
         ) from exc
-    config = RetrievalConfig(**history["config"])
+    saved = dict(history["config"])
+    # A model saved before the repeat window existed had its bonus fitted and served over the
+    # tower's own window: keep serving it so.
+    saved.setdefault("repeat_window", saved.get("max_history", RetrievalConfig.max_history))
+    config = RetrievalConfig(**saved)
     item_tower = ItemTower(vocabs, config)
     item_tower.item_category.assign(state[_ITEM_CATEGORY])
     item_tower.item_title.assign(state[_ITEM_TITLE])

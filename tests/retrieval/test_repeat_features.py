@@ -217,3 +217,22 @@ def test_the_backbone_and_the_saved_model_serve_the_learned_lift(tmp_path) -> No
     served, served_scores = export.recommend(recommender, [user], [history], k=12)
     assert served[0].tolist() == ids[0].tolist()
     np.testing.assert_allclose(served_scores, scores, atol=1e-5)
+
+
+def test_a_model_saved_before_the_repeat_window_keeps_its_lift_on_the_towers_window(tmp_path) -> None:
+    root = str(tmp_path / "data")
+    storage.write_partition(
+        repeat_shop(),
+        storage.partition_uri(root, FEATURES_STAGE, INTERACTIONS_TABLE, "2024-03-06"),
+        source="test",
+    )
+    run = pretrain_retrieval(root, "2024-03-06", tiny_config(max_epochs=1))
+    history_uri = f"{run['model_uri']}/history.json"
+    history = storage.read_json(history_uri)
+    assert history["config"]["repeat_window"] == 500
+    for key in ("repeat_window", "repeat_per_count", "repeat_features", "similarity", "learning_rate_decay"):
+        del history["config"][key]  # the keys an older history.json lacks
+    storage.write_json(history, history_uri)
+    old = bb.load_backbone(run["model_uri"])
+    assert old.config.repeat_window == old.config.max_history == 6
+    assert old.model.repeat_lift() == (history["config"]["repeat_bonus"], 0.0)
