@@ -244,26 +244,29 @@ def build_sequences(interactions: pd.DataFrame, vocabs: Vocabularies, *, collaps
 
 
 def basket_days(ts: pd.Series) -> np.ndarray:
-    """Basket key of each interaction: its UTC day for timestamps, the value itself for numbers."""
+    """Basket key of each interaction: its UTC day number (days since 1970-01-01) for
+    timestamps, the value itself for numbers."""
     if isinstance(ts.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(ts.dtype):
-        return (
-            (ts.dt.tz_localize(None) if ts.dt.tz is not None else ts).dt.floor("D").astype("int64").to_numpy()
-        )
+        naive = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+        return (naive.dt.floor("D") - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=np.int64)
     return pd.to_numeric(ts).to_numpy(dtype=np.int64)
 
 
-def leave_last_day_out(seqs: Sequences) -> tuple[Sequences, Sequences, list[np.ndarray]]:
-    """Hold out each user's last day (basket) when they have an earlier one.
+def leave_last_day_out(seqs: Sequences, days: int = 1) -> tuple[Sequences, Sequences, list[np.ndarray]]:
+    """Hold out each user's last ``days`` days of activity when they have an earlier day.
+
+    The span ends at the user's last day: with ``days=7`` the held-out targets are the distinct
+    items of their last week, the horizon the nightly's held-out week measures.
 
     Returns:
         The training sequences (the held-out days removed), the held-out users' histories and the
-        distinct item rows of each held-out day.
+        distinct item rows of each user's held-out days.
     """
     if seqs.days is None:
         raise ValueError("leave_last_day_out needs sequences with days")
     train_items, train_w, train_d, held, targets = [], [], [], [], []
     for i, (items, w, d) in enumerate(zip(seqs.items, seqs.weights, seqs.days, strict=True)):
-        cut = int(np.searchsorted(d, d[-1])) if len(d) else 0  # first step of the last day
+        cut = int(np.searchsorted(d, d[-1] - (days - 1))) if len(d) else 0  # first held-out step
         if cut == 0:
             train_items.append(items), train_w.append(w), train_d.append(d)
             continue

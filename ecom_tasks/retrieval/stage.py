@@ -135,7 +135,7 @@ def train_and_evaluate(
     seqs = data.build_sequences(history, vocabs, collapse_repeats=config.collapse_repeats)
     next_day = config.target == "next_day"
     if next_day:
-        train_seqs, val_hist, val_targets = data.leave_last_day_out(seqs)
+        train_seqs, val_hist, val_targets = data.leave_last_day_out(seqs, config.validation_days)
     else:
         train_seqs, val_hist, last = data.leave_last_out(seqs, min_length=2)
         val_targets = [np.array([t]) for t in last]

@@ -160,3 +160,21 @@ def test_leave_last_day_out_holds_out_the_whole_last_basket() -> None:
     assert [s.tolist() for s in train.items] == [[x], [x]]  # a keeps day 0; b has one day only
     assert [h.tolist() for h in held.items] == [[x]]
     assert [sorted(t.tolist()) for t in targets] == [sorted([y, z])]
+
+
+def test_leave_last_days_out_holds_out_a_span_ending_at_each_users_last_day() -> None:
+    # Hours: a is active on days 0, 3, 6 and 9; b on days 0 and 1; c on day 2 only.
+    rows = [("a", "w", 0, 1), ("a", "x", 72, 1), ("a", "y", 144, 1), ("a", "z", 216, 1), ("a", "x", 217, 1)]
+    rows += [("b", "x", 1, 1), ("b", "y", 25, 1), ("c", "z", 50, 1)]
+    df = data.clean_interactions(frame(rows))
+    assert data.basket_days(df[TS]).tolist()[:2] == [19723, 19726]  # 2024-01-01 is day 19,723
+    vocabs = data.build_vocabularies(df, None, None, tiny_config())
+    seqs = data.build_sequences(df, vocabs, collapse_repeats=False)
+    w, x, y, z = vocabs.item_rows(["w", "x", "y", "z"])
+    train, held, targets = data.leave_last_day_out(seqs, days=7)
+    # a: days 3..9 held out (the last 7 days up to day 9), day 0 kept; b: both days within 7 of
+    # its last, so nothing earlier to read: b stays in training whole, as does c.
+    assert [s.tolist() for s in train.items] == [[w], [x, y], [z]]
+    assert [h.tolist() for h in held.items] == [[w]]
+    assert [sorted(t.tolist()) for t in targets] == [sorted([x, y, z])]
+    assert data.leave_last_day_out(seqs, days=1)[2][0].tolist() == sorted([x, z])
