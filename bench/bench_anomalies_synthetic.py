@@ -25,7 +25,6 @@ import argparse
 import logging
 import resource
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -75,17 +74,11 @@ class Timer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=None)
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
+    validated_days.add_synthetic_arguments(parser, days=60)
     parser.add_argument("--full", action="store_true", help="also run train_anomalies for the busiest day")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    root = args.root or tempfile.mkdtemp(prefix="anomaly_synthetic_")
-    t = time.perf_counter()
-    days = validated_days.write_synthetic(root, args.events, args.days, args.seed)
-    print(f"data root {root}: {len(days)} validated days ready in {time.perf_counter() - t:.1f} s")
+    root, days = validated_days.prepare_synthetic(args, "anomaly_synthetic_")
 
     config = AnomalyConfig()
     t = time.perf_counter()

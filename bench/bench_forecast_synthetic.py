@@ -23,7 +23,6 @@ import logging
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,19 +42,12 @@ KEYS = ("wape", "snaive_wape", "ets_wape", "global_noemb_wape", "coverage_80", "
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=None, help="data root to prepare or reuse (default: a temp dir)")
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--days", type=int, default=150)
-    parser.add_argument("--seed", type=int, default=7)
+    validated_days.add_synthetic_arguments(parser, days=150)
     parser.add_argument("--config", default="{}", help="JSON overrides of ForecastConfig fields")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    root = args.root or tempfile.mkdtemp(prefix="forecast_synthetic_")
     config = dataclasses.replace(ForecastConfig(), **json.loads(args.config))
-
-    t = time.perf_counter()
-    days = validated_days.write_synthetic(root, args.events, args.days, args.seed)
-    print(f"data root {root}: {len(days)} validated days ready in {time.perf_counter() - t:.1f} s")
+    root, days = validated_days.prepare_synthetic(args, "forecast_synthetic_")
     ds = days[-1]
     items = storage.read_partition(storage.partition_uri(root, "validated", contract.ITEMS, ds))
     print(f"{len(items):,} items in the catalogue on {ds}")

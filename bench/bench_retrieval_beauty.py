@@ -25,7 +25,7 @@ validation user prefixed ``val_`` and ``val_itemknn_`` (the split an ablation is
 ``--config`` sets the variant).
 
 Usage: python bench/bench_retrieval_beauty.py [--epochs 15] [--tutorial-epochs 5] [--speed-rounds 3]
-       [--skip-serving | --serving-only] [--skip-tutorial] [--config '{"num_sampled": 1024}']
+       [--skip-serving | --serving-only] [--skip-tutorial] [--config '{"negatives": "sampled"}']
        [--json PATH] [--data PATH (a Beauty.txt-shaped file: "user item item ..." per line)]
 """
 

@@ -79,9 +79,9 @@ def repeat_analysis(
 ) -> dict[str, float]:
     """Recall@20 of the trained model under other ``RetrievalConfig.repeat_bonus`` values.
 
-    The bonus is added to the cosine score of the items of each user's history input (the last
-    ``max_history`` items), as in ``train.evaluate_model``; the model's own figure uses the
-    configured bonus. Repeat purchases dominate this data; item-kNN gets them from each item's
+    The bonus replaces the fitted one on the items of each user's last ``repeat_window`` history
+    items, as in ``train.evaluate_model``; the fitted per-count weight stays. The model's own
+    figure uses the fitted lift. Repeat purchases dominate this data; item-kNN gets them from each item's
     self-similarity. A bonus of 2 (above any cosine gap) puts a user's earlier items first.
     """
     return {

@@ -5,7 +5,10 @@ bench_anomalies_ and bench_forecast_synthetic.py)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -65,3 +68,20 @@ def write_synthetic(root: str, n_events: int, days: int, seed: int) -> list[dt.d
             break
     print(f"wrote {total:,} events over {len(written)} days")
     return written
+
+
+def add_synthetic_arguments(parser: argparse.ArgumentParser, days: int) -> None:
+    """``--root``, ``--events``, ``--days`` and ``--seed`` of a benchmark on the synthetic shop."""
+    parser.add_argument("--root", default=None, help="data root to prepare or reuse (default: a temp dir)")
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=days)
+    parser.add_argument("--seed", type=int, default=7)
+
+
+def prepare_synthetic(args: argparse.Namespace, prefix: str) -> tuple[str, list[dt.date]]:
+    """The data root of ``args`` (a new temp dir by default) with its validated days, timed."""
+    root = args.root or tempfile.mkdtemp(prefix=prefix)
+    t = time.perf_counter()
+    days = write_synthetic(root, args.events, args.days, args.seed)
+    print(f"data root {root}: {len(days)} validated days ready in {time.perf_counter() - t:.1f} s")
+    return root, days

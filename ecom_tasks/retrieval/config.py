@@ -64,7 +64,6 @@ NEGATIVES = ("auto", "full", "sampled")
 # there the exact loss costs no more than the sampled one.
 FULL_SOFTMAX_MAX_ITEMS = 1536
 TARGETS = ("next_item", "next_day")
-SIMILARITIES = ("cosine", "dot")
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,7 @@ class RetrievalConfig:
             own dropout, for more of the query tower's work: on Amazon Beauty ~3-4x slower per
             example with sampled negatives, ~1.5x with full, and no better on validation with
             full softmax (bench/RESULTS.md, 2026-12-07), hence off.
-        similarity: ``cosine`` (both towers' vectors L2-normalised, scores in [-1, 1], divided by
-            ``temperature`` in the loss) or ``dot`` (raw dot products, SASRec's scores: an item's
-            norm can carry how often it is the answer; ``temperature`` unused, and a
-            ``repeat_bonus`` is on the scale of the learned scores).
-        temperature: softmax temperature over cosine scores (``similarity="cosine"``).
+        temperature: softmax temperature over cosine scores (embeddings are L2-normalised).
         remove_accidental_hits: mask negatives that are the row's own positive (sampled mode).
         tokens_per_batch: predicted positions per batch (batch size = this / window length); on
             this 2-core machine 1024 positions with 1024 negatives ran ~3x faster per example
@@ -151,11 +146,12 @@ class RetrievalConfig:
         repeat_per_count: added, times ``log(1 + n)``, to the score of an item the customer had
             ``n`` times in their last ``repeat_window`` items: how often they bought it says how
             likely they are to buy it again. Fitted on validation with ``repeat_bonus`` when
-            ``learn_repeat_bonus`` (on `make demo`'s shop it chose 0.1, bonus 0).
+            ``learn_repeat_bonus`` (on `make demo`'s shop it chose 0.05 with bonus 0).
         repeat_window: the history items the repeat lift counts (the query tower reads the last
             ``max_history`` of them): older purchases still say what a customer buys again. On
-            `make demo`'s shop (122 items of history per evaluated customer) counting 500 instead
-            of 50 lifted test Recall@20 from 0.455 to 0.470 (bench/RESULTS.md, 2026-12-07).
+            `make demo`'s shop (122 items of history per evaluated customer) the lift over 500
+            items with a per-count weight took test Recall@20 from 0.448 (bonus only, last 50
+            items) to 0.466 (bench/RESULTS.md, 2026-12-07).
         repeat_features: learn the repeat signal with the towers: in the loss, each query's logit
             of an item it has read gets ``w_read + w_count * log(1 + times read)``, two weights
             trained with the rest (``RetrievalModel.repeat_lift``); evaluation, the champion's
@@ -191,7 +187,6 @@ class RetrievalConfig:
     target: str = "next_day"
     validation_days: int = 7
     every_prefix: bool = False
-    similarity: str = "cosine"
     temperature: float = 0.05
     remove_accidental_hits: bool = True
     tokens_per_batch: int = 1024
@@ -250,10 +245,6 @@ class RetrievalConfig:
             raise ConfigError(
                 f"RetrievalConfig.negatives: {self.negatives!r} is not one of {list(NEGATIVES)}"
             )
-        if self.similarity not in SIMILARITIES:
-            raise ConfigError(
-                f"RetrievalConfig.similarity: {self.similarity!r} is not one of {list(SIMILARITIES)}"
-            )
         if self.target not in TARGETS:
             raise ConfigError(f"RetrievalConfig.target: {self.target!r} is not one of {list(TARGETS)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -262,14 +253,10 @@ class RetrievalConfig:
             raise ConfigError(f"RetrievalConfig.temperature: must be positive, got {self.temperature!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"RetrievalConfig.learning_rate: must be positive, got {self.learning_rate!r}")
-        bonus = self.repeat_bonus
-        if isinstance(bonus, bool) or not isinstance(bonus, int | float) or not 0 <= bonus < float("inf"):
-            raise ConfigError(f"RetrievalConfig.repeat_bonus: must be a finite number >= 0, got {bonus!r}")
-        count = self.repeat_per_count
-        if isinstance(count, bool) or not isinstance(count, int | float) or not 0 <= count < float("inf"):
-            raise ConfigError(
-                f"RetrievalConfig.repeat_per_count: must be a finite number >= 0, got {count!r}"
-            )
+        for name in ("repeat_bonus", "repeat_per_count"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+                raise ConfigError(f"RetrievalConfig.{name}: must be a finite number >= 0, got {value!r}")
         for name in ("patience", "warm_patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

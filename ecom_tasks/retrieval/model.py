@@ -10,12 +10,12 @@ full for a small catalogue, see ``RetrievalConfig.uses_full_softmax``):
   corrected by the log of each candidate's probability under that mixed sampler (logQ), and
   negatives that are the query's own positive are masked (accidental hits).
 
-Scores are cosine similarities divided by ``config.temperature``, or raw dot products
-(``config.similarity``). With ``config.repeat_features`` each query's logit of an item it has read
-(in its window) gets a learned lift, ``w_read + w_count * log(1 + times read)``: the model learns
-how much a customer's own items are worth next, trained with the towers rather than set afterwards
-(:meth:`RetrievalModel.repeat_lift` gives it in score units, as ``scoring`` serves it). Retrieval
-metrics are not computed during training (they made epochs ~14x slower, TFRS #178/#474); see ``evaluate``.
+Scores are cosine similarities divided by ``config.temperature``. With ``config.repeat_features``
+each query's logit of an item it has read (in its window) gets a learned lift,
+``w_read + w_count * log(1 + times read)``: the model learns how much a customer's own items are
+worth next, trained with the towers rather than set afterwards (:meth:`RetrievalModel.repeat_lift`
+gives it in score units, as ``scoring`` serves it). Retrieval metrics are not computed during
+training (they made epochs ~14x slower, TFRS #178/#474); see ``evaluate``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import tensorflow_recommenders as tfrs
 from ecom_tasks.retrieval.config import RetrievalConfig
 from ecom_tasks.retrieval.exclusions import ServingExclusions
 from ecom_tasks.retrieval.pipeline import FEATURES, TARGETS, TOKENS, USER, WEIGHTS
-from ecom_tasks.retrieval.towers import ItemTower, QueryTower, output
+from ecom_tasks.retrieval.towers import ItemTower, QueryTower
 
 
 class DiagonalSoftmaxLoss(tf.keras.losses.Loss):
@@ -85,8 +85,7 @@ class RetrievalModel(tfrs.Model):
         sampled = self.negatives == "sampled"
         # The temperature divides the queries rather than the [queries, candidates] score matrix
         # (the task's `temperature`): the same logits, one elementwise pass fewer each way.
-        self.normalise = config.similarity == "cosine"
-        self.inverse_temperature = 1.0 / config.temperature if self.normalise else 1.0
+        self.inverse_temperature = 1.0 / config.temperature
         self.remove_accidental_hits = sampled and config.remove_accidental_hits
         self.task = tfrs.tasks.Retrieval(
             loss=DiagonalSoftmaxLoss(), remove_accidental_hits=self.remove_accidental_hits
@@ -108,17 +107,22 @@ class RetrievalModel(tfrs.Model):
         configured (or validation-chosen) ``repeat_bonus`` and ``repeat_per_count``, plus the
         lift learned in the loss (``repeat_features``).
         """
-        if not self.repeat_features:
-            return self.repeat_bonus, self.repeat_per_count
-        w_read, w_count = (float(w) for w in self.repeat_weights.numpy())
+        w_read, w_count = self.learned_lift()
         return self.repeat_bonus + w_read, self.repeat_per_count + w_count
+
+    def learned_lift(self) -> tuple[float, float]:
+        """``(w_read, w_count)`` learned in the loss (``repeat_features``), in score units; else 0."""
+        if not self.repeat_features:
+            return 0.0, 0.0
+        w_read, w_count = self.repeat_weights.numpy()
+        return float(w_read), float(w_count)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         tokens = features[TOKENS]
         seq = self.query_tower.encode_sequence(tokens, features[USER], features[FEATURES], training=training)
         targets = features[TARGETS]
         valid = targets > 0
-        queries = output(tf.boolean_mask(seq, valid), self.normalise) * self.inverse_temperature
+        queries = tf.math.l2_normalize(tf.boolean_mask(seq, valid), axis=-1) * self.inverse_temperature
         positives = tf.cast(tf.boolean_mask(targets, valid), tf.int32)
         weights = tf.boolean_mask(features[WEIGHTS], valid)
         read = self._read_lifts(tokens, valid) if self.repeat_features else None

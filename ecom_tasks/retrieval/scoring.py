@@ -2,11 +2,11 @@
 
 One implementation for every place that ranks items for a user (evaluation, the champion's
 scoring, :class:`~ecom_tasks.retrieval.backbone.Backbone` and the exported SavedModel), so they
-agree: the score of an item is the cosine similarity (or dot product) of the query and item
-vectors, plus a repeat lift when the item is in the user's history (the items of the query
-tower's history input): ``RetrievalConfig.repeat_bonus`` and, with ``repeat_features``, the
-learned ``per_count * log(1 + times in the history)`` (``RetrievalModel.repeat_lift``); ``-inf``
-when it is excluded (exclusion wins over the lift).
+agree: the score of an item is the cosine similarity of the query and item vectors, plus a
+repeat lift when the item is in the user's history (the items of the query tower's history
+input), ``bonus + per_count * log(1 + times in the history)`` (``RetrievalModel.repeat_lift``:
+fitted on validation, plus the part learned in the loss with ``repeat_features``); ``-inf`` when
+it is excluded (exclusion wins over the lift).
 
 Item positions are catalogue columns (vocabulary row minus ``first_item_row``); negative columns
 (padding, unknown items) are ignored. :func:`top_k` is ``tf.math.top_k`` computed in two exact

@@ -4,8 +4,7 @@ The item (candidate) tower embeds an item as id + category + mean of its title t
 without interactions still gets a useful vector. The query tower reads the user's recent history
 through the *same* item vectors (tied embeddings, as SASRec does) with causal self-attention, and
 adds a user-id embedding (with an out-of-vocabulary row) and projected profile features. Both
-towers output L2-normalised vectors (``similarity="cosine"``, the default) or raw ones (``dot``);
-string lookups and title tokenisation happen inside them.
+towers output L2-normalised vectors; string lookups and title tokenisation happen inside them.
 """
 
 from __future__ import annotations
@@ -35,11 +34,6 @@ VOCAB_TABLES: dict[str, str] = {
 }
 
 
-def output(vectors: tf.Tensor, normalise: bool) -> tf.Tensor:
-    """A tower's output: L2-normalised for cosine scores, as is for dot products."""
-    return tf.math.l2_normalize(vectors, axis=-1) if normalise else vectors
-
-
 def _strings(values: pd.Series) -> np.ndarray:
     return values.astype("string").fillna(PAD).to_numpy(dtype=object).astype(str)
 
@@ -50,7 +44,6 @@ class ItemTower(tf.keras.Model):
     def __init__(self, vocabs: Vocabularies, config: RetrievalConfig, name: str = "item_tower") -> None:
         super().__init__(name=name)
         d = config.embedding_dim
-        self.normalise = config.similarity == "cosine"
         self.item_lookup = string_lookup(vocabs.items, "item_lookup")
         self.category_lookup = string_lookup(vocabs.categories, "category_lookup")
         self.has_categories = len(vocabs.categories) > NUM_RESERVED
@@ -113,14 +106,14 @@ class ItemTower(tf.keras.Model):
         return self.encode(rows, tf.gather(self.item_category, rows), tf.gather(self.item_title, rows))
 
     def candidate_embeddings(self, rows: tf.Tensor) -> tf.Tensor:
-        """Candidate embeddings of vocabulary rows (L2-normalised for cosine scores)."""
-        return output(self.item_vectors(rows), self.normalise)
+        """L2-normalised candidate embeddings of vocabulary rows."""
+        return tf.math.l2_normalize(self.item_vectors(rows), axis=-1)
 
     def call(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
         """Candidate embeddings from raw features ``{item_id, category, title}`` (strings, [n])."""
         rows = self.item_lookup(inputs[ITEM_ID])
         vec = self.encode(rows, self.category_lookup(inputs[CATEGORY]), self._title_rows(inputs[TITLE]))
-        return output(vec, self.normalise)
+        return tf.math.l2_normalize(vec, axis=-1)
 
 
 class QueryTower(tf.keras.Model):
@@ -209,10 +202,10 @@ class QueryTower(tf.keras.Model):
         features: tf.Tensor,
         training: bool = False,
     ) -> tf.Tensor:
-        """``[b, d]`` query vectors read at each window's last position (normalised for cosine)."""
+        """``[b, d]`` normalised query vectors read at each window's last position."""
         last = tf.cast(lengths, tf.int32) - 1
         seq = self.encode_sequence(tokens, users, features, training=training, last=last)
-        return output(seq[:, 0, :], self.item_tower.normalise)
+        return tf.math.l2_normalize(seq[:, 0, :], axis=-1)
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Serving path: ``{user_id: [b], history: [b, n] ("" padded, oldest first), user_features}``.

@@ -223,14 +223,11 @@ def repeat_lift(
 ) -> tuple[float, float]:
     """``(bonus, per_count)`` the model serves with; ``bonus`` (or ``(bonus, per_count)``) in place
     of its own post-hoc part if given (the learned part of ``repeat_features`` stays)."""
-    own, per_count = model.repeat_lift()
     if bonus is None:
-        return own, per_count
+        return model.repeat_lift()
     extra, extra_count = bonus if isinstance(bonus, tuple) else (bonus, model.repeat_per_count)
-    return (
-        float(extra) + own - model.repeat_bonus,
-        float(extra_count) + per_count - model.repeat_per_count,
-    )
+    w_read, w_count = model.learned_lift()
+    return float(extra) + w_read, float(extra_count) + w_count
 
 
 def lift_histories(model: RetrievalModel, histories: list[np.ndarray]) -> list[np.ndarray]:
@@ -405,7 +402,7 @@ def fit(
     With ``config.val_repeat_bonus`` (and a positive bonus) the metric is the recall of the ranking
     as served (repeat bonus included), ties broken by the towers' own (``TIE_BREAK``). (Judging
     each epoch with its best lift of :func:`learn_repeat_bonus`'s grid instead chose the same
-    epoch on `make demo`'s shop at 3x the validation cost on Online Retail II: not done.)
+    epoch on `make demo`'s shop at ~6x the validation cost on Online Retail II: not done.)
 
     Without a validation set it trains ``epochs`` (default ``config.max_epochs``) epochs.
     ``patience`` (default ``config.patience``): epochs without improvement before stopping.
