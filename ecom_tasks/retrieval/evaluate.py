@@ -58,13 +58,18 @@ def ranking_metrics(
     if not keep:
         return dict.fromkeys(metric_names(ks, prefix), float("nan"))
     top = np.asarray(top)[keep]
-    tsets = [np.unique(np.asarray(targets[i])) for i in keep]
-    width = max(int(top.max(initial=0)), max(int(t.max()) for t in tsets)) + 2
-    # A hit is a (user, column) pair present in both; encode pairs as integers to test them at once.
-    pair_keys = np.concatenate([u * width + (t + 1) for u, t in enumerate(tsets)])
+    rows = [np.asarray(targets[i], np.int64).ravel() for i in keep]
+    columns = np.concatenate(rows)
+    owner = np.repeat(np.arange(len(keep)), [len(t) for t in rows])
+    width = max(int(top.max(initial=0)), int(columns.max())) + 2
+    # A hit is a (user, column) pair present in both; encode pairs as integers to test them at once
+    # (one np.unique for every user's distinct targets).
+    pair_keys = np.unique(owner * width + (columns + 1))
     # A negative column in a ranking is an empty slot (nothing servable left), never a hit.
-    hits = np.isin(np.arange(len(keep))[:, None] * width + (top + 1), pair_keys) & (top >= 0)
-    sizes = np.array([len(t) for t in tsets], dtype=np.float64)
+    ranked = np.arange(len(keep))[:, None] * width + (top + 1)
+    found = pair_keys[np.minimum(np.searchsorted(pair_keys, ranked), len(pair_keys) - 1)] == ranked
+    hits = found & (top >= 0)
+    sizes = np.bincount(pair_keys // width, minlength=len(keep)).astype(np.float64)
     discount = 1.0 / np.log2(np.arange(top.shape[1]) + 2.0)
     ideal = np.concatenate([[0.0], np.cumsum(discount)])
     out: dict[str, float] = {}

@@ -67,6 +67,66 @@ def add_repeat_bonus(
     return tf.tensor_scatter_nd_update(scores, pairs, _lifted(scores, pairs, bonus, per_count))
 
 
+def distinct_counts(columns: Sequence[Sequence[int] | np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's distinct columns (>= 0) and how often each is in the row, as two ``[b, w]``
+    int64 matrices (``-1`` / ``0`` padded; columns ascending): one ``np.unique`` for all rows."""
+    rows = [np.asarray(c, np.int64).ravel() for c in columns]
+    lengths = np.array([len(r) for r in rows], np.int64)
+    flat = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    valid = flat >= 0
+    width = int(flat.max(initial=0)) + 1
+    keys, counts = np.unique(owner[valid] * width + flat[valid], return_counts=True)
+    row, col = keys // width, keys % width
+    per_row = np.bincount(row, minlength=len(rows))
+    slot = np.arange(len(keys)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    shape = (len(rows), max(1, int(per_row.max(initial=0))))
+    out_cols, out_counts = np.full(shape, -1, np.int64), np.zeros(shape, np.int64)
+    out_cols[row, slot], out_counts[row, slot] = col, counts
+    return out_cols, out_counts
+
+
+def top_k_each_lift(
+    scores: tf.Tensor,
+    columns: tf.Tensor | np.ndarray,
+    counts: tf.Tensor | np.ndarray,
+    lifts: Sequence[tuple[float, float]],
+    k: int,
+) -> list[np.ndarray]:
+    """Served top-``k`` columns of ``scores`` [b, n] under each repeat lift ``(bonus, per_count)``:
+    for each, :func:`served_columns` of ``tf.math.top_k(add_repeat_bonus(...), k)``, the same
+    columns (ties: lower column first).
+
+    ``columns`` / ``counts`` [b, w]: each row's distinct history columns and their counts (as
+    :func:`distinct_counts` gives). A lift moves only history items, so the top ``k`` of the
+    other items is computed once, and each lift ranks just those ``k`` and the ``w`` history
+    items: fitting a grid of lifts costs about one ranking instead of one per lift.
+    """
+    columns, counts = tf.cast(columns, tf.int64), tf.cast(counts, scores.dtype)
+    valid = columns >= 0
+    pairs = _pairs(columns)
+    history = tf.where(valid, tf.gather(scores, tf.maximum(columns, 0), batch_dims=1), -np.inf)
+    others = tf.math.top_k(
+        tf.tensor_scatter_nd_update(
+            scores, pairs, tf.fill(tf.shape(pairs)[:1], tf.constant(-np.inf, scores.dtype))
+        ),
+        k=k,
+    )
+    # Candidates in column order, so that top_k's lower-position-first tie rule is lower column first.
+    candidates = tf.concat([tf.cast(others.indices, tf.int64), columns], axis=1)
+    order = tf.argsort(tf.where(candidates >= 0, candidates, tf.int64.max), axis=1, stable=True)
+    candidates = tf.gather(candidates, order, batch_dims=1)
+    out = []
+    for bonus, per_count in lifts:
+        lifted = (
+            history + tf.cast(bonus, scores.dtype) + tf.cast(per_count, scores.dtype) * tf.math.log1p(counts)
+        )
+        values = tf.gather(tf.concat([others.values, lifted], axis=1), order, batch_dims=1)
+        best = tf.math.top_k(values, k=k)
+        out.append(served_columns(best.values, tf.gather(candidates, best.indices, batch_dims=1)))
+    return out
+
+
 def exclude_columns(scores: tf.Tensor, exclude: tf.Tensor) -> tf.Tensor:
     """``scores`` [b, n] with each row's columns ``exclude`` [b, m] set to ``-inf``."""
     pairs = _pairs(exclude)

@@ -241,29 +241,39 @@ def validation_recalls(
     vocabs: Vocabularies,
     k: int,
     bonuses: list[float | tuple[float, float] | None],
+    batch_size: int = 4096,
 ) -> list[float]:
-    """``recall_at_k`` of the model's ranking under each repeat lift, one tower pass for all.
+    """``recall_at_k`` of the model's ranking under each repeat lift, one tower pass and one
+    scoring of the catalogue for all (``scoring.top_k_each_lift``).
 
     An entry stands in for the model's post-hoc ``repeat_bonus`` (a float) or for it and its
     ``repeat_per_count`` (a pair); the learned lift, if any, stays. None: the towers' own ranking,
     no lift at all.
     """
     queries, candidates = query_embeddings(model, eval_set), item_embeddings(model, vocabs)
-    histories = lift_histories(model, eval_set.histories)
-    out = []
-    for bonus in bonuses:
-        lift, per_count = (0.0, 0.0) if bonus is None else repeat_lift(model, bonus)
-        top = top_items(
-            queries,
-            candidates,
-            k,
-            eval_set.exclusions,
-            histories=histories,
-            repeat_bonus=lift,
-            per_count=per_count,
+    lifts = [(0.0, 0.0) if bonus is None else repeat_lift(model, bonus) for bonus in bonuses]
+    columns, counts = scoring.distinct_counts(lift_histories(model, eval_set.histories))
+    cand = tf.constant(candidates, tf.float32)
+    k = min(k, len(candidates))
+    tops: list[list[np.ndarray]] = [[] for _ in lifts]
+    for s in range(0, len(queries), batch_size):
+        part = slice(s, s + batch_size)
+        exclude = (
+            None
+            if eval_set.exclusions is None
+            else tf.constant(scoring.pad_columns(eval_set.exclusions[part]))
         )
-        out.append(ranking_metrics(top, eval_set.targets, (k,))[f"recall_at_{k}"])
-    return out
+        scores = scoring.score_items(tf.constant(queries[part], tf.float32), cand, exclude=exclude)
+        for top, ranked in zip(
+            tops, scoring.top_k_each_lift(scores, columns[part], counts[part], lifts, k), strict=True
+        ):
+            top.append(ranked)
+    return [
+        ranking_metrics(np.concatenate(top) if top else np.zeros((0, k), np.int64), eval_set.targets, (k,))[
+            f"recall_at_{k}"
+        ]
+        for top in tops
+    ]
 
 
 def validation_sample(validation: EvalSet, config: RetrievalConfig) -> EvalSet:

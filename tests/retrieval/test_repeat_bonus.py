@@ -104,3 +104,29 @@ def test_bonus_lifts_a_history_item_in_evaluation_backbone_and_saved_model(toy, 
     # Excluding wins over the bonus.
     kept, _ = export.recommend(loaded, [user], [[seen]], k=len(catalogue) - 1, exclude=[[seen]])
     assert seen not in kept[0] and len(set(kept[0])) == len(catalogue) - 1
+
+
+def test_distinct_counts_gives_each_rows_items_and_how_often() -> None:
+    columns, counts = scoring.distinct_counts([np.array([3, 1, 3, -1, 3]), np.array([], int), np.array([0])])
+    np.testing.assert_array_equal(columns, [[1, 3], [-1, -1], [0, -1]])
+    np.testing.assert_array_equal(counts, [[1, 3], [0, 0], [1, 0]])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_lift_ranks_as_the_lift_added_to_every_score(seed) -> None:
+    # Integer scores force ties (lower column first), some rows have excluded history items and
+    # fewer servable items than k; lifts include none, negative ones and per-count ones.
+    rng = np.random.default_rng(seed)
+    b, n, k = 9, 30, 12
+    scores = tf.constant(rng.integers(0, 6, (b, n)).astype(np.float32) / 4)
+    histories = [rng.integers(-1, n, rng.integers(0, 25)) for _ in range(b)]
+    exclude = [rng.choice(n, 26 if r == 0 else rng.integers(0, 5), replace=False) for r in range(b)]
+    scores = scoring.exclude_columns(scores, tf.constant(scoring.pad_columns(exclude)))
+    lifts = [(0.0, 0.0), (0.25, 0.0), (0.0, 0.5), (0.5, 0.25), (-0.25, 0.0), (0.0, -0.5)]
+    columns, counts = scoring.distinct_counts(histories)
+    got = scoring.top_k_each_lift(scores, columns, counts, lifts, k)
+    history = tf.constant(scoring.pad_columns(histories))
+    for (bonus, per_count), ranked in zip(lifts, got, strict=True):
+        best = tf.math.top_k(scoring.add_repeat_bonus(scores, history, bonus, per_count), k=k)
+        np.testing.assert_array_equal(ranked, scoring.served_columns(best.values, best.indices))
+    assert (got[0][0] == -1).sum() == k - (n - 26)  # the row with 26 of 30 excluded: empty slots
